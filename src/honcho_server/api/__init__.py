@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI app, auth policy, request/response schemas and routes."""

@@ -1,0 +1,44 @@
+"""Composition root of the HTTP server: settings → database → services → routes (and, optionally, a worker)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from honcho_server import __version__
+from honcho_server.api import errors
+from honcho_server.api.routes import keys, messages, peers, sessions, workspaces
+from honcho_server.config import Settings
+from honcho_server.services.deps import Deps
+from honcho_server.store.engine import Database
+from honcho_server.worker.runtime import Worker
+
+
+def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | None = None) -> FastAPI:
+    """Build the app. The database engine is created here; connections open lazily on first use."""
+    deps = deps or Deps(db=Database(settings.db.url, settings.db), settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(deps) if run_worker else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+            await deps.db.dispose()
+
+    app = FastAPI(title="honcho-server", version=__version__, lifespan=lifespan,
+                  description="A self-hostable memory server speaking the Honcho v3 API.")
+    app.state.deps = deps
+    app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins, allow_credentials=True,
+                       allow_methods=["*"], allow_headers=["*"])
+    errors.install(app)
+    for module in (workspaces, peers, sessions, messages, keys):
+        app.include_router(module.router)
+    return app

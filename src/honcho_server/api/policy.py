@@ -1,0 +1,120 @@
+"""Default-deny authorization: every route declares a Policy, checked before its body is even parsed.
+
+A route without a policy cannot be registered (PolicyRoute refuses it at start-up), so forgetting to
+think about access is a crash in development, never an open endpoint in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from honcho_server.domain.credentials import CredentialError, Principal, parse_authorization_header, verify_key
+from honcho_server.errors import Unauthorized
+from honcho_server.services import access
+from honcho_server.services.deps import Deps
+
+F = TypeVar("F", bound=Callable[..., Any])
+NOT_PERMITTED = "JWT not permissioned for this resource"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which path parameters identify the resource, and who may touch it."""
+
+    workspace: str | None = "workspace_id"
+    peer: str | None = None
+    session: str | None = None
+    admin_only: bool = False
+    member_read: bool = False  # a peer token of an active session member may read
+    self_check: bool = False  # the handler compares the claims with the body
+    public: bool = False
+
+
+def policy(**kwargs: Any) -> Callable[[F], F]:
+    """Attach a Policy to a route function."""
+
+    def mark(fn: F) -> F:
+        fn.__honcho_policy__ = Policy(**kwargs)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def principal_of(request: Request) -> Principal:
+    return request.state.principal
+
+
+def _authenticate(request: Request, deps: Deps) -> Principal:
+    if not deps.settings.auth.enabled:
+        return Principal.anonymous_admin()
+    secret = deps.settings.auth.jwt_secret.get_secret_value()  # type: ignore[union-attr]
+    try:
+        token = parse_authorization_header(request.headers.get("authorization"))
+        return verify_key(secret, token, now=deps.now())
+    except CredentialError as exc:
+        raise Unauthorized(exc.message) from exc
+
+
+async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal:
+    """The route algorithm of spec 13.2; raises Unauthorized (401) on any refusal."""
+    principal = _authenticate(request, deps)
+    if rule.public or principal.admin:
+        return principal
+    if rule.admin_only:
+        raise Unauthorized("Resource requires admin privileges")
+    if rule.self_check:
+        return principal
+    params = request.path_params
+    if rule.workspace is None or principal.workspace != params.get(rule.workspace):
+        raise Unauthorized(NOT_PERMITTED)
+    session = params.get(rule.session) if rule.session else None
+    peer = params.get(rule.peer) if rule.peer else None
+    if principal.kind == "session":
+        if session is None or session != principal.session:
+            raise Unauthorized(NOT_PERMITTED)
+    elif principal.kind == "peer":
+        if peer is not None and peer == principal.peer:
+            return principal
+        if not (rule.member_read and session is not None
+                and await access.is_active_member(deps, principal.workspace, session, principal.peer)):
+            raise Unauthorized(NOT_PERMITTED)
+    return principal
+
+
+class PolicyRoute(APIRoute):
+    """An APIRoute that refuses to exist without a Policy and enforces it before anything else runs."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        rule = getattr(endpoint, "__honcho_policy__", None)
+        if rule is None:
+            raise RuntimeError(f"route {path} ({endpoint.__name__}) has no access policy")
+        self.policy: Policy = rule
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        inner = super().get_route_handler()
+        rule = self.policy
+
+        async def handler(request: Request) -> Response:
+            request.state.principal = await authorize(request, rule, request.app.state.deps)
+            return await inner(request)
+
+        return handler
+
+
+def require_claims(principal: Principal, *, workspace: str, peer: str | None = None,
+                   session: str | None = None) -> None:
+    """Self-authorising routes: the token's claims must match the resource named in the body."""
+    if principal.admin:
+        return
+    if principal.workspace != workspace:
+        raise Unauthorized("Unauthorized access to resource")
+    if principal.peer is not None and peer is not None and principal.peer != peer:
+        raise Unauthorized("Unauthorized access to resource")
+    if principal.session is not None and session is not None and principal.session != session:
+        raise Unauthorized("Unauthorized access to resource")

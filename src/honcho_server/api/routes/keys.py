@@ -1,0 +1,40 @@
+"""API key minting (spec 10.C) and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from honcho_server.api.deps import DepsDep
+from honcho_server.api.policy import PolicyRoute, policy
+from honcho_server.api.schemas import KeyOut
+from honcho_server.domain.credentials import mint_key
+from honcho_server.errors import Disabled, ValidationError
+
+router = APIRouter(route_class=PolicyRoute)
+
+
+@router.post("/v3/keys", response_model=KeyOut, tags=["keys"])
+@policy(workspace=None, admin_only=True)
+async def create_key(
+    deps: DepsDep, workspace_id: Annotated[str | None, Query()] = None,
+    peer_id: Annotated[str | None, Query()] = None, session_id: Annotated[str | None, Query()] = None,
+    expires_at: Annotated[datetime | None, Query()] = None,
+) -> KeyOut:
+    auth = deps.settings.auth
+    if not auth.enabled or auth.jwt_secret is None:
+        raise Disabled()
+    try:
+        key = mint_key(auth.jwt_secret.get_secret_value(), workspace=workspace_id, peer=peer_id,
+                       session=session_id, expires_at=expires_at, now=deps.now())
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    return KeyOut(key=key)
+
+
+@router.get("/health", tags=["health"])
+@policy(public=True)
+async def health(deps: DepsDep) -> dict:
+    return {"status": "ok"}

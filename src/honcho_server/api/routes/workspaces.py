@@ -1,0 +1,66 @@
+"""Workspace routes (spec section 5)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
+from honcho_server.api.policy import PolicyRoute, policy, require_claims
+from honcho_server.api.schemas import (
+    ListBody,
+    Message,
+    PageOut,
+    QueueStatusOut,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+    page_of,
+)
+from honcho_server.services import queue_status, workspaces
+
+router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"], route_class=PolicyRoute)
+
+
+@router.post("", response_model=WorkspaceOut, status_code=201)
+@policy(self_check=True)
+async def get_or_create_workspace(body: WorkspaceCreate, deps: DepsDep, principal: PrincipalDep,
+                                  response: Response) -> WorkspaceOut:
+    require_claims(principal, workspace=body.id)
+    ws, created = await workspaces.get_or_create(deps, body.id, body.metadata, body.configuration)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return WorkspaceOut.of(ws)
+
+
+@router.post("/list", response_model=PageOut[WorkspaceOut])
+@policy(workspace=None, admin_only=True)
+async def list_workspaces(deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None) -> dict:
+    page = await workspaces.list_page(deps, body.filters if body else None, paging.page, paging.size,
+                                      paging.reverse)
+    return page_of(page, WorkspaceOut.of)
+
+
+@router.put("/{workspace_id}", response_model=WorkspaceOut)
+@policy()
+async def update_workspace(workspace_id: str, body: WorkspaceUpdate, deps: DepsDep) -> WorkspaceOut:
+    return WorkspaceOut.of(await workspaces.update(deps, workspace_id, body.metadata, body.configuration))
+
+
+@router.delete("/{workspace_id}", response_model=Message, status_code=202)
+@policy()
+async def delete_workspace(workspace_id: str, deps: DepsDep) -> Message:
+    await workspaces.delete(deps, workspace_id)
+    return Message(message="Workspace deletion accepted")
+
+
+@router.get("/{workspace_id}/queue/status", response_model=QueueStatusOut)
+@policy()
+async def get_queue_status(
+    workspace_id: str, deps: DepsDep, observer_id: Annotated[str | None, Query()] = None,
+    sender_id: Annotated[str | None, Query()] = None, session_id: Annotated[str | None, Query()] = None,
+) -> QueueStatusOut:
+    result = await queue_status.get(deps, workspace_id, observer=observer_id or None, sender=sender_id or None,
+                                    session=session_id or None)
+    return QueueStatusOut.of(result)

@@ -1,0 +1,224 @@
+"""Wire models: request bodies (validated strictly) and responses (exactly the spec's shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+
+from honcho_server.domain import models
+from honcho_server.domain.configuration import (
+    MessageConfiguration,
+    PeerConfiguration,
+    ScopeConfiguration,
+    SessionPeerConfig,
+)
+from honcho_server.domain.documents import DEFAULT_MAX_CHARS
+from honcho_server.domain.ids import NAME_MAX, NAME_PATTERN
+from honcho_server.domain.metadata import check_metadata, strip_nul
+
+T = TypeVar("T")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
+Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
+Text = Annotated[str, AfterValidator(strip_nul)]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored, as every reference request model does (the SDK relies on it).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class ListBody(_Body):
+    filters: dict[str, Any] | None = None
+
+
+class PeerListBody(ListBody):
+    kind: Literal["scope", "all"] | None = None
+
+
+class WorkspaceCreate(_Body):
+    id: Name = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata = Field(default_factory=dict)
+    configuration: ScopeConfiguration | None = None
+
+
+class WorkspaceUpdate(_Body):
+    metadata: Metadata | None = None
+    configuration: ScopeConfiguration | None = None
+
+
+class PeerCreate(_Body):
+    id: Name = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata | None = None
+    configuration: PeerConfiguration | None = None
+
+
+class PeerUpdate(_Body):
+    metadata: Metadata | None = None
+    configuration: PeerConfiguration | None = None
+
+
+class SessionCreate(_Body):
+    id: Name = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata | None = None
+    peers: dict[str, SessionPeerConfig] | None = Field(default=None,
+                                                       validation_alias=AliasChoices("peers", "peer_names"))
+    configuration: ScopeConfiguration | None = None
+    scopes: list[Name] | None = Field(default=None, max_length=100)
+
+
+class SessionUpdate(_Body):
+    metadata: Metadata | None = None
+    configuration: ScopeConfiguration | None = None
+
+
+class MessageCreate(_Body):
+    content: Annotated[Text, StringConstraints(max_length=DEFAULT_MAX_CHARS)]
+    peer_id: str = Field(min_length=1, validation_alias=AliasChoices("peer_id", "peer_name"))
+    metadata: Metadata | None = None
+    configuration: MessageConfiguration | None = None
+    created_at: datetime | None = None
+
+
+class MessageBatch(_Body):
+    messages: list[MessageCreate] = Field(min_length=1, max_length=100)
+
+
+class MessageUpdate(_Body):
+    metadata: Metadata | None = None
+
+
+# ---- responses -------------------------------------------------------------------------------
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    created_at: datetime
+    uid: str
+
+    @classmethod
+    def of(cls, w: models.Workspace) -> WorkspaceOut:
+        return cls(id=w.name, metadata=w.metadata, configuration=w.configuration, created_at=w.created_at,
+                   uid=w.uid)
+
+
+class PeerOut(BaseModel):
+    id: str
+    workspace_id: str
+    created_at: datetime
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    uid: str
+
+    @classmethod
+    def of(cls, p: models.Peer) -> PeerOut:
+        return cls(id=p.name, workspace_id=p.workspace_name, created_at=p.created_at, metadata=p.metadata,
+                   configuration=p.configuration, uid=p.uid)
+
+
+class SessionOut(BaseModel):
+    id: str
+    is_active: bool
+    workspace_id: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    created_at: datetime
+    uid: str
+
+    @classmethod
+    def of(cls, s: models.Session) -> SessionOut:
+        return cls(id=s.name, is_active=s.is_active, workspace_id=s.workspace_name, metadata=s.metadata,
+                   configuration=s.configuration, created_at=s.created_at, uid=s.uid)
+
+
+class MessageOut(BaseModel):
+    id: str
+    content: str
+    peer_id: str
+    session_id: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    workspace_id: str
+    token_count: int
+
+    @classmethod
+    def of(cls, m: models.Message) -> MessageOut:
+        return cls(id=m.uid, content=m.content, peer_id=m.peer_name, session_id=m.session_name,
+                   metadata=m.metadata, created_at=m.created_at, workspace_id=m.workspace_name,
+                   token_count=m.token_count)
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int
+    pages: int
+
+
+def page_of(page: models.Page[Any], convert: Any) -> dict[str, Any]:
+    return {"items": [convert(i) for i in page.items], "total": page.total, "page": page.page,
+            "size": page.size, "pages": page.pages}
+
+
+class Summary(BaseModel):
+    content: str
+    message_id: str
+    summary_type: str
+    created_at: str
+    token_count: int
+
+
+class SessionContextOut(BaseModel):
+    id: str
+    messages: list[MessageOut]
+    summary: Summary | None = None
+    peer_representation: str | None = None
+    peer_card: list[str] | None = None
+
+
+class SessionSummariesOut(BaseModel):
+    id: str
+    short_summary: Summary | None = None
+    long_summary: Summary | None = None
+
+
+class QueueCountsOut(BaseModel):
+    total_work_units: int
+    completed_work_units: int
+    in_progress_work_units: int
+    pending_work_units: int
+    failed_work_units: int
+
+
+class SessionQueueCountsOut(QueueCountsOut):
+    session_id: str
+
+
+class QueueStatusOut(QueueCountsOut):
+    sessions: dict[str, SessionQueueCountsOut] | None = None
+
+    @classmethod
+    def of(cls, status: models.QueueStatus) -> QueueStatusOut:
+        sessions = None
+        if status.sessions is not None:
+            sessions = {name: SessionQueueCountsOut(session_id=name, **_counts(c))
+                        for name, c in status.sessions.items()}
+        return cls(**_counts(status.totals), sessions=sessions)
+
+
+def _counts(c: models.QueueCounts) -> dict[str, int]:
+    return {"total_work_units": c.total, "completed_work_units": c.completed,
+            "in_progress_work_units": c.in_progress, "pending_work_units": c.pending,
+            "failed_work_units": c.failed}
+
+
+class Message(BaseModel):
+    message: str
+
+
+class KeyOut(BaseModel):
+    key: str

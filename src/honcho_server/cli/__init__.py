@@ -1,0 +1,1 @@
+"""Command line: serve, worker, migrate, version."""

@@ -1,0 +1,128 @@
+"""`honcho-server` command line: the composition root for processes."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import socket
+from typing import Annotated, Any
+
+import typer
+
+from honcho_server import __version__
+from honcho_server.config import Settings, load_settings
+from honcho_server.store.engine import plain_backend
+
+app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
+                  no_args_is_help=True, add_completion=False)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
+
+
+def _settings(db: str | None, **server: Any) -> Settings:
+    settings = load_settings()
+    if db:
+        settings.db.url = db
+    for key, value in server.items():
+        if value is not None:
+            setattr(settings.server, key, value)
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` resolves to is a loopback address."""
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def _migrate(settings: Settings) -> None:
+    from honcho_server.store.migrate import upgrade
+
+    upgrade(settings.db.url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    db: DbOption = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run background jobs here")] = False,
+    migrate: Annotated[bool, typer.Option("--migrate", help="Migrate the database first (PostgreSQL)")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Allow auth off on a non-loopback address")] = False,
+) -> None:
+    """Run the HTTP API (and, unless --no-worker, the background worker in the same process)."""
+    import uvicorn
+
+    from honcho_server.api.app import create_app
+
+    settings = _settings(db, host=host, port=port)
+    if not settings.auth.enabled and not is_loopback(settings.server.host) and not insecure:
+        typer.echo(f"Refusing to listen on {settings.server.host} with authentication off. Enable auth "
+                   "(HONCHO_AUTH__ENABLED=true and HONCHO_AUTH__JWT_SECRET=...) or pass --insecure.", err=True)
+        raise typer.Exit(code=2)
+    if migrate or plain_backend(settings.db.url) == "sqlite":
+        _migrate(settings)
+    config = uvicorn.Config(create_app(settings, run_worker=not no_worker), host=settings.server.host,
+                            port=settings.server.port, log_level=settings.server.log_level,
+                            access_log=False, loop="auto", http="auto")
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run until the queue is drained, then exit")] = False,
+) -> None:
+    """Run the background worker alone (scaled deployments)."""
+    settings = _settings(db)
+    logging.basicConfig(level=settings.server.log_level.upper())
+    asyncio.run(_run_worker(settings, once))
+
+
+async def _run_worker(settings: Settings, once: bool) -> None:
+    from honcho_server.services.deps import Deps
+    from honcho_server.store.engine import Database
+    from honcho_server.worker.runtime import Worker
+
+    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    runner = Worker(deps)
+    try:
+        if once:
+            await runner.drain()
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(runner.stop()))
+        runner.start()
+        await runner._stopping.wait()
+        await runner.stop()
+    finally:
+        await deps.db.dispose()
+
+
+@app.command("migrate")
+def migrate_command(db: DbOption = None) -> None:
+    """Upgrade the database schema to the newest version."""
+    settings = _settings(db)
+    _migrate(settings)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

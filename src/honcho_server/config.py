@@ -1,0 +1,120 @@
+"""Settings: environment (`HONCHO_` prefix, `__` for nesting), then `config.toml`, then defaults.
+
+The reference server's names `DB_CONNECTION_URI`, `AUTH_USE_AUTH` and `AUTH_JWT_SECRET` are accepted too,
+with lower priority than their `HONCHO_` equivalents.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("honcho-data")
+LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "enabled"),
+              "AUTH_JWT_SECRET": ("auth", "jwt_secret")}
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'honcho.db'}",
+        description="sqlite:///path/to/file.db or postgresql://user:pass@host:5432/db",
+    )
+    pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections kept open per process")
+    max_overflow: int = Field(default=20, ge=0, description="extra PostgreSQL connections under load")
+    echo: bool = Field(default=False, description="log every SQL statement")
+
+
+class AuthSettings(BaseModel):
+    enabled: bool = Field(default=False, description="require JWT bearer tokens on every route")
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 key for API keys")
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> AuthSettings:
+        if self.enabled and not (self.jwt_secret and self.jwt_secret.get_secret_value()):
+            raise ValueError("auth.enabled requires auth.jwt_secret (HONCHO_AUTH__JWT_SECRET)")
+        return self
+
+
+class LimitSettings(BaseModel):
+    max_file_bytes: int = Field(default=5_242_880, ge=1, description="largest upload accepted")
+    session_observers: int = Field(default=10, ge=0, description="members with observe_others per session")
+    context_max_tokens: int = Field(default=100_000, ge=1, le=250_000, description="session context cap")
+    custom_instructions_tokens: int = Field(default=2000, ge=0, description="custom_instructions size cap")
+    embedding_max_input_tokens: int = Field(default=8192, ge=1, description="longest text sent to embed")
+
+
+class ReasoningDefaults(BaseModel):
+    """Workspace-independent defaults of the configuration cascade (spec 3.1)."""
+
+    reasoning_enabled: bool = True
+    peer_card_enabled: bool = True
+    summary_enabled: bool = True
+    messages_per_short_summary: int = Field(default=20, ge=10)
+    messages_per_long_summary: int = Field(default=60, ge=20)
+    dream_enabled: bool = True
+
+
+class WorkerSettings(BaseModel):
+    poll_interval_seconds: float = Field(default=1.0, gt=0, description="idle wait between queue polls")
+    concurrency: int = Field(default=4, ge=1, description="jobs processed at once per worker process")
+    lease_seconds: float = Field(default=60.0, gt=0, description="how long a claimed job is owned")
+    max_attempts: int = Field(default=5, ge=1, description="tries before a job is parked as failed")
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"])
+    metrics_enabled: bool = False
+    log_level: str = "info"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HONCHO_", env_nested_delimiter="__", extra="ignore",
+        toml_file=os.environ.get("HONCHO_CONFIG_FILE", "config.toml"),
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    defaults: ReasoningDefaults = Field(default_factory=ReasoningDefaults)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, LegacyEnvSource(settings_cls), TomlConfigSettingsSource(settings_cls))
+
+
+class LegacyEnvSource(PydanticBaseSettingsSource):
+    """Reads the reference server's environment names."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, Any]] = {}
+        for name, (section, key) in LEGACY_ENV.items():
+            if name in os.environ:
+                found.setdefault(section, {})[key] = os.environ[name]
+        return found
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and files; keyword overrides win (used by the CLI and tests)."""
+    return Settings(**overrides)

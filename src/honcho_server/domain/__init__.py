@@ -1,0 +1,1 @@
+"""Domain logic: pure functions and data types."""

@@ -1,0 +1,159 @@
+"""Job rows: enqueue, claim one work unit's head at a time, complete, retry with backoff, park as failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.models import QueueCounts, QueueStatus
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.tables import jobs as t
+from honcho_server.store.tables import sessions
+
+# Work the API reports in queue status; internal housekeeping (deletions) is not counted.
+USER_FACING_KINDS = ("representation", "summary", "dream", "embed")
+OPEN = ("pending", "running")
+
+
+@dataclass(slots=True)
+class NewJob:
+    kind: str
+    work_unit_key: str
+    payload: dict[str, Any]
+    workspace_pk: int | None = None
+    session_pk: int | None = None
+    observed: str | None = None
+    observers: list[str] | None = None
+    dedupe_key: str | None = None
+    run_after: datetime | None = None
+
+
+@dataclass(slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    work_unit_key: str
+    payload: dict[str, Any]
+    attempts: int
+    workspace_pk: int | None
+    session_pk: int | None
+
+
+async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob], now: datetime) -> None:
+    """Insert jobs in the caller's transaction; a job whose open dedupe key exists is skipped."""
+    if not new_jobs:
+        return
+    rows = [
+        dict(kind=j.kind, work_unit_key=j.work_unit_key, payload=j.payload, workspace_id=j.workspace_pk,
+             session_id=j.session_pk, observed=j.observed, observers=j.observers, dedupe_key=j.dedupe_key,
+             status="pending", attempts=0, run_after=j.run_after or now, created_at=now, updated_at=now)
+        for j in new_jobs
+    ]
+    stmt = dialect.insert(t).values(rows)
+    if any(j.dedupe_key for j in new_jobs):
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"],
+                                           index_where=t.c.status.in_(OPEN))
+    await conn.execute(stmt)
+
+
+async def claim(
+    conn: AsyncConnection, worker_id: str, kinds: list[str], limit: int, lease: timedelta, now: datetime,
+) -> list[ClaimedJob]:
+    """Lease up to `limit` jobs, each the oldest open job of its work unit (so units run in order)."""
+    other = t.alias("other")
+    older_open = select(other.c.id).where(other.c.work_unit_key == t.c.work_unit_key,
+                                          other.c.status.in_(OPEN), other.c.id < t.c.id)
+    candidates = (
+        select(t.c.id)
+        .where(t.c.kind.in_(kinds),
+               or_(and_(t.c.status == "pending", t.c.run_after <= now),
+                   and_(t.c.status == "running", t.c.locked_until < now)),
+               ~older_open.exists())
+        .order_by(t.c.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(t).where(t.c.id.in_(candidates.scalar_subquery()))
+        .values(status="running", locked_by=worker_id, locked_until=now + lease, attempts=t.c.attempts + 1,
+                updated_at=now)
+        .returning(t.c.id, t.c.kind, t.c.work_unit_key, t.c.payload, t.c.attempts, t.c.workspace_id,
+                   t.c.session_id)
+    )
+    return [ClaimedJob(id=r.id, kind=r.kind, work_unit_key=r.work_unit_key, payload=r.payload,
+                       attempts=r.attempts, workspace_pk=r.workspace_id, session_pk=r.session_id)
+            for r in await conn.execute(stmt)]
+
+
+async def heartbeat(conn: AsyncConnection, job_id: int, worker_id: str, lease: timedelta, now: datetime) -> bool:
+    """Extend a lease we still hold; False when it was lost."""
+    stmt = update(t).where(t.c.id == job_id, t.c.locked_by == worker_id, t.c.status == "running").values(
+        locked_until=now + lease, updated_at=now)
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def complete(conn: AsyncConnection, job_id: int, worker_id: str, now: datetime) -> bool:
+    stmt = update(t).where(t.c.id == job_id, t.c.locked_by == worker_id, t.c.status == "running").values(
+        status="done", locked_by=None, locked_until=None, last_error=None, updated_at=now)
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def fail(
+    conn: AsyncConnection, job: ClaimedJob, worker_id: str, error: str, max_attempts: int, now: datetime,
+) -> str:
+    """Record a failure: retry later with exponential backoff, or park as `failed`. Returns the new status."""
+    parked = job.attempts >= max_attempts
+    status = "failed" if parked else "pending"
+    delay = timedelta(seconds=min(2 ** job.attempts, 600))
+    await conn.execute(
+        update(t).where(t.c.id == job.id, t.c.locked_by == worker_id).values(
+            status=status, locked_by=None, locked_until=None, last_error=error[:65_000],
+            run_after=now if parked else now + delay, updated_at=now))
+    return status
+
+
+async def redrive(conn: AsyncConnection, workspace_pk: int | None, now: datetime) -> int:
+    """Return parked jobs to the queue with a fresh attempt budget."""
+    stmt = update(t).where(t.c.status == "failed")
+    if workspace_pk is not None:
+        stmt = stmt.where(t.c.workspace_id == workspace_pk)
+    result = await conn.execute(stmt.values(status="pending", attempts=0, run_after=now, updated_at=now))
+    return result.rowcount
+
+
+async def status(
+    conn: AsyncConnection, dialect: Dialect, workspace_pk: int, *, session_name: str | None,
+    observer: str | None, sender: str | None,
+) -> QueueStatus:
+    """Counts of user-facing jobs by state, overall and per session (keyed by session name)."""
+    query = (
+        select(sessions.c.name, t.c.status, func.count())
+        .select_from(t.outerjoin(sessions, sessions.c.id == t.c.session_id))
+        .where(t.c.workspace_id == workspace_pk, t.c.kind.in_(USER_FACING_KINDS))
+        .group_by(sessions.c.name, t.c.status)
+    )
+    if session_name is not None:
+        query = query.where(sessions.c.name == session_name)
+    who = []
+    if observer is not None:
+        who.append(dialect.json_contains(t.c.observers, [observer]))
+    if sender is not None:
+        who.append(t.c.observed == sender)
+    if who:
+        query = query.where(or_(*who))
+    totals, per_session = QueueCounts(), {}
+    for name, state, count in await conn.execute(query):
+        targets = [totals] + ([per_session.setdefault(name, QueueCounts())] if name is not None else [])
+        for counts in targets:
+            _add(counts, state, count)
+    sessions_map = None if session_name is not None or not per_session else per_session
+    return QueueStatus(totals=totals, sessions=sessions_map)
+
+
+def _add(counts: QueueCounts, state: str, count: int) -> None:
+    field = {"done": "completed", "running": "in_progress", "pending": "pending", "failed": "failed"}[state]
+    setattr(counts, field, getattr(counts, field) + count)
+

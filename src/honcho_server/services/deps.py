@@ -1,0 +1,30 @@
+"""What every service needs: the database, the settings and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from honcho_server import clock
+from honcho_server.config import Settings
+from honcho_server.store.engine import Database
+
+
+@dataclass
+class Deps:
+    db: Database
+    settings: Settings
+    now: Callable[[], datetime] = field(default=clock.now)
+
+    def defaults_layer(self) -> dict:
+        """Server-wide defaults as the first layer of the configuration cascade."""
+        d = self.settings.defaults
+        return {
+            "reasoning": {"enabled": d.reasoning_enabled},
+            "peer_card": {"use": d.peer_card_enabled, "create": d.peer_card_enabled},
+            "summary": {"enabled": d.summary_enabled,
+                        "messages_per_short_summary": d.messages_per_short_summary,
+                        "messages_per_long_summary": d.messages_per_long_summary},
+            "dream": {"enabled": d.dream_enabled},
+        }

@@ -1,0 +1,127 @@
+"""Messages: batch append (with their background jobs in the same transaction), list, get, update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.configuration import MessageConfiguration
+from honcho_server.domain.ids import SCOPE_PREFIX, new_id
+from honcho_server.domain.models import Membership, Message, Page
+from honcho_server.domain.tokens import count_tokens_many
+from honcho_server.errors import NotFound, ValidationError
+from honcho_server.services import peers, sessions
+from honcho_server.services.deps import Deps
+from honcho_server.services.ingest_jobs import SessionContext, plan_jobs
+from honcho_server.queue import jobs
+from honcho_server.store.repos import messages as repo
+from honcho_server.store.repos import sessions as session_repo
+
+
+@dataclass(slots=True)
+class NewMessage:
+    content: str
+    peer_name: str
+    metadata: dict[str, Any]
+    configuration: MessageConfiguration | None = None
+    created_at: datetime | None = None
+    internal_metadata: dict[str, Any] | None = None
+
+
+async def create(deps: Deps, workspace_name: str, session_name: str, new: list[NewMessage]) -> list[Message]:
+    """Append messages in request order; their jobs commit with them or not at all."""
+    authors = list(dict.fromkeys(m.peer_name for m in new))
+    for name in authors:
+        if name.startswith(SCOPE_PREFIX):
+            raise ValidationError(f"'{name}' is a scope and cannot author messages")
+    token_counts = count_tokens_many([m.content for m in new])
+    async with deps.db.write() as conn:
+        context = await _session_context(conn, deps, workspace_name, session_name, authors)
+        last = await session_repo.reserve_seqs(conn, context.session_pk, len(new))
+        now = deps.now()
+        rows, created = [], []
+        for offset, (msg, tokens) in enumerate(zip(new, token_counts, strict=True)):
+            seq = last - len(new) + 1 + offset
+            uid, at = new_id(), msg.created_at or now
+            rows.append(dict(uid=uid, workspace_id=context.workspace_pk, session_id=context.session_pk,
+                             peer_id=context.members[msg.peer_name].peer_pk, seq=seq, content=msg.content,
+                             metadata=msg.metadata, internal_metadata=msg.internal_metadata,
+                             token_count=tokens, created_at=at))
+            created.append(Message(pk=0, uid=uid, workspace_name=workspace_name, session_name=session_name,
+                                   peer_name=msg.peer_name, seq=seq, content=msg.content, metadata=msg.metadata,
+                                   token_count=tokens, created_at=at))
+        await repo.insert_many(conn, rows)
+        planned = plan_jobs(context, [(m.seq, m.peer_name, n.configuration) for m, n in zip(created, new,
+                                                                                            strict=True)],
+                            deps.defaults_layer())
+        await jobs.enqueue(conn, deps.db.dialect, planned, now)
+    return created
+
+
+async def _session_context(
+    conn: AsyncConnection, deps: Deps, workspace_name: str, session_name: str, authors: list[str],
+) -> SessionContext:
+    """Session, workspace config and memberships, creating whatever is missing (authors join as members)."""
+    row = await session_repo.find_with_workspace(conn, workspace_name, session_name)
+    if row is not None and not row.is_active:
+        raise NotFound(f"Session {session_name} not found in workspace {workspace_name}")
+    if row is None:
+        await sessions.ensure(conn, deps, workspace_name, session_name)
+        row = await session_repo.find_with_workspace(conn, workspace_name, session_name)
+    members = await session_repo.memberships(conn, row.id)
+    if not all(a in members and members[a].active for a in authors):
+        await _join_authors(conn, deps, row, members, authors)
+        members = await session_repo.memberships(conn, row.id)
+    return SessionContext(workspace_pk=row.workspace_id, session_pk=row.id,
+                          workspace_configuration=row.workspace_configuration,
+                          session_configuration=row.configuration, members=members)
+
+
+async def _join_authors(
+    conn: AsyncConnection, deps: Deps, row: Any, members: dict[str, Membership], authors: list[str],
+) -> None:
+    """Authors who are not members join with default flags; authors who had left re-join as they were."""
+    peer_rows = await peers.ensure_many(conn, deps, row.workspace_id, [a for a in authors if a not in members])
+    await session_repo.add_members(conn, deps.db.dialect, row.workspace_id, row.id,
+                                   {r.id: (None, None) for r in peer_rows.values()}, deps.now())
+    for name in authors:
+        if name in members and not members[name].active:
+            await session_repo.set_member(conn, row.id, members[name].peer_pk, rejoin=True, now=deps.now())
+
+
+async def list_page(
+    deps: Deps, workspace_name: str, session_name: str, filters: dict | None, page: int, size: int,
+    reverse: bool,
+) -> Page[Message]:
+    async with deps.db.read() as conn:
+        session = await sessions.find_active(conn, workspace_name, session_name)
+        if session is None:
+            return Page([], 0, page, size)
+        return await repo.list_page(conn, deps.db.dialect, session.pk, workspace_name, session_name, filters,
+                                    page, size, reverse)
+
+
+async def get(deps: Deps, workspace_name: str, session_name: str, uid: str) -> Message:
+    async with deps.db.read() as conn:
+        session = await sessions.find_active(conn, workspace_name, session_name)
+        found = await repo.find(conn, session.pk, uid, workspace_name, session_name) if session else None
+    if found is None:
+        raise NotFound(f"Message with ID {uid} not found")
+    return found
+
+
+async def update_metadata(
+    deps: Deps, workspace_name: str, session_name: str, uid: str, metadata: dict | None,
+) -> Message:
+    async with deps.db.write() as conn:
+        session = await sessions.find_active(conn, workspace_name, session_name)
+        found = await repo.find(conn, session.pk, uid, workspace_name, session_name) if session else None
+        if found is None:
+            raise NotFound("Message not found")
+        if metadata is not None:
+            await repo.update_metadata(conn, found.pk, metadata)
+            found.metadata = metadata
+        return found

@@ -1,0 +1,82 @@
+"""Workspaces: get-or-create, update, list, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.configuration import ScopeConfiguration, shallow_merge
+from honcho_server.domain.models import Page, Workspace
+from honcho_server.errors import Conflict, NotFound
+from honcho_server.queue import jobs
+from honcho_server.services.configs import check_scope_configuration
+from honcho_server.services.deps import Deps
+from honcho_server.store.repos import sessions as session_repo
+from honcho_server.store.repos import workspaces as repo
+
+
+async def ensure(conn: AsyncConnection, deps: Deps, name: str) -> Workspace:
+    """The named workspace, created silently when missing (inside the caller's transaction)."""
+    found = await repo.find(conn, name)
+    if found:
+        return found
+    created = await repo.insert_if_missing(conn, deps.db.dialect, name, {}, {}, deps.now())
+    return created or await require(conn, name)
+
+
+async def require(conn: AsyncConnection, name: str) -> Workspace:
+    found = await repo.find(conn, name)
+    if found is None:
+        raise NotFound(f"Workspace {name} not found")
+    return found
+
+
+async def get_or_create(
+    deps: Deps, name: str, metadata: dict[str, Any] | None, configuration: ScopeConfiguration | None,
+) -> tuple[Workspace, bool]:
+    """An existing workspace is returned unchanged; the flag says whether it was created."""
+    async with deps.db.read() as conn:
+        found = await repo.find(conn, name)
+    if found:
+        return found, False
+    stored = check_scope_configuration(configuration, deps.settings.limits.custom_instructions_tokens) \
+        if configuration else {}
+    async with deps.db.write() as conn:
+        created = await repo.insert_if_missing(conn, deps.db.dialect, name, metadata or {}, stored, deps.now())
+        return (created, True) if created else (await require(conn, name), False)
+
+
+async def update(
+    deps: Deps, name: str, metadata: dict[str, Any] | None, configuration: ScopeConfiguration | None,
+) -> Workspace:
+    """Upsert: metadata replaced, configuration shallow-merged."""
+    stored = check_scope_configuration(configuration, deps.settings.limits.custom_instructions_tokens) \
+        if configuration else None
+    async with deps.db.write() as conn:
+        ws = await ensure(conn, deps, name)
+        values: dict[str, Any] = {}
+        if metadata is not None:
+            values["metadata"] = ws.metadata = metadata
+        if stored is not None:
+            values["configuration"] = ws.configuration = shallow_merge(ws.configuration, stored)
+        if values:
+            await repo.update_fields(conn, ws.pk, **values)
+        return ws
+
+
+async def list_page(deps: Deps, filters: dict | None, page: int, size: int, reverse: bool) -> Page[Workspace]:
+    async with deps.db.read() as conn:
+        return await repo.list_page(conn, deps.db.dialect, filters, page, size, reverse)
+
+
+async def delete(deps: Deps, name: str) -> None:
+    """Refuse while sessions are active; otherwise queue the removal of everything in the workspace."""
+    async with deps.db.write() as conn:
+        ws = await require(conn, name)
+        if await session_repo.count_active(conn, ws.pk):
+            raise Conflict(f"Cannot delete workspace '{name}': active session(s) remain. "
+                           "Delete all sessions first.")
+        await jobs.enqueue(conn, deps.db.dialect, [jobs.NewJob(
+            kind="delete_workspace", work_unit_key=f"delete_workspace:{ws.pk}",
+            dedupe_key=f"delete_workspace:{ws.pk}", payload={"workspace_pk": ws.pk, "name": name})], deps.now())

@@ -1,0 +1,50 @@
+"""The strategy interface each database implements."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class Dialect(ABC):
+    """What differs between SQLite and PostgreSQL: URLs, connection set-up, upserts and JSON operators."""
+
+    name: str
+
+    @abstractmethod
+    def async_url(self, url: URL) -> URL:
+        """The URL with this database's async driver."""
+
+    @abstractmethod
+    def engine_options(self, settings: Any) -> dict[str, Any]:
+        """Keyword arguments for `create_async_engine`."""
+
+    def configure_engine(self, engine: AsyncEngine) -> None:  # noqa: B027 - optional hook
+        """Install connection hooks (pragmas, functions) on a fresh engine."""
+
+    @contextlib.asynccontextmanager
+    async def writer(self) -> AsyncIterator[None]:
+        """Held around every write transaction; SQLite serialises writers here, PostgreSQL does not."""
+        yield
+
+    @abstractmethod
+    def insert(self, table: Table) -> Any:
+        """An INSERT that supports `on_conflict_do_nothing` / `on_conflict_do_update`."""
+
+    @abstractmethod
+    def json_contains(self, column: Any, value: Any) -> ColumnElement[bool]:
+        """`column` contains the JSON `value` (PostgreSQL `@>` semantics)."""
+
+    @abstractmethod
+    def json_text(self, column: Any, key: str) -> ColumnElement[str]:
+        """The text of top-level `key` of a JSON object column (PostgreSQL `->>` semantics), NULL if absent."""
+
+    @abstractmethod
+    def json_number(self, column: Any, key: str) -> ColumnElement[float]:
+        """Top-level `key` as a number, NULL when absent or not numeric."""

@@ -1,0 +1,48 @@
+"""PostgreSQL through asyncpg: JSONB operators, native upserts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Table, Text, case, cast, literal, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import URL
+
+from honcho_server.store.dialect import jsonsem
+from honcho_server.store.dialect.base import Dialect
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def async_url(self, url: URL) -> URL:
+        query = dict(url.query)
+        # libpq spells TLS `sslmode`; asyncpg calls it `ssl`.
+        if "sslmode" in query:
+            query["ssl"] = query.pop("sslmode")
+        return url.set(drivername="postgresql+asyncpg", query=query)
+
+    def engine_options(self, settings: Any) -> dict[str, Any]:
+        return {
+            "echo": settings.echo,
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_pre_ping": True,
+        }
+
+    def insert(self, table: Table) -> Any:
+        return pg_insert(table)
+
+    def json_contains(self, column: Any, value: Any) -> ColumnElement[bool]:
+        return type_coerce(column, JSONB).op("@>", is_comparison=True)(cast(literal(value, JSONB), JSONB))
+
+    def json_text(self, column: Any, key: str) -> ColumnElement[str]:
+        # Typed as text: left untyped, the result would be JSONB and every operand compared with it
+        # (`>`, `IN`, `ILIKE`) would be bound as a JSON document instead of a string.
+        return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
+
+    def json_number(self, column: Any, key: str) -> ColumnElement[float]:
+        text = self.json_text(column, key)
+        # Cast only what looks like a number: a bad cast would abort the whole query.
+        return case((text.op("~", is_comparison=True)(jsonsem.NUMBER_PATTERN), cast(text, Float)), else_=None)

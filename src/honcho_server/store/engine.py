@@ -1,0 +1,46 @@
+"""Database handle: the async engine, its dialect strategy, and read/write transaction scopes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from honcho_server.store.dialect import Dialect, dialect_for
+
+
+def plain_backend(url: str) -> str:
+    """'sqlite' or 'postgresql' for a database URL in any of its spellings."""
+    name = make_url(url).get_backend_name()
+    return "postgresql" if name in ("postgres", "postgresql") else name
+
+
+class Database:
+    """One engine per process. Services open transactions here; repositories never commit."""
+
+    def __init__(self, url: str, settings: Any) -> None:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        self.dialect: Dialect = dialect_for(plain_backend(url))
+        self.url = self.dialect.async_url(parsed)
+        self.engine: AsyncEngine = create_async_engine(self.url, **self.dialect.engine_options(settings))
+        self.dialect.configure_engine(self.engine)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (one consistent snapshot for multi-statement reads)."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed when the block exits normally and rolled back otherwise."""
+        async with self.dialect.writer(), self.engine.connect() as conn:
+            conn = await conn.execution_options(honcho_write=True)
+            async with conn.begin():
+                yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,43 @@
+"""Schema migrations: upgrade any database to the newest revision, and report drift from the tables."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _in_thread(fn, *args) -> None:  # type: ignore[no-untyped-def]
+    """Alembic's env runs its own event loop, so keep it off any loop the caller is running."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="honcho-migrate")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _in_thread(command.upgrade, alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    _in_thread(command.downgrade, alembic_config(url), revision)

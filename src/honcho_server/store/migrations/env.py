@@ -1,0 +1,35 @@
+"""Alembic environment: runs migrations on the async engine of whichever database the URL names."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection
+
+from honcho_server.store.engine import Database
+from honcho_server.store.tables import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _main() -> None:
+    from honcho_server.config import DatabaseSettings
+
+    database = Database(config.get_main_option("sqlalchemy.url"), DatabaseSettings(pool_size=1))
+    async with database.engine.connect() as conn:
+        await conn.run_sync(_run)
+        await conn.commit()
+    await database.dispose()
+
+
+asyncio.run(_main())

@@ -1,0 +1,90 @@
+"""Message rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.models import Message, Page
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.repos.common import paginate
+from honcho_server.store.tables import messages as t
+from honcho_server.store.tables import peers
+
+_COLUMNS = (t.c.id, t.c.uid, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
+            peers.c.name.label("peer_name"))
+
+
+def fields(workspace_name: str, session_name: str) -> dict[str, Field]:
+    return {
+        "workspace_id": Field(literal(workspace_name), "text"),
+        "session_id": Field(literal(session_name), "text"),
+        "peer_id": Field(peers.c.name, "text"),
+        "token_count": Field(t.c.token_count, "int"),
+        "created_at": Field(t.c.created_at, "datetime"),
+        "metadata": Field(t.c.metadata, "json"),
+    }
+
+
+def to_message(row: Any, workspace_name: str, session_name: str) -> Message:
+    return Message(pk=row.id, uid=row.uid, workspace_name=workspace_name, session_name=session_name,
+                   peer_name=row.peer_name, seq=row.seq, content=row.content, metadata=row.metadata,
+                   token_count=row.token_count, created_at=row.created_at)
+
+
+async def insert_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(insert(t), rows)
+
+
+def _in_session(session_pk: int) -> Any:
+    return select(*_COLUMNS).join(peers, peers.c.id == t.c.peer_id).where(t.c.session_id == session_pk)
+
+
+async def list_page(
+    conn: AsyncConnection, dialect: Dialect, session_pk: int, workspace_name: str, session_name: str,
+    filters: dict[str, Any] | None, page: int, size: int, reverse: bool,
+) -> Page[Message]:
+    query = _in_session(session_pk)
+    condition = compile_filter(filters, fields(workspace_name, session_name), dialect, resource="Message")
+    if condition is not None:
+        query = query.where(condition)
+    order = [t.c.seq.desc()] if reverse else [t.c.seq]
+    return await paginate(conn, query, order, page, size,
+                          lambda r: to_message(r, workspace_name, session_name))
+
+
+async def find(
+    conn: AsyncConnection, session_pk: int, uid: str, workspace_name: str, session_name: str,
+) -> Message | None:
+    row = (await conn.execute(_in_session(session_pk).where(t.c.uid == uid))).first()
+    return to_message(row, workspace_name, session_name) if row else None
+
+
+async def update_metadata(conn: AsyncConnection, pk: int, metadata: dict[str, Any]) -> None:
+    await conn.execute(update(t).where(t.c.id == pk).values(metadata=metadata))
+
+
+async def rows_up_to(conn: AsyncConnection, session_pk: int, last_seq: int | None) -> list[Any]:
+    """Raw rows of a session in order, up to and including `last_seq` (all when None)."""
+    query = select(t).where(t.c.session_id == session_pk)
+    if last_seq is not None:
+        query = query.where(t.c.seq <= last_seq)
+    return list(await conn.execute(query.order_by(t.c.seq)))
+
+
+async def seq_of(conn: AsyncConnection, session_pk: int, uid: str) -> int | None:
+    query = select(t.c.seq).where(t.c.session_id == session_pk, t.c.uid == uid)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def newest_within_budget(
+    conn: AsyncConnection, session_pk: int, budget: int, workspace_name: str, session_name: str,
+) -> list[Message]:
+    """The most recent messages whose cumulative token count (newest first) stays within `budget`."""
+    running = func.sum(t.c.token_count).over(order_by=t.c.seq.desc()).label("running")
+    inner = _in_session(session_pk).add_columns(running).subquery()
+    query = select(inner).where(inner.c.running <= budget).order_by(inner.c.seq)
+    return [to_message(r, workspace_name, session_name) for r in await conn.execute(query)]

@@ -1,0 +1,157 @@
+"""Session rows and session memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.ids import new_id
+from honcho_server.domain.models import Membership, Page, Session
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.repos.common import paginate
+from honcho_server.store.tables import peers
+from honcho_server.store.tables import session_peers as sp
+from honcho_server.store.tables import sessions as t
+from honcho_server.store.tables import workspaces as ws
+
+
+def fields(workspace_name: str) -> dict[str, Field]:
+    return {
+        "id": Field(t.c.name, "text"),
+        "created_at": Field(t.c.created_at, "datetime"),
+        "is_active": Field(t.c.is_active, "bool"),
+        "workspace_id": Field(literal(workspace_name), "text"),
+        "metadata": Field(t.c.metadata, "json"),
+    }
+
+
+def to_session(row: Any, workspace_name: str) -> Session:
+    return Session(pk=row.id, uid=row.uid, workspace_pk=row.workspace_id, workspace_name=workspace_name,
+                   name=row.name, is_active=row.is_active, metadata=row.metadata,
+                   configuration=row.configuration, created_at=row.created_at)
+
+
+async def insert_if_missing(
+    conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str, name: str,
+    metadata: dict[str, Any], configuration: dict[str, Any], now: Any, uid: str | None = None,
+) -> Session | None:
+    stmt = dialect.insert(t).values(uid=uid or new_id(), workspace_id=workspace_pk, name=name, is_active=True,
+                                    metadata=metadata, configuration=configuration, last_seq=0, created_at=now)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["workspace_id", "name"]).returning(*t.c)
+    row = (await conn.execute(stmt)).first()
+    return to_session(row, workspace_name) if row else None
+
+
+async def find(conn: AsyncConnection, workspace_pk: int, name: str, workspace_name: str) -> Session | None:
+    row = (await conn.execute(select(t).where(t.c.workspace_id == workspace_pk, t.c.name == name))).first()
+    return to_session(row, workspace_name) if row else None
+
+
+async def find_with_workspace(conn: AsyncConnection, workspace_name: str, name: str) -> Any:
+    """Session and workspace rows in one round trip (the message-append fast path)."""
+    query = (
+        select(t.c.id, t.c.is_active, t.c.configuration, t.c.workspace_id,
+               ws.c.configuration.label("workspace_configuration"))
+        .join(ws, ws.c.id == t.c.workspace_id)
+        .where(ws.c.name == workspace_name, t.c.name == name)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
+    await conn.execute(update(t).where(t.c.id == pk).values(**values))
+
+
+async def reserve_seqs(conn: AsyncConnection, pk: int, count: int) -> int:
+    """Reserve `count` sequence numbers; returns the last. Row-locks the session until commit."""
+    stmt = update(t).where(t.c.id == pk).values(last_seq=t.c.last_seq + count).returning(t.c.last_seq)
+    return (await conn.execute(stmt)).scalar_one()
+
+
+async def count_active(conn: AsyncConnection, workspace_pk: int) -> int:
+    query = select(func.count()).select_from(t).where(t.c.workspace_id == workspace_pk, t.c.is_active)
+    return (await conn.execute(query)).scalar_one()
+
+
+async def list_page(
+    conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
+    filters: dict[str, Any] | None, page: int, size: int, reverse: bool, *,
+    active_only: bool = True, member_pk: int | None = None,
+) -> Page[Session]:
+    query = select(t).where(t.c.workspace_id == workspace_pk)
+    if active_only:
+        query = query.where(t.c.is_active)
+    if member_pk is not None:
+        query = query.where(t.c.id.in_(select(sp.c.session_id).where(sp.c.peer_id == member_pk)))
+    condition = compile_filter(filters, fields(workspace_name), dialect, resource="Session")
+    if condition is not None:
+        query = query.where(condition)
+    order = [t.c.created_at.desc(), t.c.id.desc()] if reverse else [t.c.created_at, t.c.id]
+    return await paginate(conn, query, order, page, size, lambda r: to_session(r, workspace_name))
+
+
+async def memberships(conn: AsyncConnection, session_pk: int) -> dict[str, Membership]:
+    """Every membership row of a session (active or left), keyed by peer name."""
+    query = (
+        select(sp.c.peer_id, sp.c.observe_me, sp.c.observe_others, sp.c.left_at, peers.c.name,
+               peers.c.configuration)
+        .join(peers, peers.c.id == sp.c.peer_id)
+        .where(sp.c.session_id == session_pk)
+    )
+    return {
+        row.name: Membership(peer_pk=row.peer_id, peer_name=row.name, peer_configuration=row.configuration,
+                             observe_me=row.observe_me, observe_others=row.observe_others,
+                             active=row.left_at is None)
+        for row in await conn.execute(query)
+    }
+
+
+async def add_members(
+    conn: AsyncConnection, dialect: Dialect, workspace_pk: int, session_pk: int,
+    configs: dict[int, tuple[bool | None, bool | None]], now: Any,
+) -> None:
+    """Insert memberships (peer pk → (observe_me, observe_others)); existing rows are left alone."""
+    if not configs:
+        return
+    rows = [dict(workspace_id=workspace_pk, session_id=session_pk, peer_id=pk, observe_me=me,
+                 observe_others=others, joined_at=now, left_at=None) for pk, (me, others) in configs.items()]
+    await conn.execute(dialect.insert(sp).values(rows).on_conflict_do_nothing(
+        index_elements=["session_id", "peer_id"]))
+
+
+async def set_member(
+    conn: AsyncConnection, session_pk: int, peer_pk: int, *, rejoin: bool, now: Any, **flags: Any,
+) -> None:
+    """Update one membership's flags; `rejoin` clears `left_at` and restarts `joined_at`."""
+    values = dict(flags)
+    if rejoin:
+        values.update(left_at=None, joined_at=now)
+    if values:
+        await conn.execute(update(sp).where(sp.c.session_id == session_pk, sp.c.peer_id == peer_pk)
+                           .values(**values))
+
+
+async def leave(conn: AsyncConnection, session_pk: int, peer_pks: list[int], now: Any) -> None:
+    if peer_pks:
+        await conn.execute(update(sp).where(sp.c.session_id == session_pk, sp.c.peer_id.in_(peer_pks),
+                                            sp.c.left_at.is_(None)).values(left_at=now))
+
+
+async def count_observers(conn: AsyncConnection, session_pk: int) -> int:
+    query = select(func.count()).select_from(sp).where(
+        and_(sp.c.session_id == session_pk, sp.c.left_at.is_(None), sp.c.observe_others.is_(True)))
+    return (await conn.execute(query)).scalar_one()
+
+
+async def is_active_member(conn: AsyncConnection, workspace_name: str, session_name: str, peer_name: str) -> bool:
+    query = (
+        select(literal(1))
+        .select_from(sp.join(t, t.c.id == sp.c.session_id).join(peers, peers.c.id == sp.c.peer_id)
+                     .join(ws, ws.c.id == t.c.workspace_id))
+        .where(ws.c.name == workspace_name, t.c.name == session_name, peers.c.name == peer_name,
+               sp.c.left_at.is_(None), t.c.is_active)
+    )
+    return (await conn.execute(query)).first() is not None

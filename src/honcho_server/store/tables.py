@@ -1,0 +1,152 @@
+"""The schema as SQLAlchemy Core tables: one MetaData shared by repositories and migrations.
+
+Every row carries its workspace, and child tables reference parents through composite keys that include
+`workspace_id`, so a row can never point into another tenant.
+"""
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from honcho_server.store.types import BigId, Json, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME_LEN = 512
+UID_LEN = 21
+
+
+def _uid() -> Column:
+    return Column("uid", String(UID_LEN), nullable=False, unique=True)
+
+
+def _created_at() -> Column:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+workspaces = Table(
+    "workspaces", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("name", String(NAME_LEN), nullable=False, unique=True),
+    Column("metadata", Json, nullable=False),
+    Column("configuration", Json, nullable=False),
+    _created_at(),
+)
+
+peers = Table(
+    "peers", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("configuration", Json, nullable=False),
+    _created_at(),
+    UniqueConstraint("workspace_id", "name"),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("metadata", Json, nullable=False),
+    Column("configuration", Json, nullable=False),
+    # Highest message seq handed out; bumped with UPDATE ... RETURNING, which also serialises appends.
+    Column("last_seq", BigId, nullable=False, server_default=text("0")),
+    _created_at(),
+    UniqueConstraint("workspace_id", "name"),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+session_peers = Table(
+    "session_peers", metadata,
+    Column("workspace_id", BigId, nullable=False),
+    Column("session_id", BigId, primary_key=True),
+    Column("peer_id", BigId, primary_key=True),
+    Column("observe_me", Boolean, nullable=True),
+    Column("observe_others", Boolean, nullable=True),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    Index(None, "peer_id"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, nullable=False),
+    Column("session_id", BigId, nullable=False),
+    Column("peer_id", BigId, nullable=False),
+    Column("seq", BigId, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("internal_metadata", Json, nullable=True),
+    Column("token_count", Integer, nullable=False),
+    _created_at(),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    UniqueConstraint("session_id", "seq"),
+    Index(None, "peer_id"),
+    Index(None, "workspace_id", "created_at"),
+)
+
+JOB_STATUSES = ("pending", "running", "done", "failed")
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=True),
+    Column("session_id", BigId, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True),
+    # Jobs sharing a work unit run one at a time, in id order.
+    Column("work_unit_key", String(1100), nullable=False),
+    Column("dedupe_key", String(1100), nullable=True),
+    Column("observed", String(NAME_LEN), nullable=True),
+    Column("observers", Json, nullable=True),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("run_after", UTCDateTime(), nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+    Index(None, "status", "run_after"),
+    Index(None, "work_unit_key", "status"),
+    Index(None, "workspace_id", "kind", "status"),
+    Index(None, "session_id"),
+    Index("uq_jobs_dedupe_key_open", "dedupe_key", unique=True,
+          postgresql_where=text("status IN ('pending', 'running')"),
+          sqlite_where=text("status IN ('pending', 'running')")),
+)

@@ -1,0 +1,1 @@
+"""Background worker: claims jobs from the queue and runs their handlers."""

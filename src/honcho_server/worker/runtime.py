@@ -1,0 +1,98 @@
+"""The worker loop: claim leased jobs, run handlers with heartbeats, complete / retry / park, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from honcho_server.domain.ids import new_id
+from honcho_server.queue import jobs
+from honcho_server.services.deps import Deps
+from honcho_server.worker import handlers
+
+log = logging.getLogger("honcho_server.worker")
+Handler = Callable[[Deps, jobs.ClaimedJob], Awaitable[None]]
+
+
+class Worker:
+    """Runs jobs of the kinds it has handlers for; other kinds wait for a worker that knows them."""
+
+    def __init__(self, deps: Deps, registry: dict[str, Handler] | None = None) -> None:
+        self.deps = deps
+        self.registry = registry if registry is not None else dict(handlers.REGISTRY)
+        self.id = f"{socket.gethostname()[:30]}-{os.getpid()}-{new_id()[:8]}"
+        settings = deps.settings.worker
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.poll = settings.poll_interval_seconds
+        self.concurrency = settings.concurrency
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"honcho-worker-{self.id}")
+
+    async def stop(self) -> None:
+        """Finish the jobs in hand, then return (no new claims)."""
+        self._stopping.set()
+        if self._task:
+            await self._task
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # a database hiccup must not kill the loop
+                log.exception("worker poll failed")
+                done = 0
+            if not done:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll)
+
+    async def run_once(self) -> int:
+        """Claim and run one round of jobs; returns how many ran."""
+        if not self.registry:
+            return 0
+        async with self.deps.db.write() as conn:
+            claimed = await jobs.claim(conn, self.id, list(self.registry), self.concurrency, self.lease,
+                                       self.deps.now())
+        await asyncio.gather(*(self._run_job(job) for job in claimed))
+        return len(claimed)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Run until no claimable job is left (tests and the `worker --once` command)."""
+        total = 0
+        for _ in range(max_rounds):
+            done = await self.run_once()
+            if not done:
+                break
+            total += done
+        return total
+
+    async def _run_job(self, job: jobs.ClaimedJob) -> None:
+        beat = asyncio.create_task(self._heartbeat(job))
+        try:
+            await self.registry[job.kind](self.deps, job)
+        except Exception as exc:
+            beat.cancel()
+            log.warning("job %s (%s) failed on attempt %s: %s", job.id, job.kind, job.attempts, exc)
+            async with self.deps.db.write() as conn:
+                await jobs.fail(conn, job, self.id, f"{type(exc).__name__}: {exc}",
+                                self.deps.settings.worker.max_attempts, self.deps.now())
+            return
+        beat.cancel()
+        async with self.deps.db.write() as conn:
+            await jobs.complete(conn, job.id, self.id, self.deps.now())
+
+    async def _heartbeat(self, job: jobs.ClaimedJob) -> None:
+        """Extend the lease while the handler runs, so a long job is never taken over."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with self.deps.db.write() as conn:
+                if not await jobs.heartbeat(conn, job.id, self.id, self.lease, self.deps.now()):
+                    log.warning("lost the lease on job %s", job.id)
+                    return

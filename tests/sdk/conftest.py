@@ -1,0 +1,295 @@
+"""Fixtures for the SDK compatibility suite.
+
+Every test in ``tests/sdk`` talks to a *real* ``honcho-server`` subprocess through the official
+``honcho-ai`` SDK (and raw httpx for the few requests the SDK cannot produce).
+
+Servers
+-------
+* ``backend`` -- session-scoped, parametrized over ``sqlite`` and ``postgres``; every test id therefore
+  carries ``[sqlite]`` / ``[postgres]`` (select one with ``-k sqlite``).  ``HONCHO_SDK_BACKENDS`` (comma
+  separated) narrows the list too.
+* ``server`` -- ONE no-auth server per backend for the whole test session.
+* ``auth_server`` -- ONE server per backend with JWT auth enabled (its own database).
+
+The server is started with a scrubbed environment (no inherited ``HONCHO_*`` settings) in its own
+temporary working directory, so a developer's ``config.toml`` / ``.env`` cannot leak in.  Its stdout and
+stderr go to a log file; the tail of that log is attached to every failing test's report.
+
+Isolation between tests comes from unique workspace ids (see ``sdk_helpers.unique``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SDK_DIR = Path(__file__).resolve().parent
+TESTS_DIR = SDK_DIR.parent
+for _p in (str(TESTS_DIR), str(SDK_DIR)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from honcho import Honcho  # noqa: E402
+
+from sdk_helpers import unique  # noqa: E402
+
+# The SDK falls back to these when arguments are None; a developer's shell must not change the tests.
+for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):
+    os.environ.pop(_var, None)
+
+READY_TIMEOUT = 30.0
+ALL_BACKENDS = ("sqlite", "postgres")
+BACKENDS = tuple(
+    b.strip() for b in os.environ.get("HONCHO_SDK_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b.strip()
+)
+# Settings of the reference server that our server also reads; never inherit them.
+_LEGACY_ENV = ("DB_CONNECTION_URI", "AUTH_USE_AUTH", "AUTH_JWT_SECRET")
+
+
+def _server_command() -> list[str]:
+    script = Path(sys.executable).with_name("honcho-server")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "honcho_server.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """One ``honcho-server serve`` subprocess."""
+
+    def __init__(self, *, name: str, db_url: str, workdir: Path, migrate: bool,
+                 extra_env: dict[str, str] | None = None, secret: str | None = None) -> None:
+        self.name = name
+        self.db_url = db_url
+        self.workdir = workdir
+        self.migrate = migrate
+        self.secret = secret
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "server.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_") and k not in _LEGACY_ENV}
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            # Points at a file that does not exist: no config.toml is ever read.
+            "HONCHO_CONFIG_FILE": str(workdir / "no-config.toml"),
+            # Deletions are purged by the in-process worker; keep the suite snappy.
+            "HONCHO_WORKER__POLL_INTERVAL_SECONDS": "0.2",
+        })
+        env.update(extra_env or {})
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> ServerProcess:
+        cmd = [*_server_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--db", self.db_url]
+        if self.migrate:
+            cmd.append("--migrate")
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + READY_TIMEOUT
+        last_error = "no response"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._fail_start(f"server exited with code {self.proc.returncode}")
+            try:
+                r = httpx.get(f"{self.base_url}/health", timeout=2.0)
+                if r.status_code == 200 and r.json() == {"status": "ok"}:
+                    return self
+                last_error = f"GET /health -> {r.status_code} {r.text[:200]!r}"
+            except httpx.HTTPError as e:
+                last_error = f"{type(e).__name__}: {e}"
+            time.sleep(0.1)
+        self.stop()
+        self._fail_start(f"not ready after {READY_TIMEOUT:.0f}s ({last_error})")
+        raise AssertionError("unreachable")
+
+    def _fail_start(self, why: str) -> None:
+        log = self.read_log()
+        print(f"\n===== {self.name} server log ({self.log_path}) =====\n{log}\n===== end =====", file=sys.stderr)
+        pytest.fail(f"{self.name}: {why}; command {_server_command()} serve ... --db {self.db_url}\n"
+                    f"--- server output (tail) ---\n{log[-6000:]}", pytrace=False)
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def read_log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+_RUNNING: list[ServerProcess] = []
+
+
+# --------------------------------------------------------------------------------------------------
+# Databases and servers
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def new_database(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Factory: a fresh, empty database URL of the current backend."""
+
+    def make(label: str) -> tuple[str, bool]:
+        if backend == "sqlite":
+            d = tmp_path_factory.mktemp(f"db-{label}")
+            return f"sqlite:///{d / 'honcho.db'}", False
+        try:
+            import pg_support
+        except ImportError as e:  # pragma: no cover - environment problem
+            pytest.skip(f"PostgreSQL support unavailable: {e}")
+        admin = pg_support.start_postgres()
+        name = f"sdk_{label}_{uuid.uuid4().hex[:8]}"
+        return pg_support.create_database(admin, name), True
+
+    return make
+
+
+def _start(name: str, new_database, tmp_path_factory, *, auth_secret: str | None = None) -> ServerProcess:
+    db_url, migrate = new_database(name)
+    extra = {}
+    if auth_secret is not None:
+        extra = {"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": auth_secret}
+    srv = ServerProcess(name=name, db_url=db_url, workdir=tmp_path_factory.mktemp(f"srv-{name}"),
+                        migrate=migrate, extra_env=extra, secret=auth_secret)
+    return srv.start()
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
+    srv = _start(f"{backend}-noauth", new_database, tmp_path_factory)
+    _RUNNING.append(srv)
+    try:
+        yield srv
+    finally:
+        _RUNNING.remove(srv)
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
+    srv = _start(f"{backend}-auth", new_database, tmp_path_factory, auth_secret=secrets.token_urlsafe(32))
+    _RUNNING.append(srv)
+    try:
+        yield srv
+    finally:
+        _RUNNING.remove(srv)
+        srv.stop()
+
+
+# --------------------------------------------------------------------------------------------------
+# Clients
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture
+def make_client(request: pytest.FixtureRequest):
+    """Factory ``make_client(srv, workspace_id=None, api_key=None) -> Honcho``.
+
+    No retries (a 5xx must surface at once, not be re-sent), own httpx client closed at teardown.
+    """
+    opened: list[httpx.Client] = []
+
+    def make(srv: ServerProcess, workspace_id: str | None = None, api_key: str | None = None) -> Honcho:
+        http = httpx.Client(timeout=30.0)
+        opened.append(http)
+        return Honcho(base_url=srv.base_url, workspace_id=workspace_id or unique("ws"), api_key=api_key,
+                      max_retries=0, timeout=30.0, http_client=http)
+
+    yield make
+    for c in opened:
+        c.close()
+
+
+@pytest.fixture
+def honcho(server: ServerProcess, make_client) -> Honcho:
+    """An SDK client bound to a brand-new workspace on the no-auth server."""
+    return make_client(server)
+
+
+@pytest.fixture
+def raw(server: ServerProcess) -> Iterator[httpx.Client]:
+    """Plain httpx client for requests the SDK cannot make."""
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as c:
+        yield c
+
+
+# --------------------------------------------------------------------------------------------------
+# Attach the server log tail to failing tests
+# --------------------------------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    item._sdk_log_marks = {id(s): s.log_size() for s in _RUNNING}  # type: ignore[attr-defined]
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    marks = getattr(item, "_sdk_log_marks", {})
+    for srv in _RUNNING:
+        start = marks.get(id(srv), 0)
+        try:
+            with open(srv.log_path, "rb") as f:
+                f.seek(start)
+                chunk = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if not srv.alive():
+            chunk += f"\n[server process exited with code {srv.proc.returncode if srv.proc else '?'}]"
+        if chunk.strip():
+            report.sections.append((f"server log: {srv.name} (during this test)", chunk[-8000:]))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:  # safety net
+    for srv in list(_RUNNING):
+        srv.stop()
+
