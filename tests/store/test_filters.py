@@ -20,6 +20,10 @@ from honcho_server.store.types import Json, UTCDateTime
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pg_support
 
+# SQLAlchemy deprecates operators a type does not declare (e.g. ILIKE on a JSONB-typed `->>`); they will
+# become errors, so the compiled expressions must not trigger any.
+pytestmark = pytest.mark.filterwarnings("error::sqlalchemy.exc.SADeprecationWarning")
+
 BIG = 2**60 + 1
 LEVELS = ("explicit", "deductive", "inductive", "contradiction")
 

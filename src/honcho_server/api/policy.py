@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from honcho_server.domain.credentials import CredentialError, Principal, parse_authorization_header, verify_key
+from honcho_server.domain.credentials import (
+    CredentialError,
+    Principal,
+    parse_authorization_header,
+    verify_key,
+)
 from honcho_server.errors import Unauthorized
 from honcho_server.services import access
 from honcho_server.services.deps import Deps

@@ -13,7 +13,7 @@ import typer
 
 from honcho_server import __version__
 from honcho_server.config import Settings, load_settings
-from honcho_server.store.engine import plain_backend
+from honcho_server.store.engine import is_embedded
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
                   no_args_is_help=True, add_completion=False)
@@ -70,7 +70,7 @@ def serve(
         typer.echo(f"Refusing to listen on {settings.server.host} with authentication off. Enable auth "
                    "(HONCHO_AUTH__ENABLED=true and HONCHO_AUTH__JWT_SECRET=...) or pass --insecure.", err=True)
         raise typer.Exit(code=2)
-    if migrate or plain_backend(settings.db.url) == "sqlite":
+    if migrate or is_embedded(settings.db.url):
         _migrate(settings)
     config = uvicorn.Config(create_app(settings, run_worker=not no_worker), host=settings.server.host,
                             port=settings.server.port, log_level=settings.server.log_level,

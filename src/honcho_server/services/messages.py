@@ -13,10 +13,10 @@ from honcho_server.domain.ids import SCOPE_PREFIX, new_id
 from honcho_server.domain.models import Membership, Message, Page
 from honcho_server.domain.tokens import count_tokens_many
 from honcho_server.errors import NotFound, ValidationError
+from honcho_server.queue import jobs
 from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.services.ingest_jobs import SessionContext, plan_jobs
-from honcho_server.queue import jobs
 from honcho_server.store.repos import messages as repo
 from honcho_server.store.repos import sessions as session_repo
 

@@ -44,3 +44,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_embedded(url: str) -> bool:
+    """Whether the URL names the embedded database (migrated automatically on start)."""
+    return plain_backend(url) == "sqlite"

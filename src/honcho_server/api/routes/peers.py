@@ -8,8 +8,16 @@ from fastapi import APIRouter, Body, Response, status
 
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
-from honcho_server.api.schemas import ListBody, PageOut, PeerCreate, PeerListBody, PeerOut, PeerUpdate, \
-    SessionOut, page_of
+from honcho_server.api.schemas import (
+    ListBody,
+    PageOut,
+    PeerCreate,
+    PeerListBody,
+    PeerOut,
+    PeerUpdate,
+    SessionOut,
+    page_of,
+)
 from honcho_server.errors import ValidationError
 from honcho_server.services import peers
 

@@ -38,8 +38,8 @@ class PostgresDialect(Dialect):
         return type_coerce(column, JSONB).op("@>", is_comparison=True)(cast(literal(value, JSONB), JSONB))
 
     def json_text(self, column: Any, key: str) -> ColumnElement[str]:
-        # Typed as text: left untyped, the result would be JSONB and every operand compared with it
-        # (`>`, `IN`, `ILIKE`) would be bound as a JSON document instead of a string.
+        # Typed as text: left untyped, the result is typed JSONB, and the text operators used on it
+        # (ILIKE, comparisons with strings) are ones JSONB does not declare, which SQLAlchemy deprecates.
         return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:

@@ -1,0 +1,1 @@
+"""Hybrid retrieval: full text and vectors, fused."""

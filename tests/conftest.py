@@ -1,0 +1,75 @@
+"""Shared fixtures: the same test bodies run on SQLite and on real PostgreSQL (pgserver or
+HONCHO_TEST_DATABASE_URL). Set HONCHO_TEST_BACKENDS=sqlite to skip PostgreSQL locally."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from honcho_server.api.app import create_app  # noqa: E402
+from honcho_server.config import Settings  # noqa: E402
+from honcho_server.services.deps import Deps  # noqa: E402
+from honcho_server.store.engine import Database  # noqa: E402
+from honcho_server.store.migrate import upgrade  # noqa: E402
+from honcho_server.worker.runtime import Worker  # noqa: E402
+
+BACKENDS = [b for b in os.environ.get("HONCHO_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+
+
+def fresh_database_url(backend: str, tmp_dir: Path) -> str:
+    """A new, empty database of the given backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'{uuid.uuid4().hex}.db'}"
+    import pg_support
+
+    return pg_support.create_database(pg_support.start_postgres(), f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = fresh_database_url(backend, tmp_path_factory.mktemp(backend))
+    upgrade(url)
+    return url
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    return Settings(db={"url": url}, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def deps(database_url: str) -> AsyncIterator[Deps]:
+    settings = make_settings(database_url)
+    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    yield deps
+    await deps.db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(deps.settings, deps=deps)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+def worker(deps: Deps) -> Worker:
+    return Worker(deps)
+
+
+@pytest.fixture
+def ws() -> str:
+    """A workspace id no other test uses."""
+    return f"ws-{uuid.uuid4().hex[:12]}"
