@@ -42,7 +42,6 @@ for _p in (str(TESTS_DIR), str(SDK_DIR)):
         sys.path.insert(0, _p)
 
 from honcho import Honcho  # noqa: E402
-
 from sdk_helpers import unique  # noqa: E402
 
 # The SDK falls back to these when arguments are None; a developer's shell must not change the tests.

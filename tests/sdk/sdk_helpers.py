@@ -37,7 +37,7 @@ def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float
             if result:
                 return result
             last = result
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:
             last = e
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")

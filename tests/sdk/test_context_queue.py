@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from honcho import Session
 from honcho.api_types import QueueStatusResponse
-
 from sdk_helpers import contents, unique
 
 pytestmark = pytest.mark.sdk

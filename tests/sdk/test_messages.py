@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from honcho import Peer, Session
 from honcho.http.exceptions import NotFoundError
-
 from sdk_helpers import assert_recent, assert_utc, contents, ids, unique, utc
 
 pytestmark = pytest.mark.sdk

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from honcho import Peer
 from honcho.api_types import PeerConfig
-
-from sdk_helpers import assert_recent, ids, unique
+from sdk_helpers import assert_recent, ids
 
 pytestmark = pytest.mark.sdk
 

@@ -6,7 +6,6 @@ import pytest
 from honcho import Session
 from honcho.api_types import SessionConfiguration, SessionPeerConfig
 from honcho.http.exceptions import NotFoundError
-
 from sdk_helpers import assert_recent, contents, eventually, ids, unique
 
 pytestmark = pytest.mark.sdk

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from honcho.http.exceptions import APIError, UnprocessableEntityError
-
 from sdk_helpers import contents, make_pdf, paragraphs_text, unique, utc
 
 pytestmark = pytest.mark.sdk

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from honcho.api_types import WorkspaceConfiguration
 from honcho.http.exceptions import ConflictError, NotFoundError
-
 from sdk_helpers import CLIENT_ERRORS, eventually, unique
 
 pytestmark = pytest.mark.sdk

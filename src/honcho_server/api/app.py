@@ -33,11 +33,20 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
                 await worker.stop()
             await deps.db.dispose()
 
-    app = FastAPI(title="honcho-server", version=__version__, lifespan=lifespan,
-                  description="A self-hostable memory server speaking the Honcho v3 API.")
+    app = FastAPI(
+        title="honcho-server",
+        version=__version__,
+        lifespan=lifespan,
+        description="A self-hostable memory server speaking the Honcho v3 API.",
+    )
     app.state.deps = deps
-    app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins, allow_credentials=True,
-                       allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.server.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
     errors.install(app)
     for module in (workspaces, peers, sessions, messages, keys):
         app.include_router(module.router)

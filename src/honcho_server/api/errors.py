@@ -25,8 +25,9 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         item = {k: err[k] for k in ("type", "loc", "msg", "input") if k in err}
         if "ctx" in err:
-            item["ctx"] = {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
-                           for k, v in err["ctx"].items()}
+            item["ctx"] = {
+                k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v) for k, v in err["ctx"].items()
+            }
         items.append(item)
     return jsonable_encoder(items, custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
 

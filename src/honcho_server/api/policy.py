@@ -85,8 +85,11 @@ async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal:
     elif principal.kind == "peer":
         if peer is not None and peer == principal.peer:
             return principal
-        if not (rule.member_read and session is not None
-                and await access.is_active_member(deps, principal.workspace, session, principal.peer)):
+        if not (
+            rule.member_read
+            and session is not None
+            and await access.is_active_member(deps, principal.workspace, session, principal.peer)
+        ):
             raise Unauthorized(NOT_PERMITTED)
     return principal
 
@@ -112,8 +115,9 @@ class PolicyRoute(APIRoute):
         return handler
 
 
-def require_claims(principal: Principal, *, workspace: str, peer: str | None = None,
-                   session: str | None = None) -> None:
+def require_claims(
+    principal: Principal, *, workspace: str, peer: str | None = None, session: str | None = None
+) -> None:
     """Self-authorising routes: the token's claims must match the resource named in the body."""
     if principal.admin:
         return

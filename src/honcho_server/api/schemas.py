@@ -62,8 +62,9 @@ class PeerUpdate(_Body):
 class SessionCreate(_Body):
     id: Name = Field(validation_alias=AliasChoices("id", "name"))
     metadata: Metadata | None = None
-    peers: dict[str, SessionPeerConfig] | None = Field(default=None,
-                                                       validation_alias=AliasChoices("peers", "peer_names"))
+    peers: dict[str, SessionPeerConfig] | None = Field(
+        default=None, validation_alias=AliasChoices("peers", "peer_names")
+    )
     configuration: ScopeConfiguration | None = None
     scopes: list[Name] | None = Field(default=None, max_length=100)
 
@@ -74,7 +75,7 @@ class SessionUpdate(_Body):
 
 
 class MessageCreate(_Body):
-    content: Annotated[Text, StringConstraints(max_length=DEFAULT_MAX_CHARS)]
+    content: Annotated[str, StringConstraints(max_length=DEFAULT_MAX_CHARS), AfterValidator(strip_nul)]
     peer_id: str = Field(min_length=1, validation_alias=AliasChoices("peer_id", "peer_name"))
     metadata: Metadata | None = None
     configuration: MessageConfiguration | None = None
@@ -101,8 +102,7 @@ class WorkspaceOut(BaseModel):
 
     @classmethod
     def of(cls, w: models.Workspace) -> WorkspaceOut:
-        return cls(id=w.name, metadata=w.metadata, configuration=w.configuration, created_at=w.created_at,
-                   uid=w.uid)
+        return cls(id=w.name, metadata=w.metadata, configuration=w.configuration, created_at=w.created_at, uid=w.uid)
 
 
 class PeerOut(BaseModel):
@@ -115,8 +115,14 @@ class PeerOut(BaseModel):
 
     @classmethod
     def of(cls, p: models.Peer) -> PeerOut:
-        return cls(id=p.name, workspace_id=p.workspace_name, created_at=p.created_at, metadata=p.metadata,
-                   configuration=p.configuration, uid=p.uid)
+        return cls(
+            id=p.name,
+            workspace_id=p.workspace_name,
+            created_at=p.created_at,
+            metadata=p.metadata,
+            configuration=p.configuration,
+            uid=p.uid,
+        )
 
 
 class SessionOut(BaseModel):
@@ -130,8 +136,15 @@ class SessionOut(BaseModel):
 
     @classmethod
     def of(cls, s: models.Session) -> SessionOut:
-        return cls(id=s.name, is_active=s.is_active, workspace_id=s.workspace_name, metadata=s.metadata,
-                   configuration=s.configuration, created_at=s.created_at, uid=s.uid)
+        return cls(
+            id=s.name,
+            is_active=s.is_active,
+            workspace_id=s.workspace_name,
+            metadata=s.metadata,
+            configuration=s.configuration,
+            created_at=s.created_at,
+            uid=s.uid,
+        )
 
 
 class MessageOut(BaseModel):
@@ -146,9 +159,16 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, m: models.Message) -> MessageOut:
-        return cls(id=m.uid, content=m.content, peer_id=m.peer_name, session_id=m.session_name,
-                   metadata=m.metadata, created_at=m.created_at, workspace_id=m.workspace_name,
-                   token_count=m.token_count)
+        return cls(
+            id=m.uid,
+            content=m.content,
+            peer_id=m.peer_name,
+            session_id=m.session_name,
+            metadata=m.metadata,
+            created_at=m.created_at,
+            workspace_id=m.workspace_name,
+            token_count=m.token_count,
+        )
 
 
 class PageOut(BaseModel, Generic[T]):
@@ -160,8 +180,13 @@ class PageOut(BaseModel, Generic[T]):
 
 
 def page_of(page: models.Page[Any], convert: Any) -> dict[str, Any]:
-    return {"items": [convert(i) for i in page.items], "total": page.total, "page": page.page,
-            "size": page.size, "pages": page.pages}
+    return {
+        "items": [convert(i) for i in page.items],
+        "total": page.total,
+        "page": page.page,
+        "size": page.size,
+        "pages": page.pages,
+    }
 
 
 class Summary(BaseModel):
@@ -205,15 +230,20 @@ class QueueStatusOut(QueueCountsOut):
     def of(cls, status: models.QueueStatus) -> QueueStatusOut:
         sessions = None
         if status.sessions is not None:
-            sessions = {name: SessionQueueCountsOut(session_id=name, **_counts(c))
-                        for name, c in status.sessions.items()}
+            sessions = {
+                name: SessionQueueCountsOut(session_id=name, **_counts(c)) for name, c in status.sessions.items()
+            }
         return cls(**_counts(status.totals), sessions=sessions)
 
 
 def _counts(c: models.QueueCounts) -> dict[str, int]:
-    return {"total_work_units": c.total, "completed_work_units": c.completed,
-            "in_progress_work_units": c.in_progress, "pending_work_units": c.pending,
-            "failed_work_units": c.failed}
+    return {
+        "total_work_units": c.total,
+        "completed_work_units": c.completed,
+        "in_progress_work_units": c.in_progress,
+        "pending_work_units": c.pending,
+        "failed_work_units": c.failed,
+    }
 
 
 class Message(BaseModel):

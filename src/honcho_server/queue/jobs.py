@@ -53,11 +53,11 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
              status="pending", attempts=0, run_after=j.run_after or now, created_at=now, updated_at=now)
         for j in new_jobs
     ]
-    stmt = dialect.insert(t).values(rows)
+    # executemany with one cached statement (a multi-VALUES insert would be compiled anew every call)
+    stmt = dialect.insert(t)
     if any(j.dedupe_key for j in new_jobs):
-        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"],
-                                           index_where=t.c.status.in_(OPEN))
-    await conn.execute(stmt)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=t.c.status.in_(OPEN))
+    await conn.execute(stmt, rows)
 
 
 async def claim(

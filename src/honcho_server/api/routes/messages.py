@@ -7,29 +7,41 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, Response, UploadFile
 from pydantic import ValidationError as PydanticValidationError
 
+from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep
 from honcho_server.api.policy import PolicyRoute, policy
-from honcho_server.api.schemas import ListBody, MessageBatch, MessageOut, MessageUpdate, PageOut, page_of
+from honcho_server.api.schemas import ListBody, MessageBatch, MessageOut, MessageUpdate, PageOut
 from honcho_server.domain.configuration import MessageConfiguration
 from honcho_server.domain.metadata import check_metadata
 from honcho_server.errors import FileTooLarge
 from honcho_server.services import messages, uploads
 
-router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"],
-                   route_class=PolicyRoute)
+router = APIRouter(
+    prefix="/v3/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"], route_class=PolicyRoute
+)
 SESSION = dict(session="session_id")
 
 
 @router.post("", response_model=list[MessageOut], status_code=201)
 @router.post("/", response_model=list[MessageOut], status_code=201, include_in_schema=False)
 @policy(**SESSION)
-async def create_messages(workspace_id: str, session_id: str, body: MessageBatch, deps: DepsDep) -> list[MessageOut]:
-    batch = [messages.NewMessage(content=m.content, peer_name=m.peer_id, metadata=m.metadata or {},
-                                 configuration=m.configuration, created_at=m.created_at) for m in body.messages]
-    return [MessageOut.of(m) for m in await messages.create(deps, workspace_id, session_id, batch)]
+async def create_messages(workspace_id: str, session_id: str, body: MessageBatch, deps: DepsDep) -> Response:
+    batch = [
+        messages.NewMessage(
+            content=m.content,
+            peer_name=m.peer_id,
+            metadata=m.metadata or {},
+            configuration=m.configuration,
+            created_at=m.created_at,
+        )
+        for m in body.messages
+    ]
+    return render.respond(
+        [render.message(m) for m in await messages.create(deps, workspace_id, session_id, batch)], 201
+    )
 
 
 def _lenient_json(text: str | None) -> dict[str, Any] | None:
@@ -51,10 +63,15 @@ def _lenient_datetime(text: str | None) -> datetime | None:
 @router.post("/upload", response_model=list[MessageOut], status_code=201)
 @policy(**SESSION)
 async def upload_file(
-    workspace_id: str, session_id: str, deps: DepsDep, file: Annotated[UploadFile, File()],
-    peer_id: Annotated[str, Form(min_length=1)], metadata: Annotated[str | None, Form()] = None,
-    configuration: Annotated[str | None, Form()] = None, created_at: Annotated[str | None, Form()] = None,
-) -> list[MessageOut]:
+    workspace_id: str,
+    session_id: str,
+    deps: DepsDep,
+    file: Annotated[UploadFile, File()],
+    peer_id: Annotated[str, Form(min_length=1)],
+    metadata: Annotated[str | None, Form()] = None,
+    configuration: Annotated[str | None, Form()] = None,
+    created_at: Annotated[str | None, Form()] = None,
+) -> Response:
     limit = deps.settings.limits.max_file_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -66,31 +83,47 @@ async def upload_file(
     except (ValueError, PydanticValidationError):
         meta, config = meta if isinstance(meta, dict) else {}, None
     text_chunks = await asyncio.to_thread(uploads.file_to_chunks, data, file.content_type or "")
-    created = await uploads.store_chunks(deps, workspace_id, session_id, text_chunks, peer_id=peer_id,
-                                         filename=file.filename, content_type=file.content_type or "",
-                                         size=len(data), metadata=meta, configuration=config,
-                                         created_at=_lenient_datetime(created_at))
-    return [MessageOut.of(m) for m in created]
+    created = await uploads.store_chunks(
+        deps,
+        workspace_id,
+        session_id,
+        text_chunks,
+        peer_id=peer_id,
+        filename=file.filename,
+        content_type=file.content_type or "",
+        size=len(data),
+        metadata=meta,
+        configuration=config,
+        created_at=_lenient_datetime(created_at),
+    )
+    return render.respond([render.message(m) for m in created], 201)
 
 
 @router.post("/list", response_model=PageOut[MessageOut])
 @policy(member_read=True, **SESSION)
-async def list_messages(workspace_id: str, session_id: str, deps: DepsDep, paging: PagingDep,
-                        body: Annotated[ListBody | None, Body()] = None) -> dict:
-    page = await messages.list_page(deps, workspace_id, session_id, body.filters if body else None, paging.page,
-                                    paging.size, paging.reverse)
-    return page_of(page, MessageOut.of)
+async def list_messages(
+    workspace_id: str,
+    session_id: str,
+    deps: DepsDep,
+    paging: PagingDep,
+    body: Annotated[ListBody | None, Body()] = None,
+) -> Response:
+    page = await messages.list_page(
+        deps, workspace_id, session_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+    )
+    return render.respond(render.page(page, render.message))
 
 
 @router.get("/{message_id}", response_model=MessageOut)
 @policy(member_read=True, **SESSION)
-async def get_message(workspace_id: str, session_id: str, message_id: str, deps: DepsDep) -> MessageOut:
-    return MessageOut.of(await messages.get(deps, workspace_id, session_id, message_id))
+async def get_message(workspace_id: str, session_id: str, message_id: str, deps: DepsDep) -> Response:
+    return render.respond(render.message(await messages.get(deps, workspace_id, session_id, message_id)))
 
 
 @router.put("/{message_id}", response_model=MessageOut)
 @policy(**SESSION)
-async def update_message(workspace_id: str, session_id: str, message_id: str, body: MessageUpdate,
-                         deps: DepsDep) -> MessageOut:
-    return MessageOut.of(await messages.update_metadata(deps, workspace_id, session_id, message_id,
-                                                        body.metadata))
+async def update_message(
+    workspace_id: str, session_id: str, message_id: str, body: MessageUpdate, deps: DepsDep
+) -> Response:
+    updated = await messages.update_metadata(deps, workspace_id, session_id, message_id, body.metadata)
+    return render.respond(render.message(updated))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Response
 
+from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
@@ -16,7 +17,6 @@ from honcho_server.api.schemas import (
     PeerOut,
     PeerUpdate,
     SessionOut,
-    page_of,
 )
 from honcho_server.errors import ValidationError
 from honcho_server.services import peers
@@ -30,40 +30,40 @@ def _config(body: PeerCreate | PeerUpdate) -> dict | None:
 
 @router.post("/list", response_model=PageOut[PeerOut])
 @policy()
-async def list_peers(workspace_id: str, deps: DepsDep, paging: PagingDep,
-                     body: Annotated[PeerListBody | None, Body()] = None) -> dict:
+async def list_peers(
+    workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[PeerListBody | None, Body()] = None
+) -> Response:
     if body and body.kind == "scope":
-        page = await peers.list_page(deps, workspace_id, {"id": {"in": []}}, paging.page, paging.size,
-                                     paging.reverse)
+        page = await peers.list_page(deps, workspace_id, {"id": {"in": []}}, paging.page, paging.size, paging.reverse)
     else:
-        page = await peers.list_page(deps, workspace_id, body.filters if body else None, paging.page,
-                                     paging.size, paging.reverse)
-    return page_of(page, PeerOut.of)
+        page = await peers.list_page(
+            deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+        )
+    return render.respond(render.page(page, render.peer))
 
 
 @router.post("", response_model=PeerOut, status_code=201)
 @policy(self_check=True)
-async def get_or_create_peer(workspace_id: str, body: PeerCreate, deps: DepsDep, principal: PrincipalDep,
-                             response: Response) -> PeerOut:
+async def get_or_create_peer(workspace_id: str, body: PeerCreate, deps: DepsDep, principal: PrincipalDep) -> Response:
     require_claims(principal, workspace=workspace_id, peer=body.id)
     peer, created = await peers.get_or_create(deps, workspace_id, body.id, body.metadata, _config(body))
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return PeerOut.of(peer)
+    return render.respond(render.peer(peer), 201 if created else 200)
 
 
 @router.put("/{peer_id}", response_model=PeerOut)
 @policy(peer="peer_id")
-async def update_peer(workspace_id: str, peer_id: str, body: PeerUpdate, deps: DepsDep) -> PeerOut:
+async def update_peer(workspace_id: str, peer_id: str, body: PeerUpdate, deps: DepsDep) -> Response:
     if peer_id.startswith("scope."):
         raise ValidationError(f"'{peer_id}' is a scope and cannot be updated as a peer")
-    return PeerOut.of(await peers.update(deps, workspace_id, peer_id, body.metadata, _config(body)))
+    return render.respond(render.peer(await peers.update(deps, workspace_id, peer_id, body.metadata, _config(body))))
 
 
 @router.post("/{peer_id}/sessions", response_model=PageOut[SessionOut])
 @policy(peer="peer_id")
-async def sessions_of_peer(workspace_id: str, peer_id: str, deps: DepsDep, paging: PagingDep,
-                           body: Annotated[ListBody | None, Body()] = None) -> dict:
-    page = await peers.sessions_of(deps, workspace_id, peer_id, body.filters if body else None, paging.page,
-                                   paging.size, paging.reverse)
-    return page_of(page, SessionOut.of)
+async def sessions_of_peer(
+    workspace_id: str, peer_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None
+) -> Response:
+    page = await peers.sessions_of(
+        deps, workspace_id, peer_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+    )
+    return render.respond(render.page(page, render.session))

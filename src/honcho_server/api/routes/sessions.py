@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response
 
+from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
     ListBody,
     Message,
-    MessageOut,
     PageOut,
     PeerOut,
     SessionContextOut,
@@ -19,7 +19,6 @@ from honcho_server.api.schemas import (
     SessionOut,
     SessionSummariesOut,
     SessionUpdate,
-    page_of,
 )
 from honcho_server.domain.configuration import SessionPeerConfig
 from honcho_server.errors import Unauthorized
@@ -32,31 +31,35 @@ PeerMapBody = Annotated[dict[str, SessionPeerConfig], Body()]
 
 @router.post("/list", response_model=PageOut[SessionOut])
 @policy()
-async def list_sessions(workspace_id: str, deps: DepsDep, paging: PagingDep,
-                        body: Annotated[ListBody | None, Body()] = None) -> dict:
-    page = await sessions.list_page(deps, workspace_id, body.filters if body else None, paging.page,
-                                    paging.size, paging.reverse)
-    return page_of(page, SessionOut.of)
+async def list_sessions(
+    workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None
+) -> Response:
+    page = await sessions.list_page(
+        deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+    )
+    return render.respond(render.page(page, render.session))
 
 
 @router.post("", response_model=SessionOut, status_code=201)
 @policy(self_check=True)
-async def get_or_create_session(workspace_id: str, body: SessionCreate, deps: DepsDep, principal: PrincipalDep,
-                                response: Response) -> SessionOut:
+async def get_or_create_session(
+    workspace_id: str, body: SessionCreate, deps: DepsDep, principal: PrincipalDep
+) -> Response:
     require_claims(principal, workspace=workspace_id, session=body.id)
     if body.scopes and principal.kind not in ("admin", "workspace"):
         raise Unauthorized("Scope membership requires a workspace-level key")
-    session, created = await sessions.get_or_create(deps, workspace_id, body.id, body.metadata,
-                                                    body.configuration, body.peers)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return SessionOut.of(session)
+    session, created = await sessions.get_or_create(
+        deps, workspace_id, body.id, body.metadata, body.configuration, body.peers
+    )
+    return render.respond(render.session(session), 201 if created else 200)
 
 
 @router.put("/{session_id}", response_model=SessionOut)
 @policy(**SESSION)
-async def update_session(workspace_id: str, session_id: str, body: SessionUpdate, deps: DepsDep) -> SessionOut:
-    return SessionOut.of(await sessions.update(deps, workspace_id, session_id, body.metadata, body.configuration))
+async def update_session(workspace_id: str, session_id: str, body: SessionUpdate, deps: DepsDep) -> Response:
+    return render.respond(
+        render.session(await sessions.update(deps, workspace_id, session_id, body.metadata, body.configuration))
+    )
 
 
 @router.delete("/{session_id}", response_model=Message, status_code=202)
@@ -68,40 +71,45 @@ async def delete_session(workspace_id: str, session_id: str, deps: DepsDep) -> M
 
 @router.post("/{session_id}/clone", response_model=SessionOut, status_code=201)
 @policy(**SESSION)
-async def clone_session(workspace_id: str, session_id: str, deps: DepsDep,
-                        message_id: Annotated[str | None, Query()] = None) -> SessionOut:
-    return SessionOut.of(await sessions.clone(deps, workspace_id, session_id, message_id))
+async def clone_session(
+    workspace_id: str, session_id: str, deps: DepsDep, message_id: Annotated[str | None, Query()] = None
+) -> Response:
+    return render.respond(render.session(await sessions.clone(deps, workspace_id, session_id, message_id)), 201)
 
 
 @router.post("/{session_id}/peers", response_model=SessionOut)
 @policy(**SESSION)
-async def add_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> SessionOut:
-    return SessionOut.of(await sessions.add_peers(deps, workspace_id, session_id, body))
+async def add_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> Response:
+    return render.respond(render.session(await sessions.add_peers(deps, workspace_id, session_id, body)))
 
 
 @router.put("/{session_id}/peers", response_model=SessionOut)
 @policy(**SESSION)
-async def set_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> SessionOut:
-    return SessionOut.of(await sessions.set_peers(deps, workspace_id, session_id, body))
+async def set_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> Response:
+    return render.respond(render.session(await sessions.set_peers(deps, workspace_id, session_id, body)))
 
 
 @router.delete("/{session_id}/peers", response_model=SessionOut)
 @policy(**SESSION)
-async def remove_session_peers(workspace_id: str, session_id: str, body: Annotated[list[str], Body()],
-                               deps: DepsDep) -> SessionOut:
-    return SessionOut.of(await sessions.remove_peers(deps, workspace_id, session_id, body))
+async def remove_session_peers(
+    workspace_id: str, session_id: str, body: Annotated[list[str], Body()], deps: DepsDep
+) -> Response:
+    return render.respond(render.session(await sessions.remove_peers(deps, workspace_id, session_id, body)))
 
 
 @router.get("/{session_id}/peers", response_model=PageOut[PeerOut])
 @policy(member_read=True, **SESSION)
-async def list_session_peers(workspace_id: str, session_id: str, deps: DepsDep, paging: PagingDep) -> dict:
-    return page_of(await sessions.members(deps, workspace_id, session_id, paging.page, paging.size), PeerOut.of)
+async def list_session_peers(workspace_id: str, session_id: str, deps: DepsDep, paging: PagingDep) -> Response:
+    return render.respond(
+        render.page(await sessions.members(deps, workspace_id, session_id, paging.page, paging.size), render.peer)
+    )
 
 
 @router.get("/{session_id}/peers/{peer_id}/config", response_model=SessionPeerConfig)
 @policy(member_read=True, **SESSION)
-async def get_session_peer_config(workspace_id: str, session_id: str, peer_id: str, deps: DepsDep,
-                                  principal: PrincipalDep) -> SessionPeerConfig:
+async def get_session_peer_config(
+    workspace_id: str, session_id: str, peer_id: str, deps: DepsDep, principal: PrincipalDep
+) -> SessionPeerConfig:
     if principal.kind == "peer" and principal.peer != peer_id:
         raise Unauthorized("JWT not permissioned for this resource")
     return await sessions.get_peer_config(deps, workspace_id, session_id, peer_id)
@@ -109,8 +117,9 @@ async def get_session_peer_config(workspace_id: str, session_id: str, peer_id: s
 
 @router.put("/{session_id}/peers/{peer_id}/config", status_code=204)
 @policy(**SESSION)
-async def set_session_peer_config(workspace_id: str, session_id: str, peer_id: str, body: SessionPeerConfig,
-                                  deps: DepsDep) -> Response:
+async def set_session_peer_config(
+    workspace_id: str, session_id: str, peer_id: str, body: SessionPeerConfig, deps: DepsDep
+) -> Response:
     await sessions.set_peer_config(deps, workspace_id, session_id, peer_id, body)
     return Response(status_code=204)
 
@@ -118,11 +127,14 @@ async def set_session_peer_config(workspace_id: str, session_id: str, peer_id: s
 @router.get("/{session_id}/context", response_model=SessionContextOut)
 @policy(member_read=True, **SESSION)
 async def get_session_context(
-    workspace_id: str, session_id: str, deps: DepsDep,
-    tokens: Annotated[int | None, Query()] = None, summary: bool = True,
+    workspace_id: str,
+    session_id: str,
+    deps: DepsDep,
+    tokens: Annotated[int | None, Query()] = None,
+    summary: bool = True,
 ) -> SessionContextOut:
     result = await context.session_context(deps, workspace_id, session_id, tokens=tokens, summary=summary)
-    return SessionContextOut(id=session_id, messages=[MessageOut.of(m) for m in result.messages])
+    return SessionContextOut(id=session_id, messages=render.respond([render.message(m) for m in result.messages]))
 
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)

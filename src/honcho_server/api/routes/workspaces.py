@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response
 
+from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
@@ -16,7 +17,6 @@ from honcho_server.api.schemas import (
     WorkspaceCreate,
     WorkspaceOut,
     WorkspaceUpdate,
-    page_of,
 )
 from honcho_server.services import queue_status, workspaces
 
@@ -25,27 +25,27 @@ router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"], route_class=Pol
 
 @router.post("", response_model=WorkspaceOut, status_code=201)
 @policy(self_check=True)
-async def get_or_create_workspace(body: WorkspaceCreate, deps: DepsDep, principal: PrincipalDep,
-                                  response: Response) -> WorkspaceOut:
+async def get_or_create_workspace(body: WorkspaceCreate, deps: DepsDep, principal: PrincipalDep) -> Response:
     require_claims(principal, workspace=body.id)
     ws, created = await workspaces.get_or_create(deps, body.id, body.metadata, body.configuration)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return WorkspaceOut.of(ws)
+    return render.respond(render.workspace(ws), 201 if created else 200)
 
 
 @router.post("/list", response_model=PageOut[WorkspaceOut])
 @policy(workspace=None, admin_only=True)
-async def list_workspaces(deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None) -> dict:
-    page = await workspaces.list_page(deps, body.filters if body else None, paging.page, paging.size,
-                                      paging.reverse)
-    return page_of(page, WorkspaceOut.of)
+async def list_workspaces(
+    deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None
+) -> Response:
+    page = await workspaces.list_page(deps, body.filters if body else None, paging.page, paging.size, paging.reverse)
+    return render.respond(render.page(page, render.workspace))
 
 
 @router.put("/{workspace_id}", response_model=WorkspaceOut)
 @policy()
-async def update_workspace(workspace_id: str, body: WorkspaceUpdate, deps: DepsDep) -> WorkspaceOut:
-    return WorkspaceOut.of(await workspaces.update(deps, workspace_id, body.metadata, body.configuration))
+async def update_workspace(workspace_id: str, body: WorkspaceUpdate, deps: DepsDep) -> Response:
+    return render.respond(
+        render.workspace(await workspaces.update(deps, workspace_id, body.metadata, body.configuration))
+    )
 
 
 @router.delete("/{workspace_id}", response_model=Message, status_code=202)
@@ -58,9 +58,13 @@ async def delete_workspace(workspace_id: str, deps: DepsDep) -> Message:
 @router.get("/{workspace_id}/queue/status", response_model=QueueStatusOut)
 @policy()
 async def get_queue_status(
-    workspace_id: str, deps: DepsDep, observer_id: Annotated[str | None, Query()] = None,
-    sender_id: Annotated[str | None, Query()] = None, session_id: Annotated[str | None, Query()] = None,
+    workspace_id: str,
+    deps: DepsDep,
+    observer_id: Annotated[str | None, Query()] = None,
+    sender_id: Annotated[str | None, Query()] = None,
+    session_id: Annotated[str | None, Query()] = None,
 ) -> QueueStatusOut:
-    result = await queue_status.get(deps, workspace_id, observer=observer_id or None, sender=sender_id or None,
-                                    session=session_id or None)
+    result = await queue_status.get(
+        deps, workspace_id, observer=observer_id or None, sender=sender_id or None, session=session_id or None
+    )
     return QueueStatusOut.of(result)

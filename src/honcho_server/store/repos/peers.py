@@ -40,8 +40,8 @@ async def insert_missing(
                  configuration=configuration or {}, created_at=now) for n in dict.fromkeys(names)]
     if not rows:
         return set()
-    stmt = dialect.insert(t).values(rows).on_conflict_do_nothing(index_elements=["workspace_id", "name"])
-    return {r.name for r in await conn.execute(stmt.returning(t.c.name))}
+    stmt = dialect.insert(t).on_conflict_do_nothing(index_elements=["workspace_id", "name"])
+    return {r.name for r in await conn.execute(stmt.returning(t.c.name), rows) if r is not None}
 
 
 async def find_many(conn: AsyncConnection, workspace_pk: int, names: Iterable[str]) -> dict[str, Any]:

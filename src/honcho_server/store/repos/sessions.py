@@ -118,8 +118,7 @@ async def add_members(
         return
     rows = [dict(workspace_id=workspace_pk, session_id=session_pk, peer_id=pk, observe_me=me,
                  observe_others=others, joined_at=now, left_at=None) for pk, (me, others) in configs.items()]
-    await conn.execute(dialect.insert(sp).values(rows).on_conflict_do_nothing(
-        index_elements=["session_id", "peer_id"]))
+    await conn.execute(dialect.insert(sp).on_conflict_do_nothing(index_elements=["session_id", "peer_id"]), rows)
 
 
 async def set_member(

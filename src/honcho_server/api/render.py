@@ -1,0 +1,78 @@
+"""Fast JSON responses: plain dicts of domain records, serialised once with orjson.
+
+Routes still declare pydantic `response_model`s for the OpenAPI document, but return ready responses so
+FastAPI neither re-validates nor re-serialises them (a large share of per-request CPU otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+from honcho_server.domain import models
+
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=_OPTIONS)
+
+
+def respond(content: Any, status_code: int = 200) -> JSON:
+    return JSON(content, status_code=status_code)
+
+
+def workspace(w: models.Workspace) -> dict[str, Any]:
+    return {
+        "id": w.name,
+        "metadata": w.metadata,
+        "configuration": w.configuration,
+        "created_at": w.created_at,
+        "uid": w.uid,
+    }
+
+
+def peer(p: models.Peer) -> dict[str, Any]:
+    return {
+        "id": p.name,
+        "workspace_id": p.workspace_name,
+        "created_at": p.created_at,
+        "metadata": p.metadata,
+        "configuration": p.configuration,
+        "uid": p.uid,
+    }
+
+
+def session(s: models.Session) -> dict[str, Any]:
+    return {
+        "id": s.name,
+        "is_active": s.is_active,
+        "workspace_id": s.workspace_name,
+        "metadata": s.metadata,
+        "configuration": s.configuration,
+        "created_at": s.created_at,
+        "uid": s.uid,
+    }
+
+
+def message(m: models.Message) -> dict[str, Any]:
+    return {
+        "id": m.uid,
+        "content": m.content,
+        "peer_id": m.peer_name,
+        "session_id": m.session_name,
+        "metadata": m.metadata,
+        "created_at": m.created_at,
+        "workspace_id": m.workspace_name,
+        "token_count": m.token_count,
+    }
+
+
+def page(p: models.Page[Any], convert: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [convert(i) for i in p.items], "total": p.total, "page": p.page, "size": p.size, "pages": p.pages}
