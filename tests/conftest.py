@@ -3,7 +3,6 @@ HONCHO_TEST_DATABASE_URL). Set HONCHO_TEST_BACKENDS=sqlite to skip PostgreSQL lo
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -15,22 +14,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from honcho_server.api.app import create_app  # noqa: E402
-from honcho_server.config import Settings  # noqa: E402
 from honcho_server.services.deps import Deps  # noqa: E402
 from honcho_server.store.engine import Database  # noqa: E402
 from honcho_server.store.migrate import upgrade  # noqa: E402
 from honcho_server.worker.runtime import Worker  # noqa: E402
+from support import BACKENDS, fresh_database_url, make_settings  # noqa: E402
 
-BACKENDS = [b for b in os.environ.get("HONCHO_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
-
-
-def fresh_database_url(backend: str, tmp_dir: Path) -> str:
-    """A new, empty database of the given backend."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_dir / f'{uuid.uuid4().hex}.db'}"
-    import pg_support
-
-    return pg_support.create_database(pg_support.start_postgres(), f"t_{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -43,10 +32,6 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     url = fresh_database_url(backend, tmp_path_factory.mktemp(backend))
     upgrade(url)
     return url
-
-
-def make_settings(url: str, **overrides: object) -> Settings:
-    return Settings(db={"url": url}, **overrides)
 
 
 @pytest.fixture(scope="session")

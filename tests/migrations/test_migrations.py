@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from conftest import fresh_database_url, make_settings
+from support import fresh_database_url, make_settings
 from honcho_server.store.engine import Database
 from honcho_server.store.migrate import downgrade, schema_drift, upgrade
 

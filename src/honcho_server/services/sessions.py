@@ -27,8 +27,7 @@ def _not_found(name: str, workspace: str) -> NotFound:
 
 
 async def find_active(conn: AsyncConnection, workspace_name: str, name: str) -> Session | None:
-    ws = await workspace_repo.find(conn, workspace_name)
-    session = await repo.find(conn, ws.pk, name, ws.name) if ws else None
+    session = await repo.find_by_names(conn, workspace_name, name)
     return session if session and session.is_active else None
 
 

@@ -30,9 +30,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (one consistent snapshot for multi-statement reads)."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A connection for reads; each statement sees committed data (no BEGIN/COMMIT round trips)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**self.dialect.read_options)
+            async with conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

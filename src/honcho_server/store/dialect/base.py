@@ -16,6 +16,8 @@ class Dialect(ABC):
     """What differs between SQLite and PostgreSQL: URLs, connection set-up, upserts and JSON operators."""
 
     name: str
+    # Execution options for read-only connections.
+    read_options: dict[str, Any] = {}
 
     @abstractmethod
     def async_url(self, url: URL) -> URL:

@@ -15,6 +15,8 @@ from honcho_server.store.dialect.base import Dialect
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    # Reads run in autocommit: no BEGIN/COMMIT round trips, and never an idle-in-transaction connection.
+    read_options = {"isolation_level": "AUTOCOMMIT"}
 
     def async_url(self, url: URL) -> URL:
         query = dict(url.query)

@@ -21,6 +21,7 @@ from honcho_server.store.dialect.base import Dialect
 
 class SqliteDialect(Dialect):
     name = "sqlite"
+    read_options = {"honcho_read": True}
 
     def __init__(self) -> None:
         # One writer per process: waiting here is cheaper than SQLite's busy-retry loop.
@@ -52,9 +53,13 @@ class SqliteDialect(Dialect):
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            # Writers take the lock up front so a transaction never fails upgrading from read to write.
-            mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("honcho_write") else "BEGIN"
-            conn.exec_driver_sql(mode)
+            # Writers take the lock up front so a transaction never fails upgrading from read to write;
+            # readers run each statement on its own (autocommit), which WAL makes cheap and non-blocking.
+            options = conn.get_execution_options()
+            if options.get("honcho_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif not options.get("honcho_read"):
+                conn.exec_driver_sql("BEGIN")
 
     @contextlib.asynccontextmanager
     async def writer(self) -> AsyncIterator[None]:

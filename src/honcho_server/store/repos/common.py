@@ -14,13 +14,24 @@ T = TypeVar("T")
 
 
 async def paginate(
-    conn: AsyncConnection, query: Select[Any], order_by: list[Any], page: int, size: int,
+    conn: AsyncConnection,
+    query: Select[Any],
+    order_by: list[Any],
+    page: int,
+    size: int,
     convert: Callable[[Any], T],
 ) -> Page[T]:
-    """Run `query` for one page plus a total count of all its rows."""
-    total = (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
-    items: list[T] = []
-    if total and (page - 1) * size < total:
-        rows = await conn.execute(query.order_by(*order_by).limit(size).offset((page - 1) * size))
-        items = [convert(row) for row in rows]
-    return Page(items=items, total=total, page=page, size=size)
+    """One page of `query` and the total number of its rows.
+
+    The total rides along as a window count on the page's rows, so a page costs one round trip; only a
+    page past the end needs a separate count.
+    """
+    counted = query.add_columns(func.count().over().label("_total"))
+    rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset((page - 1) * size)))
+    if rows:
+        total = rows[0]._total
+    elif page == 1:
+        total = 0
+    else:
+        total = (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+    return Page(items=[convert(row) for row in rows], total=total, page=page, size=size)

@@ -50,6 +50,13 @@ async def find(conn: AsyncConnection, workspace_pk: int, name: str, workspace_na
     return to_session(row, workspace_name) if row else None
 
 
+async def find_by_names(conn: AsyncConnection, workspace_name: str, name: str) -> Session | None:
+    """A session looked up by its workspace's name and its own, in one round trip."""
+    query = select(t).join(ws, ws.c.id == t.c.workspace_id).where(ws.c.name == workspace_name, t.c.name == name)
+    row = (await conn.execute(query)).first()
+    return to_session(row, workspace_name) if row else None
+
+
 async def find_with_workspace(conn: AsyncConnection, workspace_name: str, name: str) -> Any:
     """Session and workspace rows in one round trip (the message-append fast path)."""
     query = (
