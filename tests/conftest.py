@@ -11,7 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Test modules import their helpers (support, pg_support, api_helpers, sdk_helpers) by name; with
+# importlib import mode (test basenames repeat across folders) those folders must be on the path.
+for folder in (Path(__file__).parent, Path(__file__).parent / "api", Path(__file__).parent / "sdk"):
+    sys.path.insert(0, str(folder))
 
 from honcho_server.api.app import create_app  # noqa: E402
 from honcho_server.services.deps import Deps  # noqa: E402

@@ -20,7 +20,16 @@ PAGE_KEYS = ["items", "total", "page", "size", "pages"]
 WORKSPACE_KEYS = {"id", "metadata", "configuration", "created_at", "uid"}
 PEER_KEYS = {"id", "workspace_id", "created_at", "metadata", "configuration", "uid"}
 SESSION_KEYS = {"id", "is_active", "workspace_id", "metadata", "configuration", "created_at", "uid"}
-MESSAGE_KEYS = {"id", "content", "peer_id", "session_id", "metadata", "created_at", "workspace_id", "token_count"}
+MESSAGE_KEYS = {
+    "id",
+    "content",
+    "peer_id",
+    "session_id",
+    "metadata",
+    "created_at",
+    "workspace_id",
+    "token_count",
+}
 
 
 def ws_url(ws: str, *parts: str) -> str:
@@ -45,7 +54,9 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json() if response.content else None
 
 
-def assert_page(body: dict[str, Any], *, total: int, page: int, size: int, pages: int) -> list[dict[str, Any]]:
+def assert_page(
+    body: dict[str, Any], *, total: int, page: int, size: int, pages: int
+) -> list[dict[str, Any]]:
     """The five pagination keys, in order, with the given values; returns the items."""
     assert list(body) == PAGE_KEYS
     assert (body["total"], body["page"], body["size"], body["pages"]) == (total, page, size, pages)
@@ -106,7 +117,10 @@ async def create_peer(client: httpx.AsyncClient, ws: str, peer: str, **body: Any
 
 
 async def create_session(
-    client: httpx.AsyncClient, ws: str, session: str, peers: dict[str, dict[str, Any]] | None = None,
+    client: httpx.AsyncClient,
+    ws: str,
+    session: str,
+    peers: dict[str, dict[str, Any]] | None = None,
     **body: Any,
 ) -> dict[str, Any]:
     payload = {"id": session, **body}
@@ -122,18 +136,24 @@ def msg(peer: str, content: str, **extra: Any) -> dict[str, Any]:
 
 
 async def add_messages(
-    client: httpx.AsyncClient, ws: str, session: str, messages: list[dict[str, Any]],
+    client: httpx.AsyncClient,
+    ws: str,
+    session: str,
+    messages: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Create messages in batches of at most 100; returns all created messages in order."""
     created: list[dict[str, Any]] = []
     for start in range(0, len(messages), 100):
-        response = await client.post(messages_url(ws, session), json={"messages": messages[start:start + 100]})
+        response = await client.post(
+            messages_url(ws, session), json={"messages": messages[start : start + 100]}
+        )
         created += expect(response, 201)
     return created
 
 
-async def list_all(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None = None,
-                   **params: Any) -> dict[str, Any]:
+async def list_all(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any] | None = None, **params: Any
+) -> dict[str, Any]:
     response = await client.post(url, json=body if body is not None else {}, params=params)
     return expect(response, 200)
 
@@ -169,8 +189,9 @@ async def workspace_row_counts(deps: Deps, ws_pk: int, session_pks: list[int]) -
         "sessions": await count_where(deps, t.sessions, t.sessions.c.workspace_id == ws_pk),
         "session_peers": await count_where(deps, t.session_peers, t.session_peers.c.workspace_id == ws_pk),
         "messages": await count_where(deps, t.messages, t.messages.c.workspace_id == ws_pk),
-        "jobs": await count_where(deps, t.jobs, (t.jobs.c.workspace_id == ws_pk)
-                                  | t.jobs.c.session_id.in_(session_pks or [-1])),
+        "jobs": await count_where(
+            deps, t.jobs, (t.jobs.c.workspace_id == ws_pk) | t.jobs.c.session_id.in_(session_pks or [-1])
+        ),
     }
 
 
@@ -200,7 +221,10 @@ async def memberships(deps: Deps, ws: str, session: str) -> dict[str, Any]:
     """Membership rows of a session keyed by peer name (observe_me, observe_others, left_at)."""
     row = await session_row(deps, ws, session)
     sp, p = tables.session_peers, tables.peers
-    query = (select(p.c.name, sp.c.observe_me, sp.c.observe_others, sp.c.left_at)
-             .join(p, p.c.id == sp.c.peer_id).where(sp.c.session_id == row.id))
+    query = (
+        select(p.c.name, sp.c.observe_me, sp.c.observe_others, sp.c.left_at)
+        .join(p, p.c.id == sp.c.peer_id)
+        .where(sp.c.session_id == row.id)
+    )
     async with deps.db.read() as conn:
         return {r.name: r for r in await conn.execute(query)}

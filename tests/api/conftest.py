@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+
+# The test modules import `api_helpers` from this directory (whatever pytest's import mode).
+sys.path.insert(0, str(Path(__file__).parent))
+
 from api_helpers import JWT_SECRET
 
 from honcho_server.api.app import create_app

@@ -26,7 +26,8 @@ async def test_get_or_create_201_then_200(client: httpx.AsyncClient, ws: str) ->
 
 
 async def test_get_or_create_replaces_metadata_and_configuration_when_given(
-    client: httpx.AsyncClient, ws: str,
+    client: httpx.AsyncClient,
+    ws: str,
 ) -> None:
     await create_peer(client, ws, "alice", metadata={"a": 1, "b": 2}, configuration={"observe_me": True})
     body = expect(await client.post(ws_url(ws, "peers"), json={"id": "alice", "metadata": {"c": 3}}), 200)
@@ -55,7 +56,10 @@ async def test_list_with_filters_and_kind(client: httpx.AsyncClient, ws: str) ->
     url = ws_url(ws, "peers", "list")
 
     assert ids(assert_page(expect(await client.post(url), 200), total=3, page=1, size=50, pages=1)) == [
-        "ann", "bob", "cyd"]
+        "ann",
+        "bob",
+        "cyd",
+    ]
     red = expect(await client.post(url, json={"filters": {"metadata": {"team": "red"}}}), 200)
     assert ids(red["items"]) == ["ann", "bob"]
     some = expect(await client.post(url, json={"filters": {"id": {"in": ["cyd", "ann"]}}}), 200)
@@ -91,8 +95,9 @@ async def test_put_upserts_and_replaces(client: httpx.AsyncClient, ws: str) -> N
     created = expect(await client.put(ws_url(ws, "peers", "dan"), json={"metadata": {"x": 1}}), 200)
     assert_peer(created, ws, "dan")
     assert created["metadata"] == {"x": 1}
-    body = expect(await client.put(ws_url(ws, "peers", "dan"), json={"configuration": {"observe_me": False}}),
-                  200)
+    body = expect(
+        await client.put(ws_url(ws, "peers", "dan"), json={"configuration": {"observe_me": False}}), 200
+    )
     assert (body["metadata"], body["configuration"]) == ({"x": 1}, {"observe_me": False})
     assert body["uid"] == created["uid"]
     body = expect(await client.put(ws_url(ws, "peers", "dan"), json={"metadata": {}}), 200)

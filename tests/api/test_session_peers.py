@@ -23,8 +23,10 @@ from honcho_server.services.deps import Deps
 
 async def _flags(deps: Deps, ws: str, session: str) -> dict[str, tuple[Any, Any, bool]]:
     """peer → (observe_me, observe_others, active)."""
-    return {n: (r.observe_me, r.observe_others, r.left_at is None)
-            for n, r in (await memberships(deps, ws, session)).items()}
+    return {
+        n: (r.observe_me, r.observe_others, r.left_at is None)
+        for n, r in (await memberships(deps, ws, session)).items()
+    }
 
 
 async def _peers_of(client: httpx.AsyncClient, ws: str, session: str) -> list[str]:
@@ -32,9 +34,13 @@ async def _peers_of(client: httpx.AsyncClient, ws: str, session: str) -> list[st
 
 
 async def test_add_peers_creates_session_and_keeps_active_configs(
-    client: httpx.AsyncClient, deps: Deps, ws: str,
+    client: httpx.AsyncClient,
+    deps: Deps,
+    ws: str,
 ) -> None:
-    body = expect(await client.post(session_url(ws, "s1", "peers"), json={"alice": {"observe_others": True}}), 200)
+    body = expect(
+        await client.post(session_url(ws, "s1", "peers"), json={"alice": {"observe_others": True}}), 200
+    )
     assert_session(body, ws, "s1")
     again = {"alice": {"observe_others": False, "observe_me": False}, "bob": {"observe_me": False}}
     expect(await client.post(session_url(ws, "s1", "peers"), json=again), 200)
@@ -51,8 +57,10 @@ async def test_left_member_re_added_takes_new_config(client: httpx.AsyncClient, 
 
 async def test_set_peers_replaces_membership(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
     await create_session(client, ws, "s1", peers={"alice": {"observe_others": True}, "bob": {}})
-    body = expect(await client.put(session_url(ws, "s1", "peers"), json={"alice": {}, "carol": {"observe_me": False}}),
-                  200)
+    body = expect(
+        await client.put(session_url(ws, "s1", "peers"), json={"alice": {}, "carol": {"observe_me": False}}),
+        200,
+    )
     assert_session(body, ws, "s1")
     assert await _flags(deps, ws, "s1") == {
         "alice": (None, None, True),  # re-joined with the config given here
@@ -101,7 +109,9 @@ async def test_get_peer_config(client: httpx.AsyncClient, ws: str) -> None:
 
 
 async def test_put_peer_config_merges_and_creates_membership(
-    client: httpx.AsyncClient, deps: Deps, ws: str,
+    client: httpx.AsyncClient,
+    deps: Deps,
+    ws: str,
 ) -> None:
     await create_session(client, ws, "s1", peers={"alice": {"observe_me": False}})
     await create_peer(client, ws, "bob")
@@ -127,7 +137,9 @@ def _observers(count: int, prefix: str = "o") -> dict[str, dict[str, bool]]:
 
 
 async def test_observer_limit_changes_nothing(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
-    response = await client.post("/v3/workspaces/" + ws + "/sessions", json={"id": "s1", "peers": _observers(11)})
+    response = await client.post(
+        "/v3/workspaces/" + ws + "/sessions", json={"id": "s1", "peers": _observers(11)}
+    )
     assert response.status_code == 400 and isinstance(response.json()["detail"], str)
     assert await session_row(deps, ws, "s1") is None
 
@@ -136,7 +148,9 @@ async def test_observer_limit_changes_nothing(client: httpx.AsyncClient, deps: D
     expect(await client.post(session_url(ws, "s2", "peers"), json=_observers(1, "extra")), 400)
     expect(await client.put(session_url(ws, "s2", "peers"), json=_observers(11)), 400)
     await create_peer(client, ws, "late")
-    expect(await client.put(session_url(ws, "s2", "peers", "late", "config"), json={"observe_others": True}), 400)
+    expect(
+        await client.put(session_url(ws, "s2", "peers", "late", "config"), json={"observe_others": True}), 400
+    )
     assert await _flags(deps, ws, "s2") == before
     peers = expect(await client.post(f"/v3/workspaces/{ws}/peers/list"), 200)
     assert "extra0" not in ids(peers["items"])

@@ -76,7 +76,9 @@ async def test_list_pagination_envelope(client: httpx.AsyncClient, ws: str) -> N
 
     first = expect(await client.post("/v3/workspaces/list", params={"size": 2}, json=filters), 200)
     assert ids(assert_page(first, total=3, page=1, size=2, pages=2)) == names[:2]
-    second = expect(await client.post("/v3/workspaces/list", params={"size": 2, "page": 2}, json=filters), 200)
+    second = expect(
+        await client.post("/v3/workspaces/list", params={"size": 2, "page": 2}, json=filters), 200
+    )
     assert ids(assert_page(second, total=3, page=2, size=2, pages=2)) == names[2:]
     past = expect(await client.post("/v3/workspaces/list", params={"size": 2, "page": 7}, json=filters), 200)
     assert assert_page(past, total=3, page=7, size=2, pages=2) == []
@@ -95,13 +97,22 @@ async def test_list_rejects_out_of_range_paging(client: httpx.AsyncClient) -> No
 
 
 async def test_update_replaces_metadata_and_merges_configuration(client: httpx.AsyncClient, ws: str) -> None:
-    start = {"reasoning": {"enabled": True}, "summary": {"enabled": True, "messages_per_short_summary": 15},
-             "legacy": {"x": 1}}
+    start = {
+        "reasoning": {"enabled": True},
+        "summary": {"enabled": True, "messages_per_short_summary": 15},
+        "legacy": {"x": 1},
+    }
     await client.post("/v3/workspaces", json={"id": ws, "metadata": {"old": 1}, "configuration": start})
 
-    update = {"metadata": {"new": 2},
-              "configuration": {"summary": {"enabled": False, "bogus": 1}, "extra": "kept", "gone": None,
-                                "dream": {"enabled": None}}}
+    update = {
+        "metadata": {"new": 2},
+        "configuration": {
+            "summary": {"enabled": False, "bogus": 1},
+            "extra": "kept",
+            "gone": None,
+            "dream": {"enabled": None},
+        },
+    }
     body = expect(await client.put(ws_url(ws), json=update), 200)
     assert_workspace(body, ws)
     assert body["metadata"] == {"new": 2}
@@ -145,12 +156,16 @@ async def test_delete_unknown_workspace_is_404(client: httpx.AsyncClient, ws: st
 async def test_delete_refused_while_sessions_are_active(client: httpx.AsyncClient, ws: str) -> None:
     await create_session(client, ws, "s1")
     body = expect(await client.delete(ws_url(ws)), 409)
-    assert body == {"detail": f"Cannot delete workspace '{ws}': active session(s) remain. "
-                              "Delete all sessions first."}
+    assert body == {
+        "detail": f"Cannot delete workspace '{ws}': active session(s) remain. Delete all sessions first."
+    }
 
 
 async def test_delete_purges_everything_of_the_workspace(
-    client: httpx.AsyncClient, deps: Deps, worker: Worker, ws: str,
+    client: httpx.AsyncClient,
+    deps: Deps,
+    worker: Worker,
+    ws: str,
 ) -> None:
     await create_session(client, ws, "s1", peers={"alice": {}, "bob": {"observe_others": True}})
     await add_messages(client, ws, "s1", [msg("alice", f"hello {i}") for i in range(25)])

@@ -116,6 +116,9 @@ class ServerProcess:
                 if r.status_code == 200 and r.json() == {"status": "ok"}:
                     return self
                 last_error = f"GET /health -> {r.status_code} {r.text[:200]!r}"
+                if 400 <= r.status_code < 500:  # a definitive answer: waiting will not change it
+                    self.stop()
+                    self._fail_start(f"not ready: {last_error} (spec 10.D: 200 {{'status': 'ok'}}, no auth)")
             except httpx.HTTPError as e:
                 last_error = f"{type(e).__name__}: {e}"
             time.sleep(0.1)

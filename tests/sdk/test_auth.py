@@ -150,8 +150,19 @@ def test_peer_token_acts_only_as_its_peer(admin, auth_server, make_client, secre
     with pytest.raises(AuthenticationError):
         list(Session("s2", h).messages())
 
+    # spec 7.2: session get-or-create only checks the token's workspace and session claims
+    h.session("alice-made-this")
+    assert "alice-made-this" in ids(admin.sessions())
+
     assert admin.peer("bob").get_metadata() == {}
     assert contents(admin.session("s1").messages()) == ["hello from alice"]
+
+    # member reads need an *active* membership
+    admin.session("s1").remove_peers("alice")
+    with pytest.raises(AuthenticationError):
+        list(s1.messages())
+    with pytest.raises(AuthenticationError):
+        s1.peers()
 
 
 def test_session_token_is_limited_to_its_session(admin, auth_server, make_client, secret):
@@ -176,6 +187,8 @@ def test_session_token_is_limited_to_its_session(admin, auth_server, make_client
         list(h.peers())
     with pytest.raises(AuthenticationError):
         h.session("s3")  # cannot create other sessions either
+    # spec 6.2: peer get-or-create only checks the token's workspace and peer claims
+    assert h.peer("zed").id == "zed"
     assert set(ids(admin.sessions())) == {"s1", "s2"}
 
 
@@ -242,3 +255,26 @@ def test_keys_with_expiry(admin, auth_server, make_client, secret, http):
         make_client(auth_server, workspace_id=ws, api_key=iso_expired).get_metadata()
     iso_valid = mint(secret, w=ws, exp=future)
     assert make_client(auth_server, workspace_id=ws, api_key=iso_valid).get_metadata() == {}
+
+
+def test_empty_string_claims_are_absent(admin, auth_server, make_client, secret):
+    """Spec 13.1: empty ``w``/``p``/``s`` claims are treated as absent."""
+    ws = admin.workspace_id
+    h = make_client(auth_server, workspace_id=ws, api_key=mint(secret, w=ws, p="", s="", ad=False))
+    assert set(ids(h.peers())) == {"alice", "bob"}  # a plain workspace key
+    with pytest.raises(AuthenticationError):
+        make_client(auth_server, api_key=mint(secret, w="", ad=False)).get_metadata()
+
+
+def test_session_token_can_upload_and_read_context(admin, auth_server, make_client, secret):
+    ws = admin.workspace_id
+    h = make_client(auth_server, workspace_id=ws, api_key=mint(secret, w=ws, s="s2"))
+    s2 = Session("s2", h)
+    [m] = s2.upload_file(("n.txt", b"uploaded with a session key", "text/plain"), peer="bob")
+    assert s2.get_message(m.id).content == "uploaded with a session key"
+    assert contents(s2.context().messages) == ["uploaded with a session key"]
+    assert s2.summaries().short_summary is None
+    with pytest.raises(AuthenticationError):
+        s2.queue_status()  # queue status is a workspace-level route (spec 5.6: ws)
+    with pytest.raises(AuthenticationError):
+        Session("s1", h).upload_file(("n.txt", b"nope", "text/plain"), peer="bob")

@@ -199,3 +199,31 @@ def test_message_batch_rejected_as_a_whole(honcho):
     [m] = s.add_messages(alice.message("y" * 25_000))  # the limit itself is fine
     assert len(m.content) == 25_000
     assert contents(s.messages()) == ["y" * 25_000]
+
+
+def test_observer_limit_counts_active_members_only(honcho):
+    observers = [(f"obs{i}", SessionPeerConfig(observe_others=True)) for i in range(10)]
+    s = honcho.session(unique("s"), peers=observers)
+    s.remove_peers("obs0")
+    s.add_peers([("late", SessionPeerConfig(observe_others=True))])  # obs0 left: room for one more
+    assert "late" in ids(s.peers()) and "obs0" not in ids(s.peers())
+
+
+def test_context_token_cap(honcho):
+    s = honcho.session(unique("s"))
+    s.add_messages(honcho.peer("alice").message("hello"))
+    assert len(s.context(tokens=100_000).messages) == 1
+    with pytest.raises(CLIENT_ERRORS):
+        s.context(tokens=100_001)  # above GET_CONTEXT_MAX_TOKENS (spec 7.12)
+
+
+def test_custom_instructions_token_budget(honcho):
+    too_long = "remember " * 3000  # well over 2000 o200k tokens
+    with pytest.raises(CLIENT_ERRORS):
+        honcho.set_configuration({"reasoning": {"custom_instructions": too_long}})
+    s = honcho.session(unique("s"))
+    with pytest.raises(CLIENT_ERRORS):
+        s.set_configuration({"reasoning": {"custom_instructions": too_long}})
+    assert honcho.get_configuration().model_dump(exclude_none=True) == {}
+    assert s.get_configuration().model_dump(exclude_none=True) == {}
+    honcho.set_configuration({"reasoning": {"custom_instructions": "remember " * 100}})

@@ -67,6 +67,9 @@ def test_token_counts(honcho):
     assert short.token_count > 0
     assert long_.token_count > short.token_count
     assert empty.content == "" and empty.token_count == 0
+    # tiktoken o200k_base counts (spec 2.4)
+    exact = s.add_messages([p.message("hello"), p.message("hello world"), p.message("Hello, world!")])
+    assert [m.token_count for m in exact] == [1, 2, 4]
 
 
 def test_nul_characters_are_stripped(honcho):
@@ -130,6 +133,10 @@ def test_message_filters(honcho):
     assert contents(s.messages(filters={"created_at": {"gte": "2024-01-03", "lte": "2024-01-05T23:59:59Z"}})) == [
         "day 3", "day 4", "day 5"]
     assert contents(s.messages(filters={"created_at": {"gt": "2024-01-09T12:00:00Z"}})) == ["day 10"]
+    assert contents(s.messages(filters={"created_at": {"gte": "2024-01-08 12:00:00"}})) == [  # naive = UTC
+        "day 8", "day 9", "day 10"]
+    assert contents(s.messages(filters={"created_at": {"lte": "2024-01-02T14:00:00+02:00"}})) == [
+        "day 1", "day 2"]
     assert contents(s.messages(filters={"AND": [{"peer_id": "alice"}, {"metadata": {"kind": "a"}}]})) == [
         "day 5", "day 7", "day 9"]
     assert contents(s.messages(filters={"peer_id": ["bob"], "created_at": {"lt": "2024-01-05"}})) == [

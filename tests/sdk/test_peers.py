@@ -42,9 +42,12 @@ def test_peer_metadata_and_configuration_updates(honcho):
     assert bob.get_configuration() == PeerConfig(observe_me=True)
     assert bob.get_metadata() == {"tz": "CET"}  # configuration update leaves metadata alone
 
-    # get-or-create with new metadata replaces it; without metadata leaves it alone
+    # get-or-create with new metadata / configuration replaces them; without them leaves them alone
     assert honcho.peer("bob", metadata={"v": 2}).metadata == {"v": 2}
     assert honcho.peer("bob").metadata == {"v": 2}
+    assert honcho.peer("bob", configuration=PeerConfig(observe_me=False)).configuration.observe_me is False
+    again = honcho.peer("bob")
+    assert again.configuration.observe_me is False and again.metadata == {"v": 2}
 
 
 def test_set_metadata_creates_missing_peer(honcho):

@@ -6,6 +6,7 @@ Everything here uses plain httpx against the no-auth server. No request may ever
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -253,3 +254,79 @@ def test_delete_session_peers_takes_json_array_body(raw, ws):
     assert [p["id"] for p in items] == ["alice"]
     r = call(raw, "DELETE", f"/v3/workspaces/{ws}/sessions/s1/peers", json={"bob": {}})
     assert r.status_code == 422
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration written by raw clients must never break the SDK's strict parsing (spec 3.5, 17.3)
+# ----------------------------------------------------------------------------------------------
+def test_configuration_written_raw_stays_sdk_parseable(raw, ws, server, make_client):
+    # unknown keys inside a known section: rejected or dropped, never echoed
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}",
+             json={"configuration": {"summary": {"enabled": True, "bogus": 1}, "legacy_flag": {"x": 1}}})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 200:
+        assert r.json()["configuration"]["summary"] == {"enabled": True}
+        assert r.json()["configuration"]["legacy_flag"] == {"x": 1}  # unknown top-level keys are kept
+    # null sub-fields are dropped before storing
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}", json={"configuration": {"reasoning": {"enabled": None}}})
+    assert r.status_code == 200 and r.json()["configuration"]["reasoning"] == {}
+    # an empty update is a no-op
+    before = call(raw, "POST", "/v3/workspaces", json={"id": ws}).json()
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}", json={})
+    assert r.status_code == 200
+    assert {k: r.json()[k] for k in ("metadata", "configuration")} == {
+        k: before[k] for k in ("metadata", "configuration")}
+
+    # peer configuration: only observe_me may ever come back
+    r = call(raw, "POST", f"/v3/workspaces/{ws}/peers",
+             json={"id": "alice", "configuration": {"observe_me": False, "extra": 1}})
+    assert r.status_code in (201, 422), r.text
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}/peers/bob", json={"configuration": {"observe_me": True, "x": 2}})
+    assert r.status_code in (200, 422), r.text
+    for p in call(raw, "POST", f"/v3/workspaces/{ws}/peers/list").json()["items"]:
+        assert set(p["configuration"]) <= {"observe_me"}, p
+
+    # and the SDK can read everything back
+    h = make_client(server, workspace_id=ws)
+    h.get_configuration()
+    list(h.peers())
+    for p in h.peers():
+        p.get_configuration()
+
+
+def test_update_message_with_null_metadata_is_a_no_op(raw, ws):
+    r = call(raw, "POST", f"/v3/workspaces/{ws}/sessions/s1/messages",
+             json={"messages": [{"peer_id": "alice", "content": "hi", "metadata": {"k": 1}}]})
+    mid = r.json()[0]["id"]
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}/sessions/s1/messages/{mid}", json={"metadata": None})
+    assert r.status_code == 200 and r.json()["metadata"] == {"k": 1}
+    r = call(raw, "PUT", f"/v3/workspaces/{ws}/sessions/s1/messages/{mid}", json={"metadata": "nope"})
+    assert r.status_code == 422
+
+
+def test_message_created_at_is_returned_in_utc(raw, ws):
+    """Spec 1.3: response datetimes are UTC with a ``Z`` suffix, whatever offset the client sent."""
+    sent = ["2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00.5Z", "2024-04-30T23:30:00-10:30"]
+    expected = [datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC), datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC),
+                datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)]
+    r = call(raw, "POST", f"/v3/workspaces/{ws}/sessions/s1/messages",
+             json={"messages": [{"peer_id": "alice", "content": str(i), "created_at": c} for i, c in enumerate(sent)]})
+    assert r.status_code == 201
+    listed = call(raw, "POST", f"/v3/workspaces/{ws}/sessions/s1/messages/list").json()["items"]
+    got = call(raw, "GET", f"/v3/workspaces/{ws}/sessions/s1/messages/{listed[0]['id']}").json()
+    for where, stamps in (("create response", [m["created_at"] for m in r.json()]),
+                          ("list", [m["created_at"] for m in listed]), ("get", [got["created_at"]])):
+        assert all(ISO_Z.match(x) for x in stamps), (where, stamps)
+        assert [datetime.fromisoformat(x.replace("Z", "+00:00")) for x in stamps] == expected[:len(stamps)], where
+
+
+@pytest.mark.parametrize(("tokens", "status", "count"), [(0, 200, 0), (-5, 200, 0), (100_001, 422, None),
+                                                         ("lots", 422, None)])
+def test_context_tokens_param_on_the_wire(raw, ws, tokens, status, count):
+    call(raw, "POST", f"/v3/workspaces/{ws}/sessions/s1/messages",
+         json={"messages": [{"peer_id": "alice", "content": "hello there"}]})
+    r = call(raw, "GET", f"/v3/workspaces/{ws}/sessions/s1/context", params={"tokens": tokens})
+    assert r.status_code == status, r.text
+    if count is not None:
+        body = r.json()
+        assert body["id"] == "s1" and len(body["messages"]) == count and body["summary"] is None

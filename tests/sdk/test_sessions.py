@@ -37,6 +37,10 @@ def test_session_create_with_peers_metadata_and_configuration(honcho):
     assert again.metadata == {"channel": "web"}
     assert again.configuration.model_dump(exclude_none=True) == cfg
     assert again.uid == s.uid and again.created_at == s.created_at
+    # get-or-create with peers adds them; existing members keep their configuration
+    honcho.session("chat-1", peers=["carol", ("bob", SessionPeerConfig(observe_others=False))])
+    assert _peer_ids(s) == {"alice", "bob", "carol"}
+    assert s.get_peer_configuration(bob).observe_others is True
 
 
 def test_session_metadata_and_configuration_round_trip(honcho):
@@ -60,8 +64,13 @@ def test_session_metadata_and_configuration_round_trip(honcho):
         "peer_card": {"use": False}}
     assert s.get_metadata() == {"topic": "food"}
 
-    # get-or-create with metadata replaces it
+    # get-or-create with metadata replaces it, with configuration merges it (top-level keys)
     assert honcho.session(s.id, metadata={"v": 1}).metadata == {"v": 1}
+    merged = honcho.session(s.id, configuration={"dream": {"enabled": False}})
+    assert merged.metadata == {"v": 1}
+    assert merged.configuration.model_dump(exclude_none=True) == {
+        "reasoning": {"custom_instructions": "Be terse."}, "summary": {"messages_per_short_summary": 15},
+        "peer_card": {"use": False}, "dream": {"enabled": False}}
 
 
 def test_set_metadata_creates_missing_session(honcho):
@@ -226,3 +235,16 @@ def test_delete_session(honcho):
 def test_delete_unknown_session_is_not_found(honcho):
     with pytest.raises(NotFoundError):
         Session("never-created", honcho).delete()
+
+
+def test_clone_can_be_extended_and_cloned_again(honcho):
+    src = honcho.session(unique("s"))
+    _seed(honcho, src, n=3)
+    clone = src.clone()
+    clone.add_messages(honcho.peer("carol").message("only in the clone"))
+    assert contents(clone.messages()) == ["message 0", "message 1", "message 2", "only in the clone"]
+    assert contents(src.messages()) == ["message 0", "message 1", "message 2"]
+    second = clone.clone()
+    assert contents(second.messages()) == contents(clone.messages())
+    assert _peer_ids(second) == {"alice", "bob", "carol"}
+    assert len(set(ids(honcho.sessions()))) == 3

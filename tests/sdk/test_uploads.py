@@ -111,3 +111,46 @@ def test_upload_at_size_limit_is_accepted(session):
     msgs = session.upload_file(("edge.txt", blob, "text/plain"), peer="alice")
     assert sum(len(m.content) for m in msgs) >= len(blob) - len(msgs) * 2  # only cut whitespace may go
     assert all(len(m.content) <= MAX_MESSAGE_CHARS for m in msgs)
+
+
+@pytest.mark.parametrize(("name", "ctype"), [("data.csv", "text/csv"), ("page.html", "text/html"),
+                                             ("notes.txt", "text/plain; charset=utf-8")])
+def test_upload_any_text_type(session, name, ctype):
+    body = "a,b\n1,2\n" if ctype == "text/csv" else "<p>hello</p>\n"
+    assert contents(session.upload_file((name, body.encode(), ctype), peer="alice")) == [body]
+
+
+def test_upload_utf16_text_is_decoded(session):
+    text = "héllo wörld, ça va?"
+    assert contents(session.upload_file(("u16.txt", text.encode("utf-16"), "text/plain"), peer="alice")) == [text]
+
+
+@pytest.mark.parametrize("ctype", ["application/octet-stream", "image/jpeg", "application/zip"])
+def test_upload_other_unsupported_types_are_415(session, ctype):
+    with pytest.raises(APIError) as exc:
+        session.upload_file(("blob.bin", b"\x00\x01\x02binary", ctype), peer="alice")
+    assert exc.value.status == 415
+
+
+def test_upload_with_message_configuration(honcho, session):
+    msgs = session.upload_file(("n.txt", b"quiet note", "text/plain"), peer="alice",
+                               configuration={"reasoning": {"enabled": False}}, metadata={"k": [1]})
+    assert contents(msgs) == ["quiet note"] and msgs[0].metadata == {"k": [1]}
+
+
+def test_upload_form_fields_on_the_wire(server, honcho, session):
+    """Spec 8.2: malformed optional form fields are ignored; peer_id and file are required."""
+    import httpx
+
+    url = f"{server.base_url}/v3/workspaces/{honcho.workspace_id}/sessions/{session.id}/messages/upload"
+    files = {"file": ("a.txt", b"form test", "text/plain")}
+    r = httpx.post(url, files=files, data={"peer_id": "alice", "metadata": "{not json", "created_at": "someday",
+                                           "configuration": "[[["})
+    assert r.status_code == 201, r.text
+    [m] = r.json()
+    assert m["content"] == "form test" and m["metadata"] == {}
+    r = httpx.post(url, files=files, data={"metadata": "{}"})  # no peer_id
+    assert r.status_code == 422, r.text
+    r = httpx.post(url, data={"peer_id": "alice"})  # no file
+    assert r.status_code == 422, r.text
+    assert contents(session.messages()) == ["form test"]

@@ -115,6 +115,7 @@ def test_workspaces_listing_with_filters(server, make_client):
 
 def test_delete_workspace_requires_sessions_deleted_first(honcho, server, make_client):
     ws = honcho.workspace_id
+    honcho.set_metadata({"old": True})
     s1 = honcho.session(unique("s"))
     s2 = honcho.session(unique("s"))
     alice = honcho.peer("alice")
@@ -133,6 +134,12 @@ def test_delete_workspace_requires_sessions_deleted_first(honcho, server, make_c
     # the deletion is asynchronous; the workspace disappears from listings
     observer = make_client(server)
     eventually(lambda: not _listed(observer, ws), what=f"workspace {ws} gone from list")
+
+    # once purged, the id starts over as an empty workspace: nothing of the old one survives
+    reborn = make_client(server, workspace_id=ws)
+    assert reborn.get_metadata() == {}
+    assert list(reborn.peers()) == [] and list(reborn.sessions()) == []
+    assert list(reborn.session(s1.id).messages()) == []
 
 
 def test_delete_unknown_workspace_is_not_found(honcho):

@@ -65,10 +65,14 @@ def _authenticate(request: Request, deps: Deps) -> Principal:
         raise Unauthorized(exc.message) from exc
 
 
-async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal:
-    """The route algorithm of spec 13.2; raises Unauthorized (401) on any refusal."""
+async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal | None:
+    """The route algorithm of spec 13.2; raises Unauthorized (401) on any refusal.
+
+    Public routes (health) need no credentials and inspect none: their principal is None."""
+    if rule.public:
+        return None
     principal = _authenticate(request, deps)
-    if rule.public or principal.admin:
+    if principal.admin:
         return principal
     if rule.admin_only:
         raise Unauthorized("Resource requires admin privileges")

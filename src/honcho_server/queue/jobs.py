@@ -14,7 +14,8 @@ from honcho_server.store.dialect import Dialect
 from honcho_server.store.tables import jobs as t
 from honcho_server.store.tables import sessions
 
-# Work the API reports in queue status; internal housekeeping (deletions) is not counted.
+# Work the API reports in queue status (spec 5.6: representation, summary, dream); embedding for search and
+# housekeeping (deletions) are internal and not counted.
 USER_FACING_KINDS = ("representation", "summary", "dream", "embed")
 OPEN = ("pending", "running")
 

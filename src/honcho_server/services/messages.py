@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,7 +45,7 @@ async def create(deps: Deps, workspace_name: str, session_name: str, new: list[N
         rows, created = [], []
         for offset, (msg, tokens) in enumerate(zip(new, token_counts, strict=True)):
             seq = last - len(new) + 1 + offset
-            uid, at = new_id(), msg.created_at or now
+            uid, at = new_id(), _as_utc(msg.created_at) if msg.created_at else now
             rows.append(dict(uid=uid, workspace_id=context.workspace_pk, session_id=context.session_pk,
                              peer_id=context.members[msg.peer_name].peer_pk, seq=seq, content=msg.content,
                              metadata=msg.metadata, internal_metadata=msg.internal_metadata,
@@ -59,6 +59,11 @@ async def create(deps: Deps, workspace_name: str, session_name: str, new: list[N
                             deps.defaults_layer())
         await jobs.enqueue(conn, deps.db.dialect, planned, now)
     return created
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Client timestamps are kept and echoed in UTC (spec 1.3); a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def _session_context(

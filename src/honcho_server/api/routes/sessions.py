@@ -21,7 +21,7 @@ from honcho_server.api.schemas import (
     SessionUpdate,
 )
 from honcho_server.domain.configuration import SessionPeerConfig
-from honcho_server.errors import Unauthorized
+from honcho_server.errors import Unauthorized, ValidationError
 from honcho_server.services import context, sessions
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions", tags=["sessions"], route_class=PolicyRoute)
@@ -48,6 +48,9 @@ async def get_or_create_session(
     require_claims(principal, workspace=workspace_id, session=body.id)
     if body.scopes and principal.kind not in ("admin", "workspace"):
         raise Unauthorized("Scope membership requires a workspace-level key")
+    if body.scopes:
+        # Accepting and silently ignoring them would be worse than saying so.
+        raise ValidationError("Scopes are not supported by this server yet; create the session without `scopes`")
     session, created = await sessions.get_or_create(
         deps, workspace_id, body.id, body.metadata, body.configuration, body.peers
     )
@@ -132,9 +135,12 @@ async def get_session_context(
     deps: DepsDep,
     tokens: Annotated[int | None, Query()] = None,
     summary: bool = True,
-) -> SessionContextOut:
+) -> Response:
     result = await context.session_context(deps, workspace_id, session_id, tokens=tokens, summary=summary)
-    return SessionContextOut(id=session_id, messages=render.respond([render.message(m) for m in result.messages]))
+    messages = [render.message(m) for m in result.messages]
+    # Summaries, representations and peer cards come with the reasoning layer; until then they are null.
+    empty = {"summary": None, "peer_representation": None, "peer_card": None}
+    return render.respond({"id": session_id, "messages": messages, **empty})
 
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)

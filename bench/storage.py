@@ -1,0 +1,117 @@
+"""Storage benchmark: runs the shared workload driver against `honcho-server serve` on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/storage.py [--workload ../shared/bench/workload.py] [--backends sqlite,postgres]
+
+Each backend gets a fresh database and a fresh server process (embedded worker on, as `serve` runs by
+default). PostgreSQL comes from the `pgserver` package (a test dependency). Prints one table with the
+figures side by side, plus the reference Honcho 3.0.12 figures measured on the same kind of machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = {"bulk ingest msg/s": 1875, "single create p50 ms": 13.9, "messages list p50 ms": 7.8,
+             "16 concurrent writers req/s": 99}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_url(tmp: Path) -> str:
+    import pgserver
+
+    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
+    server.psql("CREATE DATABASE bench;")
+    return f"postgresql://postgres@/bench?host={tmp / 'pg'}"
+
+
+def run_backend(name: str, db_url: str, workload: Path, phases: str, extra: list[str]) -> dict:
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "honcho-server"), "serve", "--port", str(port), "--db", db_url,
+           "--migrate"]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"{name} server did not start: {server.stderr.read().decode()[-2000:]}")
+                time.sleep(0.2)
+        driver = [sys.executable, str(workload), "--base-url", f"http://127.0.0.1:{port}", "--phases", phases,
+                  "--server-pid", str(server.pid), "--label", f"honcho-server/{name}", *extra]
+        print(f"$ {' '.join(driver[1:])}", file=sys.stderr)
+        out = subprocess.run(driver, check=True, capture_output=True, text=True)
+        return json.loads(out.stdout)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def figures(result: dict) -> dict[str, float]:
+    phases = result.get("phases", result)
+    pick = {
+        "bulk ingest msg/s": ("bulk_ingest", "messages_per_s"),
+        "single create p50 ms": ("single_create", "latency_ms", "p50"),
+        "messages list p50 ms": ("messages_list", "latency_ms", "p50"),
+        "16 concurrent writers req/s": ("concurrent_create", "throughput_rps"),
+    }
+    out = {}
+    for label, path in pick.items():
+        node = phases
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if isinstance(node, (int, float)):
+            out[label] = node
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", default=str(ROOT.parent / "shared" / "bench" / "workload.py"))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--phases", default="ingest,single,list,concurrent")
+    parser.add_argument("--out", help="write all raw results as JSON here")
+    args, extra = parser.parse_known_args()
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="honcho-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for backend in args.backends.split(","):
+            url = f"sqlite:///{tmp / 'bench.db'}" if backend == "sqlite" else postgres_url(tmp)
+            results[backend] = run_backend(backend, url, Path(args.workload), args.phases, extra)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    table = {b: figures(r) for b, r in results.items()}
+    header = f"| metric | reference 3.0.12 (PostgreSQL) | " + " | ".join(f"honcho-server {b}" for b in table) + " |"
+    print(header)
+    print("|" + "---|" * (2 + len(table)))
+    for metric, ref in REFERENCE.items():
+        cells = []
+        for b in table:
+            value = table[b].get(metric)
+            if value is None:
+                cells.append("—")
+                continue
+            ratio = value / ref if "/s" in metric else ref / value
+            cells.append(f"{value:,.1f} ({ratio:.1f}×)")
+        print(f"| {metric} | {ref:,} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
