@@ -24,7 +24,6 @@ from honcho_server.worker.runtime import Worker  # noqa: E402
 from support import BACKENDS, fresh_database_url, make_settings  # noqa: E402
 
 
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param

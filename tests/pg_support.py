@@ -65,7 +65,6 @@ import asyncio
 import atexit
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -138,7 +137,7 @@ def _pick_base_dir() -> Path:
         return cand
     raise RuntimeError(
         "pg_support: no suitable short, world-traversable temp directory found "
-        "(tried %s); set %s to use an existing server" % (", ".join(map(str, candidates)), ENV_VAR)
+        "(tried {}); set {} to use an existing server".format(", ".join(map(str, candidates)), ENV_VAR)
     )
 
 
@@ -278,7 +277,7 @@ def _run(coro) -> None:
     def target() -> None:
         try:
             asyncio.run(coro)
-        except BaseException as e:  # noqa: BLE001 - re-raised below
+        except BaseException as e:
             err.append(e)
 
     t = threading.Thread(target=target)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pg_support  # noqa: E402
+import pg_support
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
 pytest.importorskip("asyncpg")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from support import fresh_database_url, make_settings
 from honcho_server.store.engine import Database
 from honcho_server.store.migrate import downgrade, schema_drift, upgrade
+from support import fresh_database_url, make_settings
 
 
 @pytest.fixture

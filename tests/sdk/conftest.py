@@ -6,8 +6,8 @@ Every test in ``tests/sdk`` talks to a *real* ``honcho-server`` subprocess throu
 Servers
 -------
 * ``backend`` -- session-scoped, parametrized over ``sqlite`` and ``postgres``; every test id therefore
-  carries ``[sqlite]`` / ``[postgres]`` (select one with ``-k sqlite``).  ``HONCHO_SDK_BACKENDS`` (comma
-  separated) narrows the list too.
+  carries ``[sqlite]`` / ``[postgres]`` (select one with ``-k sqlite``).  ``HONCHO_SDK_BACKENDS`` or
+  ``HONCHO_TEST_BACKENDS`` (comma separated) narrows the list too.
 * ``server`` -- ONE no-auth server per backend for the whole test session.
 * ``auth_server`` -- ONE server per backend with JWT auth enabled (its own database).
 
@@ -50,9 +50,9 @@ for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):
 
 READY_TIMEOUT = 30.0
 ALL_BACKENDS = ("sqlite", "postgres")
-BACKENDS = tuple(
-    b.strip() for b in os.environ.get("HONCHO_SDK_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b.strip()
-)
+_BACKENDS_ENV = (os.environ.get("HONCHO_SDK_BACKENDS") or os.environ.get("HONCHO_TEST_BACKENDS")
+                 or ",".join(ALL_BACKENDS))
+BACKENDS = tuple(b.strip() for b in _BACKENDS_ENV.split(",") if b.strip())
 # Settings of the reference server that our server also reads; never inherit them.
 _LEGACY_ENV = ("DB_CONNECTION_URI", "AUTH_USE_AUTH", "AUTH_JWT_SECRET")
 

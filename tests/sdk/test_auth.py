@@ -53,6 +53,8 @@ def test_no_token_is_rejected(auth_server, make_client, http):
     assert r.status_code == 401 and r.json() == {"detail": "No access token provided"}
     r = http.post("/v3/workspaces/list", headers={"Authorization": "Basic abc"})
     assert r.status_code == 401
+    r = http.post("/v3/workspaces/list", headers={"Authorization": "Bearer"})
+    assert r.status_code == 401 and r.json() == {"detail": "No access token provided"}
 
 
 @pytest.mark.parametrize("key_kind", ["garbage", "wrong-secret", "peer-without-workspace", "expired"])

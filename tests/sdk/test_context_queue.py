@@ -57,13 +57,16 @@ def test_queue_status_of_fresh_workspace_is_zero(honcho):
 
 
 def test_no_background_work_when_reasoning_and_summaries_disabled(honcho):
-    """Representation work only when reasoning is enabled; summaries only every N messages (spec 15.1)."""
+    """Representation work only when reasoning is enabled; summaries only every N messages (spec 15.1);
+    embedding work is always queued and counted (it makes messages searchable)."""
     honcho.set_configuration({"reasoning": {"enabled": False}, "summary": {"enabled": False}})
     s = honcho.session(unique("s"))
     s.add_messages([honcho.peer("alice").message(f"note {i}") for i in range(3)])
     status = s.queue_status()
     _assert_counters(status)
-    assert status.total_work_units == 0
+    # Only the batch's embedding job remains: no representation work, no summary at 3 messages.
+    assert status.total_work_units == 1, f"expected just the embedding job: {status}"
+    assert honcho.queue_status().total_work_units == 1
 
 
 def test_summaries_without_llm_are_null(honcho):

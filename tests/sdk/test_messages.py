@@ -105,6 +105,17 @@ def test_many_messages_paginate_in_order(honcho):
     assert contents(s.messages(reverse=True, size=7).items) == texts[::-1][:7]
 
 
+def test_extreme_created_at_values(honcho):
+    s = honcho.session(unique("s"))
+    p = honcho.peer("alice")
+    stamps = [utc(1, 1, 1), utc(1969, 12, 31, 23, 59, 59, 999999), utc(9999, 12, 31, 23, 59, 59, 999999)]
+    got = s.add_messages([p.message(str(i), created_at=t) for i, t in enumerate(stamps)])
+    assert [m.created_at for m in got] == stamps
+    assert [m.created_at for m in s.messages()] == stamps
+    assert contents(s.messages(filters={"created_at": {"lt": "1970-01-01"}})) == ["0", "1"]
+    assert contents(s.messages(filters={"created_at": {"gte": "3000-01-01T00:00:00Z"}})) == ["2"]
+
+
 def test_message_list_order_is_insertion_order(honcho):
     """Spec 8.3: messages are listed in insertion order, not by (client supplied) created_at."""
     s = honcho.session(unique("s"))

@@ -330,3 +330,43 @@ def test_context_tokens_param_on_the_wire(raw, ws, tokens, status, count):
     if count is not None:
         body = r.json()
         assert body["id"] == "s1" and len(body["messages"]) == count and body["summary"] is None
+
+
+def test_success_status_codes(raw, ws):
+    """Spec 5-8: the exact 2xx codes of the write routes."""
+    base = f"/v3/workspaces/{ws}"
+    assert call(raw, "POST", f"{base}/sessions", json={"id": "s1"}).status_code == 201
+    assert call(raw, "POST", f"{base}/sessions/s1/peers", json={"alice": {}, "bob": {}}).status_code == 200
+    assert call(raw, "PUT", f"{base}/sessions/s1/peers", json={"alice": {}}).status_code == 200
+    r = call(raw, "PUT", f"{base}/sessions/s1/peers/alice/config", json={"observe_others": True})
+    assert r.status_code == 204 and r.content == b""
+    r = call(raw, "GET", f"{base}/sessions/s1/peers/alice/config")
+    assert r.status_code == 200 and r.json()["observe_others"] is True and "observe_me" in r.json()
+    assert call(raw, "PUT", f"{base}/sessions/s1", json={"metadata": {"a": 1}}).status_code == 200
+    assert call(raw, "PUT", f"{base}/peers/alice", json={"metadata": {"a": 1}}).status_code == 200
+    r = call(raw, "POST", f"{base}/sessions/s1/clone")
+    assert r.status_code == 201 and r.json()["id"] != "s1"
+    clone = r.json()["id"]
+    r = call(raw, "DELETE", f"{base}/sessions/{clone}")
+    assert r.status_code == 202 and isinstance(r.json().get("message"), str)
+    r = call(raw, "DELETE", f"{base}/sessions/s1")
+    assert r.status_code == 202
+    r = call(raw, "DELETE", base)
+    assert r.status_code == 202 and isinstance(r.json().get("message"), str)
+
+
+def test_summaries_and_context_shapes(raw, ws):
+    call(raw, "POST", f"/v3/workspaces/{ws}/sessions/s1/messages",
+         json={"messages": [{"peer_id": "alice", "content": "hello"}]})
+    r = call(raw, "GET", f"/v3/workspaces/{ws}/sessions/s1/summaries")
+    assert r.status_code == 200 and r.json() == {"id": "s1", "short_summary": None, "long_summary": None}
+    r = call(raw, "GET", f"/v3/workspaces/{ws}/sessions/s1/context")
+    body = r.json()
+    assert r.status_code == 200 and set(body) >= {"id", "messages", "summary", "peer_representation", "peer_card"}
+    assert body["summary"] is None and body["peer_representation"] is None and body["peer_card"] is None
+    assert [m["content"] for m in body["messages"]] == ["hello"]
+    r = call(raw, "GET", f"/v3/workspaces/{ws}/queue/status")
+    assert r.status_code == 200
+    q = r.json()
+    assert all(type(q[k]) is int for k in ("total_work_units", "completed_work_units", "in_progress_work_units",
+                                           "pending_work_units"))

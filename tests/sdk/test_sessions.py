@@ -118,6 +118,8 @@ def test_add_set_remove_peers(honcho):
     # removed peers may re-join
     s.add_peers("bob")
     assert _peer_ids(s) == {"erin", "bob"}
+    s.set_peers([])  # an empty set ends every membership
+    assert s.peers() == []
 
 
 def test_add_peers_creates_missing_session(honcho):

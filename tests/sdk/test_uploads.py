@@ -154,3 +154,30 @@ def test_upload_form_fields_on_the_wire(server, honcho, session):
     r = httpx.post(url, data={"peer_id": "alice"})  # no file
     assert r.status_code == 422, r.text
     assert contents(session.messages()) == ["form test"]
+
+
+def test_upload_pdf_skips_pages_without_text(session):
+    pdf = make_pdf(["First page words", "", "Third page words"])
+    [m] = session.upload_file(("gaps.pdf", pdf, "application/pdf"), peer="alice")
+    assert "[Page 1]" in m.content and "[Page 3]" in m.content and "[Page 2]" not in m.content
+    assert m.content.index("First page words") < m.content.index("Third page words")
+
+
+def test_upload_chunking_without_paragraphs(session):
+    # no blank lines: cut after the last newline inside the window
+    lines = [f"line {i:05d} " + "x" * 80 for i in range(700)]  # ~63k chars
+    msgs = session.upload_file(("lines.txt", "\n".join(lines).encode(), "text/plain"), peer="alice")
+    assert len(msgs) >= 3 and all(len(m.content) <= MAX_MESSAGE_CHARS for m in msgs)
+    assert [ln for m in msgs for ln in m.content.split("\n") if ln] == lines
+
+    # no whitespace at all: hard cuts, nothing lost
+    blob = "".join(chr(ord("a") + i % 26) for i in range(60_000))
+    msgs = session.upload_file(("blob.txt", blob.encode(), "text/plain"), peer="alice")
+    assert [len(m.content) for m in msgs] == [25_000, 25_000, 10_000]
+    assert "".join(contents(msgs)) == blob
+
+
+def test_upload_json_must_be_utf8(session):
+    with pytest.raises(UnprocessableEntityError):
+        session.upload_file(("u16.json", '{"a": "ü"}'.encode("utf-16"), "application/json"), peer="alice")
+    assert list(session.messages()) == []
