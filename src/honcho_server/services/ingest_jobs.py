@@ -31,40 +31,40 @@ def observers_of(sender: str, members: dict[str, Membership]) -> list[str]:
 def plan_jobs(
     ctx: SessionContext, messages: list[tuple[int, str, MessageConfiguration | None]], defaults: dict[str, Any],
 ) -> list[NewJob]:
-    """One embed job for the batch, one representation job per run of same-sender messages, and a
-    summary job at every cadence boundary crossed."""
+    """Jobs for a batch: one embed job, one representation job per sender (and observer set and
+    configuration) covering all of that sender's messages in the batch, and one summary job per cadence
+    boundary crossed. Each sender's messages form their own work unit, so grouping them keeps order."""
     base = resolve(defaults, ctx.workspace_configuration, ctx.session_configuration)
-    planned: list[NewJob] = []
-    run: dict[str, Any] | None = None
+    representation: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], NewJob] = {}
+    summaries: list[NewJob] = []
     for seq, sender, msg_config in messages:
         config = resolve(defaults, ctx.workspace_configuration, ctx.session_configuration,
                          msg_config.model_dump(exclude_none=True)) if msg_config else base
-        run = _extend_representation(ctx, planned, run, seq, sender, config)
-        planned.extend(_summaries(ctx, seq, config))
+        _add_representation(ctx, representation, seq, sender, config)
+        summaries.extend(_summaries(ctx, seq, config))
     seqs = [seq for seq, _, _ in messages]
-    planned.append(NewJob(kind="embed", work_unit_key=f"embed:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
-                          session_pk=ctx.session_pk, payload={"first_seq": min(seqs), "last_seq": max(seqs)}))
-    return planned
+    embed = NewJob(kind="embed", work_unit_key=f"embed:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
+                   session_pk=ctx.session_pk, payload={"first_seq": min(seqs), "last_seq": max(seqs)})
+    return [*representation.values(), *summaries, embed]
 
 
-def _extend_representation(
-    ctx: SessionContext, planned: list[NewJob], run: dict[str, Any] | None, seq: int, sender: str,
-    config: ResolvedConfig,
-) -> dict[str, Any] | None:
-    """Add `seq` to the current representation job when sender, observers and config match."""
+def _add_representation(
+    ctx: SessionContext, planned: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], NewJob], seq: int,
+    sender: str, config: ResolvedConfig,
+) -> None:
+    """Add `seq` to its sender's representation job (one per observer set and configuration)."""
     observers = observers_of(sender, ctx.members) if config.reasoning_enabled else []
     if not observers:
-        return None
-    payload = {"seqs": [seq], "observers": observers, "config": config.to_payload()}
-    if run is not None and run["observed"] == sender and run["observers"] == observers \
-            and run["config"] == payload["config"]:
-        run["seqs"].append(seq)
-        return run
-    member = ctx.members[sender]
-    planned.append(NewJob(kind="representation", work_unit_key=f"representation:{ctx.session_pk}:{member.peer_pk}",
-                          workspace_pk=ctx.workspace_pk, session_pk=ctx.session_pk, observed=sender,
-                          observers=observers, payload={**payload, "observed": sender}))
-    return planned[-1].payload
+        return
+    key = (sender, tuple(observers), tuple(config.to_payload().items()))
+    job = planned.get(key)
+    if job is None:
+        member = ctx.members[sender]
+        planned[key] = job = NewJob(
+            kind="representation", work_unit_key=f"representation:{ctx.session_pk}:{member.peer_pk}",
+            workspace_pk=ctx.workspace_pk, session_pk=ctx.session_pk, observed=sender, observers=observers,
+            payload={"seqs": [], "observers": observers, "observed": sender, "config": config.to_payload()})
+    job.payload["seqs"].append(seq)
 
 
 def _summaries(ctx: SessionContext, seq: int, config: ResolvedConfig) -> list[NewJob]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.configuration import MessageConfiguration
 from honcho_server.domain.ids import SCOPE_PREFIX, new_id
-from honcho_server.domain.models import Membership, Message, Page
+from honcho_server.domain.models import Message, Page
 from honcho_server.domain.tokens import count_tokens_many
 from honcho_server.errors import NotFound, ValidationError
 from honcho_server.queue import jobs
@@ -70,31 +70,34 @@ async def _session_context(
     conn: AsyncConnection, deps: Deps, workspace_name: str, session_name: str, authors: list[str],
 ) -> SessionContext:
     """Session, workspace config and memberships, creating whatever is missing (authors join as members)."""
-    row = await session_repo.find_with_workspace(conn, workspace_name, session_name)
-    if row is not None and not row.is_active:
+    target = await session_repo.append_target(conn, workspace_name, session_name)
+    if target is not None and not target.is_active:
         raise NotFound(f"Session {session_name} not found in workspace {workspace_name}")
-    if row is None:
-        await sessions.ensure(conn, deps, workspace_name, session_name)
-        row = await session_repo.find_with_workspace(conn, workspace_name, session_name)
-    members = await session_repo.memberships(conn, row.id)
-    if not all(a in members and members[a].active for a in authors):
-        await _join_authors(conn, deps, row, members, authors)
-        members = await session_repo.memberships(conn, row.id)
-    return SessionContext(workspace_pk=row.workspace_id, session_pk=row.id,
-                          workspace_configuration=row.workspace_configuration,
-                          session_configuration=row.configuration, members=members)
+    if target is None or not all(a in target.members and target.members[a].active for a in authors):
+        if target is None:
+            await sessions.ensure(conn, deps, workspace_name, session_name)
+            target = await session_repo.append_target(conn, workspace_name, session_name)
+        assert target is not None  # just created, inside this transaction
+        await _join_authors(conn, deps, target, authors)
+        target = await session_repo.append_target(conn, workspace_name, session_name)
+        assert target is not None
+    return SessionContext(workspace_pk=target.workspace_pk, session_pk=target.session_pk,
+                          workspace_configuration=target.workspace_configuration,
+                          session_configuration=target.session_configuration, members=target.members)
 
 
 async def _join_authors(
-    conn: AsyncConnection, deps: Deps, row: Any, members: dict[str, Membership], authors: list[str],
+    conn: AsyncConnection, deps: Deps, target: session_repo.AppendTarget, authors: list[str],
 ) -> None:
     """Authors who are not members join with default flags; authors who had left re-join as they were."""
-    peer_rows = await peers.ensure_many(conn, deps, row.workspace_id, [a for a in authors if a not in members])
-    await session_repo.add_members(conn, deps.db.dialect, row.workspace_id, row.id,
+    members = target.members
+    peer_rows = await peers.ensure_many(conn, deps, target.workspace_pk, [a for a in authors if a not in members])
+    await session_repo.add_members(conn, deps.db.dialect, target.workspace_pk, target.session_pk,
                                    {r.id: (None, None) for r in peer_rows.values()}, deps.now())
     for name in authors:
         if name in members and not members[name].active:
-            await session_repo.set_member(conn, row.id, members[name].peer_pk, rejoin=True, now=deps.now())
+            await session_repo.set_member(conn, target.session_pk, members[name].peer_pk, rejoin=True,
+                                          now=deps.now())
 
 
 async def list_page(

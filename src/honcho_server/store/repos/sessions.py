@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.ids import new_id
@@ -57,15 +58,44 @@ async def find_by_names(conn: AsyncConnection, workspace_name: str, name: str) -
     return to_session(row, workspace_name) if row else None
 
 
-async def find_with_workspace(conn: AsyncConnection, workspace_name: str, name: str) -> Any:
-    """Session and workspace rows in one round trip (the message-append fast path)."""
-    query = (
-        select(t.c.id, t.c.is_active, t.c.configuration, t.c.workspace_id,
-               ws.c.configuration.label("workspace_configuration"))
-        .join(ws, ws.c.id == t.c.workspace_id)
-        .where(ws.c.name == workspace_name, t.c.name == name)
-    )
-    return (await conn.execute(query)).first()
+@dataclass(slots=True)
+class AppendTarget:
+    """What appending messages to a session needs to know, read in one round trip."""
+
+    session_pk: int
+    workspace_pk: int
+    is_active: bool
+    session_configuration: dict[str, Any]
+    workspace_configuration: dict[str, Any]
+    members: dict[str, Membership]
+
+
+_APPEND_TARGET = (
+    select(t.c.id, t.c.is_active, t.c.configuration, t.c.workspace_id,
+           ws.c.configuration.label("workspace_configuration"), sp.c.peer_id, sp.c.observe_me,
+           sp.c.observe_others, sp.c.left_at, peers.c.name.label("peer_name"),
+           peers.c.configuration.label("peer_configuration"))
+    .select_from(t.join(ws, ws.c.id == t.c.workspace_id)
+                 .outerjoin(sp, sp.c.session_id == t.c.id)
+                 .outerjoin(peers, peers.c.id == sp.c.peer_id))
+    .where(ws.c.name == bindparam("workspace_name"), t.c.name == bindparam("session_name"))
+)
+
+
+async def append_target(conn: AsyncConnection, workspace_name: str, name: str) -> AppendTarget | None:
+    """The session, its workspace's configuration and every membership; None when the session is missing."""
+    rows = list(await conn.execute(_APPEND_TARGET, {"workspace_name": workspace_name, "session_name": name}))
+    if not rows:
+        return None
+    first = rows[0]
+    members = {
+        r.peer_name: Membership(peer_pk=r.peer_id, peer_name=r.peer_name, peer_configuration=r.peer_configuration,
+                                observe_me=r.observe_me, observe_others=r.observe_others, active=r.left_at is None)
+        for r in rows if r.peer_id is not None
+    }
+    return AppendTarget(session_pk=first.id, workspace_pk=first.workspace_id, is_active=first.is_active,
+                        session_configuration=first.configuration,
+                        workspace_configuration=first.workspace_configuration, members=members)
 
 
 async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
