@@ -8,16 +8,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from honcho_server.api import render
 from honcho_server.errors import HonchoError
 
 log = logging.getLogger("honcho_server.api")
 
 
-def _detail(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+def _detail(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    # Echoed input may hold values plain JSON cannot carry (NaN); the render encoder copes with them.
+    return render.JSON({"detail": detail}, status_code=status, headers=headers)
 
 
 def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -34,18 +36,18 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(HonchoError)
-    async def _domain(_: Request, exc: HonchoError) -> JSONResponse:
+    async def _domain(_: Request, exc: HonchoError) -> Response:
         return _detail(exc.status_code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
         return _detail(422, _validation_items(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         return _detail(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _detail(500, "An unexpected error occurred")

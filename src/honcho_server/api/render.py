@@ -1,4 +1,4 @@
-"""Fast JSON responses: plain dicts of domain records, serialised once with orjson.
+"""Fast JSON responses: plain dicts of domain records, serialised once (orjson).
 
 Routes still declare pydantic `response_model`s for the OpenAPI document, but return ready responses so
 FastAPI neither re-validates nor re-serialises them (a large share of per-request CPU otherwise).
@@ -9,19 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import Response
 
-from honcho_server.domain import models
-
-_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+from honcho_server.domain import jsontext, models
 
 
 class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=_OPTIONS)
+        return jsontext.dumps(content)
 
 
 def respond(content: Any, status_code: int = 200) -> JSON:

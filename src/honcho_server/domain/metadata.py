@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from honcho_server.domain.jsontext import has_non_finite
+
 MAX_KEYS = 100
 MAX_DEPTH = 5
 
@@ -26,6 +28,8 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     """Validate and clean a metadata object; raises ValueError with a readable reason."""
     if len(value) > MAX_KEYS:
         raise ValueError(f"metadata may have at most {MAX_KEYS} top-level keys (got {len(value)})")
+    if has_non_finite(value):
+        raise ValueError("metadata may not contain NaN or Infinity (they are not JSON)")
     if _depth(value) > MAX_DEPTH:
         raise ValueError(f"metadata may be nested at most {MAX_DEPTH} levels deep")
     return strip_nul(value)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from honcho_server.domain import jsontext
 from honcho_server.store.dialect import Dialect, dialect_for
 
 
@@ -25,7 +26,12 @@ class Database:
         parsed = make_url(url.replace("postgres://", "postgresql://", 1))
         self.dialect: Dialect = dialect_for(plain_backend(url))
         self.url = self.dialect.async_url(parsed)
-        self.engine: AsyncEngine = create_async_engine(self.url, **self.dialect.engine_options(settings))
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            json_serializer=jsontext.dumps_text,
+            json_deserializer=jsontext.loads,
+            **self.dialect.engine_options(settings),
+        )
         self.dialect.configure_engine(self.engine)
 
     @contextlib.asynccontextmanager
