@@ -20,7 +20,8 @@ async def test_big_integers_round_trip_exactly(client: httpx.AsyncClient, ws: st
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 async def test_non_finite_numbers_are_refused(client: httpx.AsyncClient, ws: str, literal: str) -> None:
-    body = '{"messages": [{"peer_id": "alice", "content": "x", "metadata": {"v": LITERAL}}]}'.replace("LITERAL", literal)
+    template = '{"messages": [{"peer_id": "alice", "content": "x", "metadata": {"v": LITERAL}}]}'
+    body = template.replace("LITERAL", literal)
     detail = expect(await client.post(messages_url(ws, "s1"), content=body, headers=RAW), 422)["detail"]
     assert "NaN or Infinity" in detail[0]["msg"]
     assert expect(await client.post(ws_url(ws, "sessions", "list")), 200)["total"] == 0
