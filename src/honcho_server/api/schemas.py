@@ -100,10 +100,6 @@ class WorkspaceOut(BaseModel):
     created_at: datetime
     uid: str
 
-    @classmethod
-    def of(cls, w: models.Workspace) -> WorkspaceOut:
-        return cls(id=w.name, metadata=w.metadata, configuration=w.configuration, created_at=w.created_at, uid=w.uid)
-
 
 class PeerOut(BaseModel):
     id: str
@@ -112,17 +108,6 @@ class PeerOut(BaseModel):
     metadata: dict[str, Any]
     configuration: dict[str, Any]
     uid: str
-
-    @classmethod
-    def of(cls, p: models.Peer) -> PeerOut:
-        return cls(
-            id=p.name,
-            workspace_id=p.workspace_name,
-            created_at=p.created_at,
-            metadata=p.metadata,
-            configuration=p.configuration,
-            uid=p.uid,
-        )
 
 
 class SessionOut(BaseModel):
@@ -133,18 +118,6 @@ class SessionOut(BaseModel):
     configuration: dict[str, Any]
     created_at: datetime
     uid: str
-
-    @classmethod
-    def of(cls, s: models.Session) -> SessionOut:
-        return cls(
-            id=s.name,
-            is_active=s.is_active,
-            workspace_id=s.workspace_name,
-            metadata=s.metadata,
-            configuration=s.configuration,
-            created_at=s.created_at,
-            uid=s.uid,
-        )
 
 
 class MessageOut(BaseModel):
@@ -157,19 +130,6 @@ class MessageOut(BaseModel):
     workspace_id: str
     token_count: int
 
-    @classmethod
-    def of(cls, m: models.Message) -> MessageOut:
-        return cls(
-            id=m.uid,
-            content=m.content,
-            peer_id=m.peer_name,
-            session_id=m.session_name,
-            metadata=m.metadata,
-            created_at=m.created_at,
-            workspace_id=m.workspace_name,
-            token_count=m.token_count,
-        )
-
 
 class PageOut(BaseModel, Generic[T]):
     items: list[T]
@@ -177,16 +137,6 @@ class PageOut(BaseModel, Generic[T]):
     page: int
     size: int
     pages: int
-
-
-def page_of(page: models.Page[Any], convert: Any) -> dict[str, Any]:
-    return {
-        "items": [convert(i) for i in page.items],
-        "total": page.total,
-        "page": page.page,
-        "size": page.size,
-        "pages": page.pages,
-    }
 
 
 class Summary(BaseModel):

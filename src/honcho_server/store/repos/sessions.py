@@ -70,11 +70,18 @@ class AppendTarget:
     members: dict[str, Membership]
 
 
+_MEMBER_COLUMNS = (sp.c.peer_id, sp.c.observe_me, sp.c.observe_others, sp.c.left_at,
+                   peers.c.name.label("peer_name"), peers.c.configuration.label("peer_configuration"))
+
+
+def _membership(row: Any) -> Membership:
+    return Membership(peer_pk=row.peer_id, peer_name=row.peer_name, peer_configuration=row.peer_configuration,
+                      observe_me=row.observe_me, observe_others=row.observe_others, active=row.left_at is None)
+
+
 _APPEND_TARGET = (
     select(t.c.id, t.c.is_active, t.c.configuration, t.c.workspace_id,
-           ws.c.configuration.label("workspace_configuration"), sp.c.peer_id, sp.c.observe_me,
-           sp.c.observe_others, sp.c.left_at, peers.c.name.label("peer_name"),
-           peers.c.configuration.label("peer_configuration"))
+           ws.c.configuration.label("workspace_configuration"), *_MEMBER_COLUMNS)
     .select_from(t.join(ws, ws.c.id == t.c.workspace_id)
                  .outerjoin(sp, sp.c.session_id == t.c.id)
                  .outerjoin(peers, peers.c.id == sp.c.peer_id))
@@ -88,11 +95,7 @@ async def append_target(conn: AsyncConnection, workspace_name: str, name: str) -
     if not rows:
         return None
     first = rows[0]
-    members = {
-        r.peer_name: Membership(peer_pk=r.peer_id, peer_name=r.peer_name, peer_configuration=r.peer_configuration,
-                                observe_me=r.observe_me, observe_others=r.observe_others, active=r.left_at is None)
-        for r in rows if r.peer_id is not None
-    }
+    members = {r.peer_name: _membership(r) for r in rows if r.peer_id is not None}
     return AppendTarget(session_pk=first.id, workspace_pk=first.workspace_id, is_active=first.is_active,
                         session_configuration=first.configuration,
                         workspace_configuration=first.workspace_configuration, members=members)
@@ -133,17 +136,11 @@ async def list_page(
 async def memberships(conn: AsyncConnection, session_pk: int) -> dict[str, Membership]:
     """Every membership row of a session (active or left), keyed by peer name."""
     query = (
-        select(sp.c.peer_id, sp.c.observe_me, sp.c.observe_others, sp.c.left_at, peers.c.name,
-               peers.c.configuration)
+        select(*_MEMBER_COLUMNS)
         .join(peers, peers.c.id == sp.c.peer_id)
         .where(sp.c.session_id == session_pk)
     )
-    return {
-        row.name: Membership(peer_pk=row.peer_id, peer_name=row.name, peer_configuration=row.configuration,
-                             observe_me=row.observe_me, observe_others=row.observe_others,
-                             active=row.left_at is None)
-        for row in await conn.execute(query)
-    }
+    return {row.peer_name: _membership(row) for row in await conn.execute(query)}
 
 
 async def add_members(
