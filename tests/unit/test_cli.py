@@ -1,0 +1,49 @@
+"""The command line: refuses an open server on a public address, reports its version, migrates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from honcho_server import __version__
+from honcho_server.cli.main import app, is_loopback
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HONCHO_") or name in ("DB_CONNECTION_URI", "AUTH_USE_AUTH", "AUTH_JWT_SECRET"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0 and result.stdout.strip() == __version__
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])
+def test_serve_refuses_public_address_without_auth(host: str) -> None:
+    result = runner.invoke(app, ["serve", "--host", host, "--db", "sqlite:///x.db"])
+    assert result.exit_code == 2
+    assert "--insecure" in result.output
+    assert not Path("x.db").exists()  # refused before touching anything
+
+
+@pytest.mark.parametrize(("host", "expected"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                                ("0.0.0.0", False), ("10.1.2.3", False)])
+def test_loopback_detection(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    result = runner.invoke(app, ["migrate", "--db", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    assert db.exists() and "up to date" in result.stdout

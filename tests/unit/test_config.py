@@ -1,0 +1,63 @@
+"""Settings sources: HONCHO_ environment with nesting, the reference server's names, config.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from honcho_server.config import load_settings
+
+REFERENCE_NAMES = ("DB_CONNECTION_URI", "AUTH_USE_AUTH", "AUTH_JWT_SECRET")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HONCHO_") or name in REFERENCE_NAMES:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray config.toml
+
+
+def test_defaults_are_embedded_and_open_on_loopback() -> None:
+    settings = load_settings()
+    assert settings.db.url == "sqlite:///honcho-data/honcho.db"
+    assert settings.server.host == "127.0.0.1" and settings.server.port == 8000
+    assert settings.auth.enabled is False
+
+
+def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HONCHO_DB__URL", "postgresql://u:p@h:5432/d")
+    monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
+    monkeypatch.setenv("HONCHO_AUTH__JWT_SECRET", "s3cret")
+    monkeypatch.setenv("HONCHO_WORKER__CONCURRENCY", "7")
+    settings = load_settings()
+    assert settings.db.url == "postgresql://u:p@h:5432/d"
+    assert settings.auth.enabled and settings.auth.jwt_secret.get_secret_value() == "s3cret"
+    assert settings.worker.concurrency == 7
+
+
+def test_reference_names_are_accepted_below_honcho_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_CONNECTION_URI", "postgresql://ref/db")
+    monkeypatch.setenv("AUTH_USE_AUTH", "true")
+    monkeypatch.setenv("AUTH_JWT_SECRET", "ref-secret")
+    settings = load_settings()
+    assert settings.db.url == "postgresql://ref/db" and settings.auth.enabled
+    monkeypatch.setenv("HONCHO_DB__URL", "sqlite:///mine.db")
+    assert load_settings().db.url == "sqlite:///mine.db"
+
+
+def test_config_toml_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[db]\nurl = "sqlite:///from-toml.db"\n[server]\nport = 9001\n')
+    settings = load_settings()
+    assert settings.db.url == "sqlite:///from-toml.db" and settings.server.port == 9001
+    monkeypatch.setenv("HONCHO_SERVER__PORT", "9002")
+    assert load_settings().server.port == 9002
+
+
+def test_auth_without_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
+    with pytest.raises(ValueError, match="jwt_secret"):
+        load_settings()
