@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from honcho_server import __version__
 from honcho_server.api import errors
+from honcho_server.api.deps import screen_input
 from honcho_server.api.routes import keys, messages, peers, sessions, workspaces
+from honcho_server.api.schemas import ERROR_RESPONSES
 from honcho_server.config import Settings
 from honcho_server.services.deps import Deps
 from honcho_server.store.engine import Database
@@ -38,6 +40,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         version=__version__,
         lifespan=lifespan,
         description="A self-hostable memory server speaking the Honcho v3 API.",
+        dependencies=[Depends(screen_input)],
     )
     app.state.deps = deps
     app.add_middleware(
@@ -49,5 +52,5 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
     )
     errors.install(app)
     for module in (workspaces, peers, sessions, messages, keys):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from honcho_server.domain import jsontext
 from honcho_server.domain.credentials import Principal
+from honcho_server.errors import ValidationError
 from honcho_server.services.deps import Deps
 
 
@@ -32,6 +34,44 @@ def get_paging(
     reverse: bool = False,
 ) -> Paging:
     return Paging(page, size, reverse)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def screen_input(request: Request) -> None:
+    """Refuse, before any field is validated or looked up, input that the layers below cannot take.
+
+    Run for every route (an app-wide dependency): a NUL character in a path or query value (no stored id has
+    one, and PostgreSQL rejects it even in a lookup), and in a JSON body an unpaired surrogate escape
+    (`"\\ud800"`: valid JSON syntax, but not Unicode text, so it can be neither stored nor echoed as UTF-8) or
+    nesting deeper than any payload needs (the recursive checks, encoders and compilers downstream would run
+    out of stack).
+    """
+    for kind, params in (("Path", request.path_params.items()), ("Query", request.query_params.multi_items())):
+        for name, value in params:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValidationError(f"{kind} parameter '{name}' contains a NUL character")
+    if not _is_json(request.headers.get("content-type")):
+        return
+    raw = await request.body()
+    deep = raw.count(b"{") + raw.count(b"[") > jsontext.MAX_NESTING  # else it cannot nest that deep
+    surrogate = jsontext.may_hold_lone_surrogate(raw)
+    if not (deep or surrogate):
+        return
+    try:
+        body = await request.json()  # already parsed (and cached) for routes that take a body
+    except (ValueError, RecursionError):
+        return  # a route without a body ignores it; one with a body has already refused it
+    if deep and jsontext.too_deep(body):
+        raise ValidationError(f"The JSON body is nested more than {jsontext.MAX_NESTING} levels deep")
+    if surrogate and jsontext.has_lone_surrogate(body):
+        raise ValidationError(
+            'The JSON body contains an unpaired UTF-16 surrogate escape (such as "\\ud800"); '
+            "strings must be valid Unicode"
+        )
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
@@ -22,6 +22,17 @@ T = TypeVar("T")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
 Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
 Text = Annotated[str, AfterValidator(strip_nul)]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC (a naive time is UTC already, spec 1.3); ValueError when there is no UTC equivalent."""
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-14:00 is in year 10000 in UTC
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class _Body(BaseModel):
@@ -79,7 +90,7 @@ class MessageCreate(_Body):
     peer_id: str = Field(min_length=1, validation_alias=AliasChoices("peer_id", "peer_name"))
     metadata: Metadata | None = None
     configuration: MessageConfiguration | None = None
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
 class MessageBatch(_Body):
@@ -202,3 +213,32 @@ class Message(BaseModel):
 
 class KeyOut(BaseModel):
     key: str
+
+
+# ---- errors (documentation only: api/errors.py renders them) -------------------------------------
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorOut(BaseModel):
+    """422 carries either FastAPI's list of field issues or, for semantic checks (spec 1.5), one message."""
+
+    detail: list[ValidationIssue] | str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Unreadable body or a request that cannot be honoured"},
+    401: {"model": ErrorOut, "description": "Missing, invalid or insufficient credentials"},
+    404: {"model": ErrorOut, "description": "Resource not found"},
+    422: {"model": ValidationErrorOut, "description": "Validation error"},
+}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from honcho_server.domain.metadata import strip_nul
 
 SECTIONS = ("reasoning", "peer_card", "summary", "dream", "dialectic")
 
@@ -13,6 +15,12 @@ SECTIONS = ("reasoning", "peer_card", "summary", "dream", "dialectic")
 class _Section(BaseModel):
     # Unknown keys inside a section are dropped: the SDK rejects them when parsing responses.
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("custom_instructions", check_fields=False)
+    @classmethod
+    def _without_nul(cls, value: str | None) -> str | None:
+        # As from all client text (spec 1.4); these strings reach JSON columns, which cannot hold a NUL.
+        return strip_nul(value)
 
 
 class ReasoningConfig(_Section):
@@ -62,8 +70,9 @@ class ScopeConfiguration(BaseModel):
     dialectic: DialecticConfig | None = None
 
     def stored(self) -> dict[str, Any]:
-        """The storage form: null fields removed at every level (null-valued extra keys too)."""
-        return _drop_nulls(self.model_dump(exclude_none=True))
+        """The storage form: null fields removed at every level (null-valued extra keys too), and NUL
+        characters stripped from every key and string as from metadata (PostgreSQL's JSON cannot hold them)."""
+        return strip_nul(_drop_nulls(self.model_dump(exclude_none=True)))
 
     def instruction_texts(self) -> list[str]:
         texts = [self.custom_instructions]

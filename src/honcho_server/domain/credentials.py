@@ -57,7 +57,10 @@ class Principal:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-14:00 has no UTC equivalent
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from None
 
 
 def mint_key(

@@ -25,7 +25,11 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=_OPTIONS)
     except TypeError:  # integers beyond 64 bits: valid JSON, kept exactly
-        return json.dumps(value, default=_fallback_default, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(value, default=_fallback_default, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (echoed input): only an ASCII escape can carry it
+        return json.dumps(value, default=_fallback_default, separators=(",", ":")).encode()
 
 
 def dumps_text(value: Any) -> str:
@@ -49,4 +53,52 @@ def has_non_finite(value: Any) -> bool:
         return any(has_non_finite(v) for v in value.values())
     if isinstance(value, list):
         return any(has_non_finite(v) for v in value)
+    return False
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A `\uD800`-`\uDBFF` escape not followed by a low one, or a `\uDC00`-`\uDFFF` escape not preceded by a high one.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def may_hold_lone_surrogate(raw: bytes) -> bool:
+    """Cheap pre-check of JSON text: False means no string in it can decode to a lone surrogate."""
+    return _LONE_SURROGATE_ESCAPE.search(raw) is not None
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string or key with an unpaired UTF-16 surrogate (`"\\ud800"`).
+
+    JSON's grammar allows such escapes, but the result is not Unicode text: it cannot be encoded as UTF-8,
+    stored, or rendered back. (A valid pair decodes to one astral character, so any surrogate left is lone.)
+    """
+    stack = [value]
+    while stack:  # iterative: the value may be nested as deep as the parser allowed
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+MAX_NESTING = 100  # objects and arrays inside one another; far beyond any real payload, far below stack limits
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether objects and arrays are nested more than `limit` levels deep in a parsed JSON value."""
+    stack = [(value, 1)]
+    while stack:  # iterative, so that checking depth cannot itself run out of stack
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import QueueCounts, QueueStatus
@@ -18,6 +18,9 @@ from honcho_server.store.tables import sessions
 # housekeeping (deletions) are internal and not counted.
 USER_FACING_KINDS = ("representation", "summary", "dream", "embed")
 OPEN = ("pending", "running")
+# The partial unique index's predicate, spelled with literals: with bound parameters PostgreSQL cannot match
+# it to the index once a prepared statement switches to its generic plan (the 6th run on a connection).
+_OPEN_LITERAL = t.c.status.in_([literal_column(f"'{status}'") for status in OPEN])
 
 
 @dataclass(slots=True)
@@ -57,7 +60,7 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
     # executemany with one cached statement (a multi-VALUES insert would be compiled anew every call)
     stmt = dialect.insert(t)
     if any(j.dedupe_key for j in new_jobs):
-        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=t.c.status.in_(OPEN))
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_OPEN_LITERAL)
     await conn.execute(stmt, rows)
 
 

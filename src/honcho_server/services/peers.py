@@ -27,6 +27,8 @@ def check_new_names(names: Iterable[str], existing: Iterable[str]) -> None:
 
 async def ensure_many(conn: AsyncConnection, deps: Deps, workspace_pk: int, names: list[str]) -> dict[str, Any]:
     """Rows of the named peers, creating the missing ones (validated) in the caller's transaction."""
+    # No peer name holds a NUL (creation refuses it), and PostgreSQL rejects one even in a lookup.
+    check_new_names([n for n in names if "\x00" in n], ())
     rows = await repo.find_many(conn, workspace_pk, names)
     missing = [n for n in dict.fromkeys(names) if n not in rows]
     if missing:

@@ -46,6 +46,7 @@ async def ensure(
     ws = await workspaces.ensure(conn, deps, workspace_name)
     session = await repo.find(conn, ws.pk, name, ws.name)
     if session is None:
+        workspaces.check_implicit_name("Session", name)
         created = await repo.insert_if_missing(conn, deps.db.dialect, ws.pk, ws.name, name, metadata or {},
                                                configuration or {}, deps.now())
         if created:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +13,18 @@ from honcho_server.domain.models import Message
 from honcho_server.services import messages
 from honcho_server.services.deps import Deps
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text as a UTF-8 column keeps it: NUL stripped (as from all content, spec 1.4), and any lone surrogate
+    (a PDF's broken glyph map, an escaped one in JSON, a filename's undecodable byte) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
 
 def file_to_chunks(data: bytes, content_type: str) -> list[str]:
     """Blocking (PDF parsing): call from a worker thread."""
-    return split_into_chunks(extract_text(data, content_type), DEFAULT_MAX_CHARS)
+    return split_into_chunks(storable(extract_text(data, content_type)), DEFAULT_MAX_CHARS)
 
 
 async def store_chunks(
@@ -29,9 +38,9 @@ async def store_chunks(
         messages.NewMessage(
             content=chunk, peer_name=peer_id, metadata=metadata, configuration=configuration,
             created_at=created_at,
-            internal_metadata={"file_id": file_id, "filename": filename, "chunk_index": i,
+            internal_metadata={"file_id": file_id, "filename": filename and storable(filename), "chunk_index": i,
                                "total_chunks": len(chunks), "original_file_size": size,
-                               "content_type": content_type})
+                               "content_type": storable(content_type)})
         for i, chunk in enumerate(chunks)
     ]
     # One call, one transaction: a file is stored whole or not at all.

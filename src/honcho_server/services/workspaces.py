@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.configuration import ScopeConfiguration, shallow_merge
+from honcho_server.domain.ids import NAME_MAX
 from honcho_server.domain.models import Page, Workspace
-from honcho_server.errors import Conflict, NotFound
+from honcho_server.errors import Conflict, NotFound, ValidationError
 from honcho_server.queue import jobs
 from honcho_server.services.configs import check_scope_configuration
 from honcho_server.services.deps import Deps
@@ -16,11 +17,18 @@ from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos import workspaces as repo
 
 
+def check_implicit_name(kind: str, name: str) -> None:
+    """A name arriving in a path (not pattern-checked, spec 1.2) must still fit the column to be created."""
+    if len(name) > NAME_MAX:
+        raise ValidationError(f"{kind} id is too long to create: {len(name)} characters (at most {NAME_MAX})")
+
+
 async def ensure(conn: AsyncConnection, deps: Deps, name: str) -> Workspace:
     """The named workspace, created silently when missing (inside the caller's transaction)."""
     found = await repo.find(conn, name)
     if found:
         return found
+    check_implicit_name("Workspace", name)
     created = await repo.insert_if_missing(conn, deps.db.dialect, name, {}, {}, deps.now())
     return created or await require(conn, name)
 

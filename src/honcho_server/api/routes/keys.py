@@ -9,14 +9,19 @@ from fastapi import APIRouter, Query
 
 from honcho_server.api.deps import DepsDep
 from honcho_server.api.policy import PolicyRoute, policy
-from honcho_server.api.schemas import KeyOut
+from honcho_server.api.schemas import ErrorOut, KeyOut
 from honcho_server.domain.credentials import mint_key
 from honcho_server.errors import Disabled, ValidationError
 
 router = APIRouter(route_class=PolicyRoute)
 
 
-@router.post("/v3/keys", response_model=KeyOut, tags=["keys"])
+@router.post(
+    "/v3/keys",
+    response_model=KeyOut,
+    tags=["keys"],
+    responses={405: {"model": ErrorOut, "description": "Authentication is disabled"}},
+)
 @policy(workspace=None, admin_only=True)
 async def create_key(
     deps: DepsDep,

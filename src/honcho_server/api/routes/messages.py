@@ -13,7 +13,16 @@ from pydantic import ValidationError as PydanticValidationError
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep
 from honcho_server.api.policy import PolicyRoute, policy
-from honcho_server.api.schemas import ListBody, MessageBatch, MessageOut, MessageUpdate, PageOut
+from honcho_server.api.schemas import (
+    ErrorOut,
+    ListBody,
+    MessageBatch,
+    MessageOut,
+    MessageUpdate,
+    PageOut,
+    as_utc,
+)
+from honcho_server.domain import jsontext
 from honcho_server.domain.configuration import MessageConfiguration
 from honcho_server.domain.metadata import check_metadata
 from honcho_server.errors import FileTooLarge
@@ -45,22 +54,32 @@ async def create_messages(workspace_id: str, session_id: str, body: MessageBatch
 
 
 def _lenient_json(text: str | None) -> dict[str, Any] | None:
-    """Upload form fields: malformed JSON is ignored, as the reference does."""
+    """Upload form fields: malformed JSON is ignored, as the reference does (too deep or not Unicode included)."""
     try:
         value = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict) or jsontext.too_deep(value) or jsontext.has_lone_surrogate(value):
+        return None
+    return value
 
 
 def _lenient_datetime(text: str | None) -> datetime | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else None
     except ValueError:
         return None
 
 
-@router.post("/upload", response_model=list[MessageOut], status_code=201)
+@router.post(
+    "/upload",
+    response_model=list[MessageOut],
+    status_code=201,
+    responses={
+        413: {"model": ErrorOut, "description": "File too large"},
+        415: {"model": ErrorOut, "description": "Unsupported file type"},
+    },
+)
 @policy(**SESSION)
 async def upload_file(
     workspace_id: str,
@@ -79,9 +98,12 @@ async def upload_file(
     meta = _lenient_json(metadata)
     try:
         meta = check_metadata(meta) if meta is not None else {}
+    except (ValueError, RecursionError):  # over the limits: ignored like malformed JSON, never stored unchecked
+        meta = {}
+    try:
         config = MessageConfiguration.model_validate(_lenient_json(configuration)) if configuration else None
     except (ValueError, PydanticValidationError):
-        meta, config = meta if isinstance(meta, dict) else {}, None
+        config = None
     text_chunks = await asyncio.to_thread(uploads.file_to_chunks, data, file.content_type or "")
     created = await uploads.store_chunks(
         deps,

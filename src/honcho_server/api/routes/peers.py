@@ -42,7 +42,7 @@ async def list_peers(
     return render.respond(render.page(page, render.peer))
 
 
-@router.post("", response_model=PeerOut, status_code=201)
+@router.post("", response_model=PeerOut, status_code=201, responses={200: {"model": PeerOut}})
 @policy(self_check=True)
 async def get_or_create_peer(workspace_id: str, body: PeerCreate, deps: DepsDep, principal: PrincipalDep) -> Response:
     require_claims(principal, workspace=workspace_id, peer=body.id)

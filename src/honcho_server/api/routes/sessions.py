@@ -40,7 +40,7 @@ async def list_sessions(
     return render.respond(render.page(page, render.session))
 
 
-@router.post("", response_model=SessionOut, status_code=201)
+@router.post("", response_model=SessionOut, status_code=201, responses={200: {"model": SessionOut}})
 @policy(self_check=True)
 async def get_or_create_session(
     workspace_id: str, body: SessionCreate, deps: DepsDep, principal: PrincipalDep

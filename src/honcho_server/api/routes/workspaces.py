@@ -10,6 +10,7 @@ from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
+    ErrorOut,
     ListBody,
     Message,
     PageOut,
@@ -23,7 +24,7 @@ from honcho_server.services import queue_status, workspaces
 router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"], route_class=PolicyRoute)
 
 
-@router.post("", response_model=WorkspaceOut, status_code=201)
+@router.post("", response_model=WorkspaceOut, status_code=201, responses={200: {"model": WorkspaceOut}})
 @policy(self_check=True)
 async def get_or_create_workspace(body: WorkspaceCreate, deps: DepsDep, principal: PrincipalDep) -> Response:
     require_claims(principal, workspace=body.id)
@@ -48,7 +49,12 @@ async def update_workspace(workspace_id: str, body: WorkspaceUpdate, deps: DepsD
     )
 
 
-@router.delete("/{workspace_id}", response_model=Message, status_code=202)
+@router.delete(
+    "/{workspace_id}",
+    response_model=Message,
+    status_code=202,
+    responses={409: {"model": ErrorOut, "description": "Sessions are still active"}},
+)
 @policy()
 async def delete_workspace(workspace_id: str, deps: DepsDep) -> Message:
     await workspaces.delete(deps, workspace_id)

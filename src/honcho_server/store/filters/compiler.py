@@ -15,6 +15,7 @@ from honcho_server.store.filters.metadata import json_condition
 from honcho_server.store.filters.scalar import scalar_condition
 
 MAX_DEPTH = 5
+MAX_VALUES = 10_000
 LOGICAL = ("AND", "OR", "NOT")
 
 
@@ -24,7 +25,31 @@ def compile_filter(
     """Compile a client filter object into one boolean SQL expression; None when it sets no condition."""
     if filters is None:
         return None
+    _check_size_and_text(filters)
     return _Compiler(fields, dialect, resource).filter(filters, 0)
+
+
+def _check_size_and_text(filters: Any) -> None:
+    """Limits that keep any filter within what the database accepts, checked before compiling.
+
+    Each value may become a bound parameter (PostgreSQL takes at most 32767 per statement), and a NUL
+    character can neither be stored nor compared by PostgreSQL (no stored id or metadata text holds one).
+    """
+    stack, values = [filters], 0
+    while stack:  # iterative: nesting is only limited further down, by the compiler
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+            continue
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        values += 1
+        if values > MAX_VALUES:
+            raise FilterError(f"A filter may hold at most {MAX_VALUES} values")
+        if isinstance(item, str) and "\x00" in item:
+            raise FilterError("Filter keys and values may not contain NUL characters")
 
 
 @dataclass(frozen=True)

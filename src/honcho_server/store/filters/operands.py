@@ -78,7 +78,10 @@ def parse_datetime(value: str) -> datetime | None:
     except ValueError:
         parsed = None
     if parsed is not None and parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-14:00 has no UTC equivalent
+            return None
     for fmt in _NAIVE_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC)

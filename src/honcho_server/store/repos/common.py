@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Page
 
 T = TypeVar("T")
+_MAX_OFFSET = 2**63 - 1  # OFFSET is a signed 64-bit integer in SQLite and PostgreSQL
 
 
 async def paginate(
@@ -26,8 +27,11 @@ async def paginate(
     The total rides along as a window count on the page's rows, so a page costs one round trip; only a
     page past the end needs a separate count.
     """
-    counted = query.add_columns(func.count().over().label("_total"))
-    rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset((page - 1) * size)))
+    offset = (page - 1) * size
+    rows = []
+    if offset <= _MAX_OFFSET:  # beyond it the page is surely past the end (and no database takes the OFFSET)
+        counted = query.add_columns(func.count().over().label("_total"))
+        rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset(offset)))
     if rows:
         total = rows[0]._total
     elif page == 1:
