@@ -1,4 +1,7 @@
-"""FastAPI dependencies shared by routes: services bundle, paging, principal."""
+"""FastAPI dependencies shared by routes: services bundle, paging, principal.
+
+All are `async def`: FastAPI runs plain `def` dependencies on a thread pool, a costly hop per request.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from honcho_server.errors import ValidationError
 from honcho_server.services.deps import Deps
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     return request.state.principal
 
 
@@ -28,7 +31,7 @@ class Paging:
     reverse: bool
 
 
-def get_paging(
+async def get_paging(
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 50,
     reverse: bool = False,

@@ -142,7 +142,7 @@ jobs = Table(
     _created_at(),
     Column("updated_at", UTCDateTime(), nullable=False),
     CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
-    Index(None, "status", "run_after"),
+    Index(None, "kind", "status", "run_after"),  # claims look up claimable jobs of the kinds a worker runs
     Index(None, "work_unit_key", "status"),
     Index(None, "workspace_id", "kind", "status"),
     Index(None, "session_id"),

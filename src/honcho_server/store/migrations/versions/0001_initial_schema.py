@@ -85,7 +85,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_session_id'), ['session_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_jobs_status_run_after'), ['status', 'run_after'], unique=False)
+        batch_op.create_index(batch_op.f('ix_jobs_kind_status_run_after'), ['kind', 'status', 'run_after'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_work_unit_key_status'), ['work_unit_key', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_workspace_id_kind_status'), ['workspace_id', 'kind', 'status'], unique=False)
         batch_op.create_index('uq_jobs_dedupe_key_open', ['dedupe_key'], unique=True, postgresql_where=sa.text("status IN ('pending', 'running')"), sqlite_where=sa.text("status IN ('pending', 'running')"))
@@ -143,7 +143,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_jobs_dedupe_key_open', postgresql_where=sa.text("status IN ('pending', 'running')"), sqlite_where=sa.text("status IN ('pending', 'running')"))
         batch_op.drop_index(batch_op.f('ix_jobs_workspace_id_kind_status'))
         batch_op.drop_index(batch_op.f('ix_jobs_work_unit_key_status'))
-        batch_op.drop_index(batch_op.f('ix_jobs_status_run_after'))
+        batch_op.drop_index(batch_op.f('ix_jobs_kind_status_run_after'))
         batch_op.drop_index(batch_op.f('ix_jobs_session_id'))
 
     op.drop_table('jobs')
