@@ -82,6 +82,17 @@ def figures(result: dict) -> dict[str, float]:
     return out
 
 
+def cpu_per_unit(result: dict) -> dict[str, float]:
+    """Server CPU milliseconds per message (ingest) or per request: steadier than latency on a busy box."""
+    cpu, phases = result.get("cpu", {}), result.get("phases", {})
+    units = {"bulk_ingest": phases.get("bulk_ingest", {}).get("messages_created"),
+             "single_create": phases.get("single_create", {}).get("requests"),
+             "messages_list": phases.get("messages_list", {}).get("requests"),
+             "concurrent_create": phases.get("concurrent_create", {}).get("requests_ok")}
+    return {phase: round(1000 * cpu[phase]["server_cpu_total_s"] / n, 3)
+            for phase, n in units.items() if n and phase in cpu}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workload", default=str(ROOT.parent / "shared" / "bench" / "workload.py"))
@@ -111,6 +122,8 @@ def main() -> None:
             ratio = value / ref if "/s" in metric else ref / value
             cells.append(f"{value:,.1f} ({ratio:.1f}×)")
         print(f"| {metric} | {ref:,} | " + " | ".join(cells) + " |")
+    for backend, result in results.items():
+        print(f"server CPU ms per message/request ({backend}): {cpu_per_unit(result)}")
 
 
 if __name__ == "__main__":

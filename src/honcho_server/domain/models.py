@@ -42,6 +42,7 @@ class Session:
     metadata: dict[str, Any]
     configuration: dict[str, Any]
     created_at: datetime
+    message_count: int = 0
 
 
 @dataclass(slots=True)

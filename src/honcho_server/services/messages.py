@@ -109,7 +109,7 @@ async def list_page(
         if session is None:
             return Page([], 0, page, size)
         return await repo.list_page(conn, deps.db.dialect, session.pk, workspace_name, session_name, filters,
-                                    page, size, reverse)
+                                    page, size, reverse, session.message_count)
 
 
 async def get(deps: Deps, workspace_name: str, session_name: str, uid: str) -> Message:

@@ -132,7 +132,7 @@ async def clone(deps: Deps, workspace_name: str, name: str, message_uid: str | N
         rows = await message_repo.rows_up_to(conn, original.pk, cutoff)
         if rows:
             await message_repo.insert_many(conn, [_copied(r, copy.pk) for r in rows])
-            await repo.update_fields(conn, copy.pk, last_seq=rows[-1].seq)
+            await repo.update_fields(conn, copy.pk, last_seq=rows[-1].seq, message_count=len(rows))
         members = await repo.memberships(conn, original.pk)
         await repo.add_members(conn, deps.db.dialect, copy.workspace_pk, copy.pk,
                                {m.peer_pk: (m.observe_me, m.observe_others) for m in members.values() if m.active},

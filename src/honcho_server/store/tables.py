@@ -78,6 +78,8 @@ sessions = Table(
     Column("configuration", Json, nullable=False),
     # Highest message seq handed out; bumped with UPDATE ... RETURNING, which also serialises appends.
     Column("last_seq", BigId, nullable=False, server_default=text("0")),
+    # Kept with every append so listing a session never counts its rows.
+    Column("message_count", BigId, nullable=False, server_default=text("0")),
     _created_at(),
     UniqueConstraint("workspace_id", "name"),
     UniqueConstraint("workspace_id", "id"),

@@ -21,21 +21,23 @@ async def paginate(
     page: int,
     size: int,
     convert: Callable[[Any], T],
+    *,
+    total: int | None = None,
 ) -> Page[T]:
-    """One page of `query` and the total number of its rows.
+    """One page of `query` and the total number of its rows (pass `total` when it is already known).
 
-    The total rides along as a window count on the page's rows, so a page costs one round trip; only a
-    page past the end needs a separate count.
+    Otherwise the total rides along as a window count on the page's rows, so a page costs one round trip;
+    only a page past the end needs a separate count.
     """
     offset = (page - 1) * size
     rows = []
     if offset <= _MAX_OFFSET:  # beyond it the page is surely past the end (and no database takes the OFFSET)
-        counted = query.add_columns(func.count().over().label("_total"))
+        counted = query if total is not None else query.add_columns(func.count().over().label("_total"))
         rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset(offset)))
-    if rows:
-        total = rows[0]._total
-    elif page == 1:
-        total = 0
-    else:
-        total = (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+    if total is None:
+        total = rows[0]._total if rows else 0 if page == 1 else await _count(conn, query)
     return Page(items=[convert(row) for row in rows], total=total, page=page, size=size)
+
+
+async def _count(conn: AsyncConnection, query: Select[Any]) -> int:
+    return (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()

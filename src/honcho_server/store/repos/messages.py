@@ -14,15 +14,18 @@ from honcho_server.store.repos.common import paginate
 from honcho_server.store.tables import messages as t
 from honcho_server.store.tables import peers
 
+# The author's name per row, looked up only for the rows a query returns (cheaper than a join that a
+# window count or a filter would otherwise drag across the whole session).
+_PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
 _COLUMNS = (t.c.id, t.c.uid, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
-            peers.c.name.label("peer_name"))
+            _PEER_NAME.label("peer_name"))
 
 
 def fields(workspace_name: str, session_name: str) -> dict[str, Field]:
     return {
         "workspace_id": Field(literal(workspace_name), "text"),
         "session_id": Field(literal(session_name), "text"),
-        "peer_id": Field(peers.c.name, "text"),
+        "peer_id": Field(_PEER_NAME, "text"),
         "token_count": Field(t.c.token_count, "int"),
         "created_at": Field(t.c.created_at, "datetime"),
         "metadata": Field(t.c.metadata, "json"),
@@ -40,20 +43,21 @@ async def insert_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
 
 
 def _in_session(session_pk: int) -> Any:
-    return select(*_COLUMNS).join(peers, peers.c.id == t.c.peer_id).where(t.c.session_id == session_pk)
+    return select(*_COLUMNS).where(t.c.session_id == session_pk)
 
 
 async def list_page(
     conn: AsyncConnection, dialect: Dialect, session_pk: int, workspace_name: str, session_name: str,
-    filters: dict[str, Any] | None, page: int, size: int, reverse: bool,
+    filters: dict[str, Any] | None, page: int, size: int, reverse: bool, message_count: int,
 ) -> Page[Message]:
+    """One page of a session's messages; without a filter the session's own count is the total."""
     query = _in_session(session_pk)
     condition = compile_filter(filters, fields(workspace_name, session_name), dialect, resource="Message")
     if condition is not None:
         query = query.where(condition)
     order = [t.c.seq.desc()] if reverse else [t.c.seq]
-    return await paginate(conn, query, order, page, size,
-                          lambda r: to_message(r, workspace_name, session_name))
+    return await paginate(conn, query, order, page, size, lambda r: to_message(r, workspace_name, session_name),
+                          total=message_count if condition is None else None)
 
 
 async def find(

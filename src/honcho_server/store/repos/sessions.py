@@ -32,7 +32,7 @@ def fields(workspace_name: str) -> dict[str, Field]:
 def to_session(row: Any, workspace_name: str) -> Session:
     return Session(pk=row.id, uid=row.uid, workspace_pk=row.workspace_id, workspace_name=workspace_name,
                    name=row.name, is_active=row.is_active, metadata=row.metadata,
-                   configuration=row.configuration, created_at=row.created_at)
+                   configuration=row.configuration, created_at=row.created_at, message_count=row.message_count)
 
 
 async def insert_if_missing(
@@ -107,7 +107,9 @@ async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
 
 async def reserve_seqs(conn: AsyncConnection, pk: int, count: int) -> int:
     """Reserve `count` sequence numbers; returns the last. Row-locks the session until commit."""
-    stmt = update(t).where(t.c.id == pk).values(last_seq=t.c.last_seq + count).returning(t.c.last_seq)
+    stmt = (update(t).where(t.c.id == pk)
+            .values(last_seq=t.c.last_seq + count, message_count=t.c.message_count + count)
+            .returning(t.c.last_seq))
     return (await conn.execute(stmt)).scalar_one()
 
 

@@ -53,6 +53,7 @@ def upgrade() -> None:
     sa.Column('metadata', Json, nullable=False),
     sa.Column('configuration', Json, nullable=False),
     sa.Column('last_seq', BigId, server_default=sa.text('0'), nullable=False),
+    sa.Column('message_count', BigId, server_default=sa.text('0'), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_sessions_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions')),
