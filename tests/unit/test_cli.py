@@ -47,3 +47,16 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     result = runner.invoke(app, ["migrate", "--db", f"sqlite:///{db}"])
     assert result.exit_code == 0, result.output
     assert db.exists() and "up to date" in result.stdout
+
+
+def test_serve_and_worker_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    """PostgreSQL is never migrated implicitly; starting on an empty schema is a clear error, not 500s later."""
+    from support import BACKENDS, fresh_database_url
+
+    if "postgres" not in BACKENDS:
+        pytest.skip("PostgreSQL backend not selected")
+    url = fresh_database_url("postgres", tmp_path)
+    for command in (["serve", "--port", "0", "--db", url], ["worker", "--db", url, "--once"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert "honcho-server migrate" in result.output

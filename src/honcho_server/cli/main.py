@@ -51,6 +51,29 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.db.url)
 
 
+def _require_current_schema(settings: Settings) -> None:
+    """Refuse to start on a database whose schema is missing or older than this code."""
+    from honcho_server.store.engine import Database
+    from honcho_server.store.migrate import current_and_head
+
+    async def check() -> tuple[str | None, str]:
+        database = Database(settings.db.url, settings.db)
+        try:
+            return await current_and_head(database.engine)
+        finally:
+            await database.dispose()
+
+    try:
+        current, head = asyncio.run(check())
+    except Exception as exc:  # unreachable server, bad credentials...
+        typer.echo(f"Cannot open the database {settings.db.url!r}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if current != head:
+        state = "has no schema yet" if current is None else f"is at schema revision {current}, not {head}"
+        typer.echo(f"The database {state}. Run `honcho-server migrate --db ...` (or `serve --migrate`).", err=True)
+        raise typer.Exit(code=2)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
@@ -72,6 +95,7 @@ def serve(
         raise typer.Exit(code=2)
     if migrate or is_embedded(settings.db.url):
         _migrate(settings)
+    _require_current_schema(settings)
     config = uvicorn.Config(create_app(settings, run_worker=not no_worker), host=settings.server.host,
                             port=settings.server.port, log_level=settings.server.log_level,
                             access_log=False, loop="auto", http="auto")
@@ -86,6 +110,7 @@ def worker(
     """Run the background worker alone (scaled deployments)."""
     settings = _settings(db)
     logging.basicConfig(level=settings.server.log_level.upper())
+    _require_current_schema(settings)
     asyncio.run(_run_worker(settings, once))
 
 

@@ -57,3 +57,14 @@ async def schema_drift(engine: Any) -> list[Any]:
 
     async with engine.connect() as conn:
         return await conn.run_sync(compare)
+
+
+async def current_and_head(engine: Any) -> tuple[str | None, str]:
+    """The database's schema revision (None when never migrated) and the newest one this code knows."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    async with engine.connect() as conn:
+        current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    return current, head or ""
