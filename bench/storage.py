@@ -1,6 +1,7 @@
 """Storage benchmark: runs the shared workload driver against `honcho-server serve` on SQLite and PostgreSQL.
 
     .venv/bin/python bench/storage.py [--workload ../shared/bench/workload.py] [--backends sqlite,postgres]
+                                      [--processes N]
 
 Each backend gets a fresh database and a fresh server process (embedded worker on, as `serve` runs by
 default). PostgreSQL comes from the `pgserver` package (a test dependency). Prints one table with the
@@ -39,10 +40,10 @@ def postgres_url(tmp: Path) -> str:
     return f"postgresql://postgres@/bench?host={tmp / 'pg'}"
 
 
-def run_backend(name: str, db_url: str, workload: Path, phases: str, extra: list[str]) -> dict:
+def run_backend(name: str, db_url: str, workload: Path, phases: str, processes: int, extra: list[str]) -> dict:
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "honcho-server"), "serve", "--port", str(port), "--db", db_url,
-           "--migrate"]
+           "--migrate", "--processes", str(processes)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     try:
         deadline = time.time() + 60
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--workload", default=str(ROOT.parent / "shared" / "bench" / "workload.py"))
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--phases", default="ingest,single,list,concurrent")
+    parser.add_argument("--processes", type=int, default=1, help="API processes (`serve --processes`)")
     parser.add_argument("--out", help="write all raw results as JSON here")
     args, extra = parser.parse_known_args()
     results: dict[str, dict] = {}
@@ -105,7 +107,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         for backend in args.backends.split(","):
             url = f"sqlite:///{tmp / 'bench.db'}" if backend == "sqlite" else postgres_url(tmp)
-            results[backend] = run_backend(backend, url, Path(args.workload), args.phases, extra)
+            results[backend] = run_backend(backend, url, Path(args.workload), args.phases, args.processes, extra)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     table = {b: figures(r) for b, r in results.items()}

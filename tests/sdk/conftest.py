@@ -74,8 +74,10 @@ class ServerProcess:
     """One ``honcho-server serve`` subprocess."""
 
     def __init__(self, *, name: str, db_url: str, workdir: Path, migrate: bool,
-                 extra_env: dict[str, str] | None = None, secret: str | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, secret: str | None = None,
+                 extra_args: list[str] | None = None) -> None:
         self.name = name
+        self.extra_args = extra_args or []
         self.db_url = db_url
         self.workdir = workdir
         self.migrate = migrate
@@ -102,6 +104,7 @@ class ServerProcess:
                "--db", self.db_url]
         if self.migrate:
             cmd.append("--migrate")
+        cmd += self.extra_args
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
@@ -194,19 +197,32 @@ def new_database(backend: str, tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
-def _start(name: str, new_database, tmp_path_factory, *, auth_secret: str | None = None) -> ServerProcess:
+def _start(name: str, new_database, tmp_path_factory, *, auth_secret: str | None = None,
+           extra_args: list[str] | None = None) -> ServerProcess:
     db_url, migrate = new_database(name)
     extra = {}
     if auth_secret is not None:
         extra = {"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": auth_secret}
     srv = ServerProcess(name=name, db_url=db_url, workdir=tmp_path_factory.mktemp(f"srv-{name}"),
-                        migrate=migrate, extra_env=extra, secret=auth_secret)
+                        migrate=migrate, extra_env=extra, secret=auth_secret, extra_args=extra_args)
     return srv.start()
 
 
 @pytest.fixture(scope="session")
 def server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
     srv = _start(f"{backend}-noauth", new_database, tmp_path_factory)
+    _RUNNING.append(srv)
+    try:
+        yield srv
+    finally:
+        _RUNNING.remove(srv)
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def multi_process_server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
+    """`serve --processes 2`: two API processes (each with its worker) sharing one port and database."""
+    srv = _start(f"{backend}-processes", new_database, tmp_path_factory, extra_args=["--processes", "2"])
     _RUNNING.append(srv)
     try:
         yield srv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
@@ -13,10 +14,17 @@ from honcho_server.api import errors
 from honcho_server.api.deps import screen_input
 from honcho_server.api.routes import keys, messages, peers, sessions, workspaces
 from honcho_server.api.schemas import ERROR_RESPONSES
-from honcho_server.config import Settings
+from honcho_server.config import Settings, load_settings
 from honcho_server.services.deps import Deps
 from honcho_server.store.engine import Database
 from honcho_server.worker.runtime import Worker
+
+RUN_WORKER_ENV = "HONCHO_SERVE_RUN_WORKER"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one process of a multi-process `serve` (settings from the environment, as for any start)."""
+    return create_app(load_settings(), run_worker=os.environ.get(RUN_WORKER_ENV, "1") == "1")
 
 
 def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | None = None) -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 import socket
 from typing import Annotated, Any
@@ -82,11 +83,12 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run background jobs here")] = False,
     migrate: Annotated[bool, typer.Option("--migrate", help="Migrate the database first (PostgreSQL)")] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow auth off on a non-loopback address")] = False,
+    processes: Annotated[int, typer.Option("--processes", min=1, help="API processes sharing the port")] = 1,
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, the background worker in the same process)."""
     import uvicorn
 
-    from honcho_server.api.app import create_app
+    from honcho_server.api.app import RUN_WORKER_ENV, create_app
 
     settings = _settings(db, host=host, port=port)
     if not settings.auth.enabled and not is_loopback(settings.server.host) and not insecure:
@@ -96,10 +98,16 @@ def serve(
     if migrate or is_embedded(settings.db.url):
         _migrate(settings)
     _require_current_schema(settings)
-    config = uvicorn.Config(create_app(settings, run_worker=not no_worker), host=settings.server.host,
-                            port=settings.server.port, log_level=settings.server.log_level,
-                            access_log=False, loop="auto", http="auto")
-    uvicorn.Server(config).run()
+    options = dict(host=settings.server.host, port=settings.server.port, log_level=settings.server.log_level,
+                   access_log=False, loop="auto", http="auto")
+    if processes == 1:
+        uvicorn.run(create_app(settings, run_worker=not no_worker), **options)
+        return
+    # Each process builds its own app from the environment: pass the command-line choices down that way.
+    if db:
+        os.environ["HONCHO_DB__URL"] = db
+    os.environ[RUN_WORKER_ENV] = "0" if no_worker else "1"
+    uvicorn.run("honcho_server.api.app:app_from_environment", factory=True, workers=processes, **options)
 
 
 @app.command()
