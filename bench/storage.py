@@ -51,9 +51,10 @@ def run_backend(name: str, db_url: str, workload: Path, phases: str, processes: 
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"{name} server did not start: {server.stderr.read().decode()[-2000:]}")
+                    log = server.stderr.read().decode()[-2000:]
+                    raise RuntimeError(f"{name} server did not start: {log}") from exc
                 time.sleep(0.2)
         driver = [sys.executable, str(workload), "--base-url", f"http://127.0.0.1:{port}", "--phases", phases,
                   "--server-pid", str(server.pid), "--label", f"honcho-server/{name}", *extra]
@@ -111,7 +112,7 @@ def main() -> None:
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     table = {b: figures(r) for b, r in results.items()}
-    header = f"| metric | reference 3.0.12 (PostgreSQL) | " + " | ".join(f"honcho-server {b}" for b in table) + " |"
+    header = "| metric | reference 3.0.12 (PostgreSQL) | " + " | ".join(f"honcho-server {b}" for b in table) + " |"
     print(header)
     print("|" + "---|" * (2 + len(table)))
     for metric, ref in REFERENCE.items():
@@ -122,7 +123,7 @@ def main() -> None:
                 cells.append("—")
                 continue
             ratio = value / ref if "/s" in metric else ref / value
-            cells.append(f"{value:,.1f} ({ratio:.1f}×)")
+            cells.append(f"{value:,.1f} ({ratio:.1f}x)")
         print(f"| {metric} | {ref:,} | " + " | ".join(cells) + " |")
     for backend, result in results.items():
         print(f"server CPU ms per message/request ({backend}): {cpu_per_unit(result)}")
