@@ -23,6 +23,7 @@ async def paginate(
     convert: Callable[[Any], T],
     *,
     total: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Page[T]:
     """One page of `query` and the total number of its rows (pass `total` when it is already known).
 
@@ -33,11 +34,12 @@ async def paginate(
     rows = []
     if offset <= _MAX_OFFSET:  # beyond it the page is surely past the end (and no database takes the OFFSET)
         counted = query if total is not None else query.add_columns(func.count().over().label("_total"))
-        rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset(offset)))
+        rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset(offset), params))
     if total is None:
-        total = rows[0]._total if rows else 0 if page == 1 else await _count(conn, query)
+        total = rows[0]._total if rows else 0 if page == 1 else await _count(conn, query, params)
     return Page(items=[convert(row) for row in rows], total=total, page=page, size=size)
 
 
-async def _count(conn: AsyncConnection, query: Select[Any]) -> int:
-    return (await conn.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+async def _count(conn: AsyncConnection, query: Select[Any], params: dict[str, Any] | None) -> int:
+    counting = select(func.count()).select_from(query.order_by(None).subquery())
+    return (await conn.execute(counting, params)).scalar_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import Message, Page
@@ -42,6 +42,10 @@ async def insert_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
     await conn.execute(insert(t), rows)
 
 
+_OLDEST_FIRST, _NEWEST_FIRST = [t.c.seq], [t.c.seq.desc()]
+_IN_SESSION = select(*_COLUMNS).where(t.c.session_id == bindparam("session_pk"))
+
+
 def _in_session(session_pk: int) -> Any:
     return select(*_COLUMNS).where(t.c.session_id == session_pk)
 
@@ -51,13 +55,13 @@ async def list_page(
     filters: dict[str, Any] | None, page: int, size: int, reverse: bool, message_count: int,
 ) -> Page[Message]:
     """One page of a session's messages; without a filter the session's own count is the total."""
-    query = _in_session(session_pk)
+    query = _IN_SESSION
     condition = compile_filter(filters, fields(workspace_name, session_name), dialect, resource="Message")
     if condition is not None:
         query = query.where(condition)
-    order = [t.c.seq.desc()] if reverse else [t.c.seq]
+    order = _NEWEST_FIRST if reverse else _OLDEST_FIRST
     return await paginate(conn, query, order, page, size, lambda r: to_message(r, workspace_name, session_name),
-                          total=message_count if condition is None else None)
+                          total=message_count if condition is None else None, params={"session_pk": session_pk})
 
 
 async def find(

@@ -51,10 +51,17 @@ async def find(conn: AsyncConnection, workspace_pk: int, name: str, workspace_na
     return to_session(row, workspace_name) if row else None
 
 
+# Hot statements are built once; each call only binds its values.
+_BY_NAMES = select(t).join(ws, ws.c.id == t.c.workspace_id).where(
+    ws.c.name == bindparam("workspace_name"), t.c.name == bindparam("session_name"))
+_RESERVE = (update(t).where(t.c.id == bindparam("pk"))
+            .values(last_seq=t.c.last_seq + bindparam("count"), message_count=t.c.message_count + bindparam("count"))
+            .returning(t.c.last_seq))
+
+
 async def find_by_names(conn: AsyncConnection, workspace_name: str, name: str) -> Session | None:
     """A session looked up by its workspace's name and its own, in one round trip."""
-    query = select(t).join(ws, ws.c.id == t.c.workspace_id).where(ws.c.name == workspace_name, t.c.name == name)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(_BY_NAMES, {"workspace_name": workspace_name, "session_name": name})).first()
     return to_session(row, workspace_name) if row else None
 
 
@@ -107,10 +114,7 @@ async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
 
 async def reserve_seqs(conn: AsyncConnection, pk: int, count: int) -> int:
     """Reserve `count` sequence numbers; returns the last. Row-locks the session until commit."""
-    stmt = (update(t).where(t.c.id == pk)
-            .values(last_seq=t.c.last_seq + count, message_count=t.c.message_count + count)
-            .returning(t.c.last_seq))
-    return (await conn.execute(stmt)).scalar_one()
+    return (await conn.execute(_RESERVE, {"pk": pk, "count": count})).scalar_one()
 
 
 async def count_active(conn: AsyncConnection, workspace_pk: int) -> int:
