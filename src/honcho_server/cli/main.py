@@ -134,11 +134,9 @@ async def _run_worker(settings: Settings, once: bool) -> None:
             await runner.drain()
             return
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(runner.stop()))
-        runner.start()
-        await runner._stopping.wait()
-        await runner.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # finish the jobs in hand, then exit
+            loop.add_signal_handler(sig, runner.request_stop)
+        await runner.run()
     finally:
         await deps.db.dispose()
 

@@ -36,13 +36,18 @@ class Worker:
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"honcho-worker-{self.id}")
 
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the jobs in hand (safe to call from a signal handler)."""
+        self._stopping.set()
+
     async def stop(self) -> None:
         """Finish the jobs in hand, then return (no new claims)."""
-        self._stopping.set()
+        self.request_stop()
         if self._task:
             await self._task
 
     async def run(self) -> None:
+        """Poll and run jobs until `request_stop`."""
         while not self._stopping.is_set():
             try:
                 done = await self.run_once()
