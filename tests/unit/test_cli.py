@@ -60,3 +60,44 @@ def test_serve_and_worker_refuse_an_unmigrated_database(tmp_path: Path) -> None:
         result = runner.invoke(app, command)
         assert result.exit_code == 2, result.output
         assert "honcho-server migrate" in result.output
+
+
+def test_worker_once_purges_a_deleted_session(tmp_path: Path) -> None:
+    """The standalone worker drains the queue: a deleted session is gone with everything in it."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from honcho_server.config import Settings
+    from honcho_server.services import messages, sessions
+    from honcho_server.services.deps import Deps
+    from honcho_server.store import tables
+    from honcho_server.store.engine import Database
+    from honcho_server.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url)
+    settings = Settings(db={"url": url})
+
+    async def with_deps(action):  # type: ignore[no-untyped-def]
+        deps = Deps(db=Database(url, settings.db), settings=settings)
+        try:
+            return await action(deps)
+        finally:
+            await deps.db.dispose()
+
+    async def setup(deps: Deps) -> None:
+        await messages.create(deps, "w", "s", [messages.NewMessage(content="hi", peer_name="a", metadata={})])
+        await sessions.delete(deps, "w", "s")
+
+    async def remaining(deps: Deps) -> tuple[int, int]:
+        async with deps.db.read() as conn:
+            count = lambda t: select(func.count()).select_from(t)  # noqa: E731
+            return ((await conn.execute(count(tables.sessions))).scalar_one(),
+                    (await conn.execute(count(tables.messages))).scalar_one())
+
+    asyncio.run(with_deps(setup))
+    assert asyncio.run(with_deps(remaining)) == (1, 1)
+    result = runner.invoke(app, ["worker", "--db", url, "--once"])
+    assert result.exit_code == 0, result.output
+    assert asyncio.run(with_deps(remaining)) == (0, 0)
