@@ -44,6 +44,16 @@ class ListBody(_Body):
     filters: dict[str, Any] | None = None
 
 
+class MessageSearch(_Body):
+    query: Text
+    filters: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+class WorkspaceMessageSearch(MessageSearch):
+    scope: str | None = None
+
+
 class PeerListBody(ListBody):
     kind: Literal["scope", "all"] | None = None
 

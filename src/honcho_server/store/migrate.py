@@ -12,6 +12,21 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Search indexes live outside the table definitions (FTS5 tables on SQLite, a generated tsvector column on
+# PostgreSQL); they are created by migrations and are not drift.
+SEARCH_ONLY_TABLES = ("messages_fts",)
+SEARCH_ONLY_COLUMNS = ("content_tsv",)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic filter: leave the search-index objects out of schema comparisons."""
+    if type_ == "table" and name and name.startswith(SEARCH_ONLY_TABLES):
+        return False
+    if type_ == "column" and name in SEARCH_ONLY_COLUMNS:
+        return False
+    return not (type_ == "index" and name == "ix_messages_content_tsv")
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -52,7 +67,8 @@ async def schema_drift(engine: Any) -> list[Any]:
     from honcho_server.store.tables import metadata
 
     def compare(sync_conn: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True,
+                                                               "include_object": include_object})
         return compare_metadata(context, metadata)
 
     async with engine.connect() as conn:

@@ -11,6 +11,8 @@ from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
     ListBody,
+    MessageOut,
+    MessageSearch,
     PageOut,
     PeerCreate,
     PeerListBody,
@@ -19,7 +21,7 @@ from honcho_server.api.schemas import (
     SessionOut,
 )
 from honcho_server.errors import ValidationError
-from honcho_server.services import peers
+from honcho_server.services import peers, search
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"], route_class=PolicyRoute)
 
@@ -67,3 +69,11 @@ async def sessions_of_peer(
         deps, workspace_id, peer_id, body.filters if body else None, paging.page, paging.size, paging.reverse
     )
     return render.respond(render.page(page, render.session))
+
+
+@router.post("/{peer_id}/search", response_model=list[MessageOut])
+@policy(peer="peer_id")
+async def search_peer(workspace_id: str, peer_id: str, body: MessageSearch, deps: DepsDep) -> Response:
+    """Messages written by the peer."""
+    found = await search.search(deps, workspace_id, body.query, body.filters, body.limit, peer=peer_id)
+    return render.respond([render.message(m) for m in found])

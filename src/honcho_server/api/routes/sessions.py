@@ -12,6 +12,8 @@ from honcho_server.api.policy import PolicyRoute, policy, require_claims
 from honcho_server.api.schemas import (
     ListBody,
     Message,
+    MessageOut,
+    MessageSearch,
     PageOut,
     PeerOut,
     SessionContextOut,
@@ -22,7 +24,7 @@ from honcho_server.api.schemas import (
 )
 from honcho_server.domain.configuration import SessionPeerConfig
 from honcho_server.errors import Unauthorized, ValidationError
-from honcho_server.services import context, sessions
+from honcho_server.services import context, search, sessions
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions", tags=["sessions"], route_class=PolicyRoute)
 SESSION = dict(session="session_id")
@@ -148,3 +150,10 @@ async def get_session_context(
 async def get_session_summaries(workspace_id: str, session_id: str) -> SessionSummariesOut:
     # Summaries are written by the reasoning worker; until one exists both are null.
     return SessionSummariesOut(id=session_id)
+
+
+@router.post("/{session_id}/search", response_model=list[MessageOut])
+@policy(member_read=True, **SESSION)
+async def search_session(workspace_id: str, session_id: str, body: MessageSearch, deps: DepsDep) -> Response:
+    found = await search.search(deps, workspace_id, body.query, body.filters, body.limit, session=session_id)
+    return render.respond([render.message(m) for m in found])

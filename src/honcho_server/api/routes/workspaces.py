@@ -13,13 +13,15 @@ from honcho_server.api.schemas import (
     ErrorOut,
     ListBody,
     Message,
+    MessageOut,
     PageOut,
     QueueStatusOut,
     WorkspaceCreate,
+    WorkspaceMessageSearch,
     WorkspaceOut,
     WorkspaceUpdate,
 )
-from honcho_server.services import queue_status, workspaces
+from honcho_server.services import queue_status, search, workspaces
 
 router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"], route_class=PolicyRoute)
 
@@ -74,3 +76,10 @@ async def get_queue_status(
         deps, workspace_id, observer=observer_id or None, sender=sender_id or None, session=session_id or None
     )
     return QueueStatusOut.of(result)
+
+
+@router.post("/{workspace_id}/search", response_model=list[MessageOut])
+@policy()
+async def search_workspace(workspace_id: str, body: WorkspaceMessageSearch, deps: DepsDep) -> Response:
+    found = await search.search(deps, workspace_id, body.query, body.filters, body.limit, scope=body.scope)
+    return render.respond([render.message(m) for m in found])

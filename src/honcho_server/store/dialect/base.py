@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,3 +50,8 @@ class Dialect(ABC):
     @abstractmethod
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         """Top-level `key` as a number, NULL when absent or not numeric."""
+
+    @abstractmethod
+    def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
+        """Restrict a select over `messages` to rows matching any of `terms` (stemmed, case-folded), best
+        first, using the full-text index. `terms` are plain words (no operators)."""

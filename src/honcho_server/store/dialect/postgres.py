@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Table, Text, case, cast, literal, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Float, Select, Table, Text, case, cast, func, literal, literal_column, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
 
@@ -45,6 +45,15 @@ class PostgresDialect(Dialect):
         # Typed as text: left untyped, the result is typed JSONB, and the text operators used on it
         # (ILIKE, comparisons with strings) are ones JSONB does not declare, which SQLAlchemy deprecates.
         return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
+
+    def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
+        # plainto_tsquery stems and drops stop words safely; the AND it builds becomes OR so that a
+        # natural-language question matches messages sharing any of its words, ranked by cover density.
+        tsquery = func.replace(cast(func.plainto_tsquery("english", " ".join(terms)), Text), "&", "|")
+        tsquery = cast(tsquery, TSQUERY)
+        vector = literal_column("messages.content_tsv", TSVECTOR)
+        return (query.where(vector.op("@@")(tsquery))
+                .order_by(func.ts_rank_cd(vector, tsquery).desc(), messages.c.id.desc()))
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         text = self.json_text(column, key)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, event, func
+from sqlalchemy import ColumnElement, Select, Table, bindparam, column, event, func, literal_column, table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -78,6 +78,18 @@ class SqliteDialect(Dialect):
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         return func.honcho_json_number(column, key, type_=Float)
+
+    def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
+        fts = table("messages_fts", column("rowid"))
+        match = literal_column("messages_fts").op("MATCH")(bindparam("fts_query", _fts_query(terms)))
+        # bm25() is lower for better matches.
+        return (query.join(fts, fts.c.rowid == messages.c.id).where(match)
+                .order_by(func.bm25(literal_column("messages_fts")), messages.c.id.desc()))
+
+
+def _fts_query(terms: list[str]) -> str:
+    """An FTS5 expression matching any term; each term is quoted, so no input is read as syntax."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
 def _register_functions(raw_conn: Any) -> None:

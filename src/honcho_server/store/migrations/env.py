@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from honcho_server.store.engine import Database
+from honcho_server.store.migrate import include_object
 from honcho_server.store.tables import metadata
 
 config = context.config
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

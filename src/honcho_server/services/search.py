@@ -1,0 +1,41 @@
+"""Search use cases: workspace, peer and session message search (spec 5.5, 6.10, 7.14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from honcho_server.domain.models import Message
+from honcho_server.domain.tokens import count_tokens
+from honcho_server.errors import NotFound, ValidationError
+from honcho_server.search.messages import MessageQuery, search_messages
+from honcho_server.services.deps import Deps
+from honcho_server.store.repos import workspaces as workspace_repo
+
+
+async def search(
+    deps: Deps, workspace_name: str, text: str, filters: dict[str, Any] | None, limit: int, *,
+    session: str | None = None, peer: str | None = None, scope: str | None = None,
+) -> list[Message]:
+    """Messages of the workspace matching `text`; `session` / `peer` pin the scope and cannot be escaped."""
+    if count_tokens(text) > deps.settings.limits.embedding_max_input_tokens:
+        raise ValidationError(f"query is longer than {deps.settings.limits.embedding_max_input_tokens} tokens")
+    filters = dict(filters or {})
+    perspective = filters.pop("peer_perspective", None)
+    if perspective is not None and not isinstance(perspective, str):
+        raise ValidationError("peer_perspective must be a peer id")
+    if scope is not None:
+        if "session_id" in filters:
+            raise ValidationError("`scope` and a 'session_id' filter are mutually exclusive")
+        raise NotFound(f"Scope {scope} not found in workspace {workspace_name}")  # no scopes exist yet
+    # Route-injected conditions overwrite the caller's (spec 4.5): a search can never leave its scope.
+    if session is not None:
+        filters["session_id"] = session
+    if peer is not None:
+        filters["peer_id"] = peer
+    async with deps.db.read() as conn:
+        ws = await workspace_repo.find(conn, workspace_name)
+        if ws is None:
+            return []
+        query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
+                             limit=limit, perspective=perspective)
+        return await search_messages(conn, deps.db.dialect, query)

@@ -1,0 +1,62 @@
+"""Message retrieval queries: full-text candidates scoped to a workspace (vector candidates come next)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.models import Message
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.tables import messages as t
+from honcho_server.store.tables import peers, session_peers, sessions
+
+_PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
+_SESSION_NAME = select(sessions.c.name).where(sessions.c.id == t.c.session_id).scalar_subquery()
+_COLUMNS = (t.c.id, t.c.uid, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
+            _PEER_NAME.label("peer_name"), _SESSION_NAME.label("session_name"))
+
+
+def fields(workspace_name: str) -> dict[str, Field]:
+    return {
+        "workspace_id": Field(literal(workspace_name), "text"),
+        "session_id": Field(_SESSION_NAME, "text"),
+        "peer_id": Field(_PEER_NAME, "text"),
+        "token_count": Field(t.c.token_count, "int"),
+        "created_at": Field(t.c.created_at, "datetime"),
+        "metadata": Field(t.c.metadata, "json"),
+    }
+
+
+def seen_by(peer_name: str) -> Any:
+    """Messages the peer could have seen: in a session it belonged to, written while it was a member."""
+    sp = session_peers
+    return exists(
+        select(literal(1)).select_from(sp.join(peers, peers.c.id == sp.c.peer_id)).where(
+            peers.c.name == peer_name, sp.c.session_id == t.c.session_id, sp.c.joined_at <= t.c.created_at,
+            or_(sp.c.left_at.is_(None), t.c.created_at <= sp.c.left_at)))
+
+
+def scope(dialect: Dialect, workspace_pk: int, workspace_name: str, filters: dict[str, Any] | None,
+          extra: list[Any]) -> Any:
+    """Conditions every candidate must meet: the workspace, an active session, the caller's filters."""
+    active = select(sessions.c.id).where(sessions.c.workspace_id == workspace_pk, sessions.c.is_active)
+    conditions = [t.c.workspace_id == workspace_pk, t.c.session_id.in_(active), *extra]
+    condition = compile_filter(filters, fields(workspace_name), dialect, resource="Message")
+    if condition is not None:
+        conditions.append(condition)
+    return and_(*conditions)
+
+
+async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_name: str, where: Any,
+                          terms: list[str], limit: int) -> list[Message]:
+    """Messages matching any of `terms` through the full-text index, best first."""
+    query = dialect.text_search(t, select(*_COLUMNS).where(where), terms).limit(limit)
+    return [
+        Message(pk=r.id, uid=r.uid, workspace_name=workspace_name, session_name=r.session_name,
+                peer_name=r.peer_name, seq=r.seq, content=r.content, metadata=r.metadata,
+                token_count=r.token_count, created_at=r.created_at)
+        for r in await conn.execute(query)
+    ]
