@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import QueueCounts, QueueStatus
 from honcho_server.store.dialect import Dialect
+from honcho_server.store.engine import mark_jobs_queued
 from honcho_server.store.tables import jobs as t
 from honcho_server.store.tables import sessions
 
@@ -58,6 +59,7 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
         for j in new_jobs
     ]
     # executemany with one cached statement (a multi-VALUES insert would be compiled anew every call)
+    mark_jobs_queued(conn)
     stmt = dialect.insert(t)
     if any(j.dedupe_key for j in new_jobs):
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_OPEN_LITERAL)

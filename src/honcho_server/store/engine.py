@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -33,6 +33,8 @@ class Database:
             **self.dialect.engine_options(settings),
         )
         self.dialect.configure_engine(self.engine)
+        # Called after a write transaction that queued jobs commits (the in-process worker wakes on it).
+        self.job_listeners: list[Callable[[], None]] = []
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -49,9 +51,21 @@ class Database:
             conn = await conn.execution_options(honcho_write=True)
             async with conn.begin():
                 yield conn
+            queued = conn.info.pop(JOBS_QUEUED, False)
+        if queued:
+            for listener in self.job_listeners:
+                listener()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+JOBS_QUEUED = "honcho_jobs_queued"
+
+
+def mark_jobs_queued(conn: AsyncConnection) -> None:
+    """Note on a write connection that its transaction queued jobs (listeners run after the commit)."""
+    conn.info[JOBS_QUEUED] = True
 
 
 def is_embedded(url: str) -> bool:

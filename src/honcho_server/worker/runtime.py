@@ -31,6 +31,7 @@ class Worker:
         self.poll = settings.poll_interval_seconds
         self.concurrency = settings.concurrency
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # set when jobs may be waiting: no need to sleep out the poll interval
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -39,6 +40,11 @@ class Worker:
     def request_stop(self) -> None:
         """Ask the loop to stop after the jobs in hand (safe to call from a signal handler)."""
         self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Jobs were queued: claim now rather than at the next poll."""
+        self._wake.set()
 
     async def stop(self) -> None:
         """Finish the jobs in hand, then return (no new claims)."""
@@ -47,16 +53,34 @@ class Worker:
             await self._task
 
     async def run(self) -> None:
-        """Poll and run jobs until `request_stop`."""
-        while not self._stopping.is_set():
-            try:
-                done = await self.run_once()
-            except Exception:  # a database hiccup must not kill the loop
-                log.exception("worker poll failed")
-                done = 0
-            if not done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll)
+        """Run jobs until `request_stop`: woken by this process's writes and by the database's notifications
+        (PostgreSQL LISTEN/NOTIFY), with polling as the fallback for everything else (retries coming due,
+        other processes on SQLite)."""
+        db = self.deps.db
+        db.job_listeners.append(self.wake)
+        close_listener = await self._listen()
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    done = await self.run_once()
+                except Exception:  # a database hiccup must not kill the loop
+                    log.exception("worker poll failed")
+                    done = 0
+                if not done:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+        finally:
+            db.job_listeners.remove(self.wake)
+            if close_listener:
+                await close_listener()
+
+    async def _listen(self) -> Callable[[], Awaitable[None]] | None:
+        try:
+            return await self.deps.db.dialect.listen_jobs(self.deps.db.url, self.wake)
+        except Exception:  # notifications are an optimisation; polling still works
+            log.warning("could not listen for job notifications; polling only", exc_info=True)
+            return None
 
     async def run_once(self) -> int:
         """Claim and run one round of jobs; returns how many ran."""

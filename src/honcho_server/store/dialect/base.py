@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table
@@ -34,6 +34,11 @@ class Dialect(ABC):
     async def writer(self) -> AsyncIterator[None]:
         """Held around every write transaction; SQLite serialises writers here, PostgreSQL does not."""
         yield
+
+    async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+        """Call `wake` whenever another process queues jobs; returns an async closer, or None when this
+        database cannot notify (workers then rely on polling)."""
+        return None
 
     @abstractmethod
     def insert(self, table: Table) -> Any:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, Table, Text, case, cast, func, literal, literal_column, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Table,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
 
 from honcho_server.store.dialect import jsonsem
 from honcho_server.store.dialect.base import Dialect
+
+# A statement-level trigger on `jobs` (migration 0003) notifies this channel; PostgreSQL delivers it at commit.
+JOBS_CHANNEL = "honcho_jobs"
 
 
 class PostgresDialect(Dialect):
@@ -34,6 +50,14 @@ class PostgresDialect(Dialect):
             # and a connection that died is discarded by the pool when its error surfaces.
             "pool_recycle": 1800,
         }
+
+    async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+        import asyncpg
+
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        listener = await asyncpg.connect(dsn)
+        await listener.add_listener(JOBS_CHANNEL, lambda *_: wake())
+        return listener.close
 
     def insert(self, table: Table) -> Any:
         return pg_insert(table)
