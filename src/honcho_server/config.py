@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -70,6 +70,58 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1, description="tries before a job is parked as failed")
 
 
+EMBEDDING_PROVIDERS = ("local", "openai", "gemini", "hash")
+
+
+class EmbeddingSettings(BaseModel):
+    provider: str = Field(
+        default="local",
+        description="local (bundled model, offline), openai (any OpenAI-compatible /v1/embeddings: OpenAI, "
+        "Ollama, vLLM, LM Studio, TEI, OpenRouter), gemini, or hash (deterministic, for tests)",
+    )
+    model: str | None = Field(
+        default=None,
+        description="local: wordllama (default) or minilm; openai: e.g. text-embedding-3-small (default), "
+        "nomic-embed-text; gemini: gemini-embedding-001 (default)",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="API root; openai default https://api.openai.com/v1 (Ollama: http://localhost:11434/v1), "
+        "gemini default https://generativelanguage.googleapis.com/v1beta",
+    )
+    api_key: SecretStr | None = Field(default=None, description="bearer key (openai) or x-goog-api-key (gemini)")
+    dimensions: int | None = Field(
+        default=None, gt=0,
+        description="vector size; sent to remote providers when set (Matryoshka truncation) and always "
+        "checked against what they return; required for remote models we do not know",
+    )
+    send_dimensions: bool = Field(
+        default=True,
+        description="openai only: set false when the server rejects a `dimensions` field (e.g. a vLLM model "
+        "without Matryoshka support) but you still declare the size with `dimensions`",
+    )
+    batch_size: int = Field(default=64, ge=1, description="most texts per remote request (Gemini caps at 100)")
+    max_batch_chars: int = Field(default=200_000, ge=1, description="most characters of text per remote request")
+    max_concurrency: int = Field(default=4, ge=1, description="remote requests in flight at once")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="per remote request")
+    max_retries: int = Field(default=5, ge=0, description="retries on 429/5xx/timeouts before giving up")
+    query_prefix: str = Field(default="", description="prepended to search queries (e.g. 'search_query: ')")
+    document_prefix: str = Field(default="", description="prepended to stored texts (e.g. 'search_document: ')")
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in EMBEDDING_PROVIDERS:
+            raise ValueError(f"unknown embedding provider {value!r}; choose one of {', '.join(EMBEDDING_PROVIDERS)}")
+        return value
+
+    @field_validator("model", "base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -91,6 +143,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     defaults: ReasoningDefaults = Field(default_factory=ReasoningDefaults)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
 
     @classmethod
     def settings_customise_sources(
