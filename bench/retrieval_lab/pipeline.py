@@ -1,0 +1,81 @@
+"""Score-level hybrid pipeline (the shape of the recommended default; RESULTS.md spells out the algorithm).
+
+1. lexical: FTS5 OR-query, top n by bm25, scores divided by the best one          (lex_norm="max")
+2. dense:   top n messages by cosine; every candidate of either list gets its exact cosine  (dense_norm="raw")
+3. fused(i) = alpha * lex(i) + (1 - alpha) * dense(i)        (lex(i) = 0 when not in the lexical list)
+4. context: final(i) = fused(i) + beta * max(fused(i-1), fused(i+1))   over candidates and their neighbours
+   (mode="prev": only fused(i-1))
+"""
+
+from __future__ import annotations
+
+import lab
+import numpy as np
+
+DEFAULT = {
+    "lex_view": "speaker",
+    "dense_view": "speaker",
+    "model": "minilm",
+    "n": 100,
+    "alpha": 0.5,
+    "beta": 0.5,
+    "mode": "both",
+    "lex_norm": "max",
+    "dense_norm": "raw",
+    "rrf_k": 0,
+}
+
+
+def fuse(
+    lex: list[tuple[int, float]],
+    dense_top: list[tuple[int, float]],
+    cos: np.ndarray,
+    n_messages: int,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    mode: str = "both",
+    lex_norm: str = "max",
+    dense_norm: str = "raw",
+    rrf_k: float = 0,
+) -> list[tuple[int, float]]:
+    if rrf_k:  # rank fusion instead of score fusion: alpha / (k + lexical rank) + (1 - alpha) / (k + dense rank)
+        s = lab.rrf([lex, dense_top], rrf_k, [alpha, 1 - alpha])
+        return lab.ranked(lab.neighbour_boost(s, beta, n_messages, mode) if beta else s)
+    lx = lab.normalise(lex, lex_norm)
+    cand = set(lx) | {i for i, _ in dense_top}
+    if dense_norm == "raw":
+        dn = {i: float(cos[i]) for i in cand}
+    else:  # normalise over the dense top-n; lexical-only candidates are placed on the same scale
+        lo, hi = dense_top[-1][1], dense_top[0][1]
+        dn = {i: (float(cos[i]) - lo) / (hi - lo) if hi > lo else 1.0 for i in cand}
+    s = {i: alpha * lx.get(i, 0.0) + (1 - alpha) * dn[i] for i in cand}
+    if beta:
+        s = lab.neighbour_boost(s, beta, n_messages, mode)
+    return lab.ranked(s)
+
+
+def run(ds: str, **kw) -> list[list[list[int]]]:
+    p = {**DEFAULT, **kw}
+    L = lab.lexical(ds, p["lex_view"], p["n"]) if p["alpha"] > 0 else None
+    S = lab.all_scores(ds, p["model"], p["dense_view"]) if p["alpha"] < 1 else None
+    out = []
+    for ci, conv in enumerate(lab.dataset(ds)):
+        rows = []
+        for qi in range(len(conv.questions)):
+            cos = S[ci][qi] if S is not None else np.zeros(len(conv.messages))
+            dtop = lab.top(cos, p["n"]) if S is not None else []
+            res = fuse(
+                L[ci][qi] if L else [],
+                dtop,
+                cos,
+                len(conv.messages),
+                p["alpha"],
+                p["beta"],
+                p["mode"],
+                p["lex_norm"],
+                p["dense_norm"],
+                p["rrf_k"],
+            )
+            rows.append([i for i, _ in res[:20]])
+        out.append(rows)
+    return out
