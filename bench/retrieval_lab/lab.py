@@ -36,8 +36,11 @@ def view_texts(conv: data.Conversation, view: str) -> tuple[list[str], np.ndarra
     plain       message text
     speaker     "<speaker>: <text>"
     prev[C]     the previous message, "<speaker>: <text>" ("" for the first); with C only its last C chars
+    prevw<W>    "<previous speaker>: <last W words of the previous message>" ("" for the first)
     ctx<C>      contextual: "<prev speaker>: <last C chars of previous message>\n<speaker>: <text>"
                 (previous message = the one before it in the conversation, any session)
+    lead<W>     "<speaker>: <first W words>"
+    rest<W>     the words after the first W ("" if none)
     chunk<W>    "<speaker>: <window>" for windows of W words (stride W*3/4) over the text; several per message
     """
     ms = conv.messages
@@ -45,6 +48,9 @@ def view_texts(conv: data.Conversation, view: str) -> tuple[list[str], np.ndarra
         return [m.text for m in ms], np.arange(len(ms))
     if view == "speaker":
         return [f"{m.speaker}: {m.text}" for m in ms], np.arange(len(ms))
+    if view.startswith("prevw"):  # the previous message's last W words (an FTS context column)
+        w = int(view[5:])
+        return [""] + [f"{m.speaker}: {' '.join(m.text.split()[-w:])}" for m in ms[:-1]], np.arange(len(ms))
     if view.startswith("prev"):  # the previous message alone (an FTS context column), prev<C>: its last C chars
         c = int(view[4:] or 10**9)
         return [""] + [f"{m.speaker}: {_tail(m.text, c)}" for m in ms[:-1]], np.arange(len(ms))
@@ -55,6 +61,12 @@ def view_texts(conv: data.Conversation, view: str) -> tuple[list[str], np.ndarra
             cur = f"{m.speaker}: {m.text}"
             out.append(cur if i == 0 else f"{ms[i - 1].speaker}: {_tail(ms[i - 1].text, c)}\n{cur}")
         return out, np.arange(len(ms))
+    if view.startswith("lead"):  # "<speaker>: <first W words>" (what a W-token embedding window sees)
+        w = int(view[4:])
+        return [f"{m.speaker}: {' '.join(m.text.split()[:w])}" for m in ms], np.arange(len(ms))
+    if view.startswith("rest"):  # the words after the first W ("" for short messages): an FTS column
+        w = int(view[4:])
+        return [" ".join(m.text.split()[w:]) for m in ms], np.arange(len(ms))
     if view.startswith("chunk"):
         w = int(view[5:])
         stride = max(1, w * 3 // 4)

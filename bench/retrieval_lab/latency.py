@@ -2,9 +2,9 @@
 
     /tmp/labenv/bin/python latency.py
 
-One scope holding every LoCoMo turn and every BEAM message (11,614 messages, speaker-prefixed), queried with
-all 1,891 questions. Times, p50/p90 in ms:
-  fts       FTS5 bm25 OR-query, top 100 (sqlite3, in memory)
+One scope holding every LoCoMo turn and every BEAM message (11,614 messages), queried with all 1,891
+questions, using the default configuration (pipeline.DEFAULT). Times, p50/p90 in ms:
+  fts       FTS5 bm25 OR-query over the lead/rest/prev columns, top 100 (sqlite3, in memory)
   knn       brute-force cosine over 11,614 x 384 float32 vectors, top 100 (numpy; sqlite-vec is also brute force)
   qembed    MiniLM encoding of one question on CPU (torch threads = cores)
   fuse      score normalisation, convex combination, neighbour propagation, sort (pure Python)
@@ -30,11 +30,12 @@ def pct(xs: list[float]) -> str:
 
 def main() -> None:
     convs = lab.dataset("locomo") + lab.dataset("beam")
-    texts = [t for c in convs for t in lab.view_texts(c, "speaker")[0]]
+    views = DEFAULT["lex_view"].split("+")
+    rows = [row for c in convs for row in zip(*(lab.view_texts(c, v)[0] for v in views), strict=True)]
     questions = [q.text for c in convs for q in c.questions]
-    print(f"{len(texts)} messages, {len(questions)} queries")
+    print(f"{len(rows)} messages, {len(questions)} queries")
 
-    idx = FTSIndex([(t,) for t in texts])
+    idx = FTSIndex(rows, None, DEFAULT["lex_weights"])
     t_fts, lex = [], []
     for q in questions:
         t0 = time.perf_counter()
@@ -72,7 +73,7 @@ def main() -> None:
     t_f = []
     for lx, (dtop, s) in zip(lex, den, strict=True):
         t0 = time.perf_counter()
-        fuse(lx, dtop, s, len(texts))
+        fuse(lx, dtop, s, len(rows), DEFAULT["alpha"], DEFAULT["beta"], DEFAULT["mode"])
         t_f.append(time.perf_counter() - t0)
     print("fuse  ", pct(t_f))
 

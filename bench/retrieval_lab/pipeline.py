@@ -13,12 +13,13 @@ import lab
 import numpy as np
 
 DEFAULT = {
-    "lex_view": "speaker",
+    "lex_view": "lead50+rest50+prevw25",
+    "lex_weights": (1.0, 0.1, 0.3),
     "dense_view": "speaker",
     "model": "minilm",
     "n": 100,
-    "alpha": 0.5,
-    "beta": 0.5,
+    "alpha": 0.3,
+    "beta": 0.3,
     "mode": "both",
     "lex_norm": "max",
     "dense_norm": "raw",
@@ -37,11 +38,12 @@ def fuse(
     lex_norm: str = "max",
     dense_norm: str = "raw",
     rrf_k: float = 0,
+    idf_sum: float = 1.0,
 ) -> list[tuple[int, float]]:
     if rrf_k:  # rank fusion instead of score fusion: alpha / (k + lexical rank) + (1 - alpha) / (k + dense rank)
         s = lab.rrf([lex, dense_top], rrf_k, [alpha, 1 - alpha])
         return lab.ranked(lab.neighbour_boost(s, beta, n_messages, mode) if beta else s)
-    lx = lab.normalise(lex, lex_norm)
+    lx = {i: v / idf_sum for i, v in lex} if lex_norm == "idf" else lab.normalise(lex, lex_norm)
     cand = set(lx) | {i for i, _ in dense_top}
     if dense_norm == "raw":
         dn = {i: float(cos[i]) for i in cand}
@@ -54,10 +56,12 @@ def fuse(
     return lab.ranked(s)
 
 
-def run(ds: str, **kw) -> list[list[list[int]]]:
+def run(ds: str, depth: int = 20, with_scores: bool = False, **kw) -> list[list[list]]:
+    """rankings[conversation][question] = top `depth` message positions (or (position, score) pairs)."""
     p = {**DEFAULT, **kw}
-    L = lab.lexical(ds, p["lex_view"], p["n"]) if p["alpha"] > 0 else None
+    L = lab.lexical(ds, p["lex_view"], p["n"], False, p["lex_weights"]) if p["alpha"] > 0 else None
     S = lab.all_scores(ds, p["model"], p["dense_view"]) if p["alpha"] < 1 else None
+    idf = lab.idf_sums(ds, p["lex_view"]) if p["lex_norm"] == "idf" else None
     out = []
     for ci, conv in enumerate(lab.dataset(ds)):
         rows = []
@@ -75,7 +79,8 @@ def run(ds: str, **kw) -> list[list[list[int]]]:
                 p["lex_norm"],
                 p["dense_norm"],
                 p["rrf_k"],
+                idf[ci][qi] if idf else 1.0,
             )
-            rows.append([i for i, _ in res[:20]])
+            rows.append(res[:depth] if with_scores else [i for i, _ in res[:depth]])
         out.append(rows)
     return out
