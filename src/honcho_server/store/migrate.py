@@ -13,8 +13,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 # Search indexes live outside the table definitions (FTS5 tables on SQLite, a generated tsvector column on
-# PostgreSQL); they are created by migrations and are not drift.
-SEARCH_ONLY_TABLES = ("messages_fts",)
+# PostgreSQL); they are created by migrations and are not drift. The message vectors (`message_embeddings`, its
+# sqlite-vec shadow tables and its PostgreSQL partitions) are made by code, sized to the configured embedder.
+SEARCH_ONLY_TABLES = ("messages_fts", "message_embeddings")
 SEARCH_ONLY_COLUMNS = ("content_tsv",)
 
 
@@ -22,9 +23,17 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """Alembic filter: leave the search-index objects out of schema comparisons."""
     if type_ == "table" and name and name.startswith(SEARCH_ONLY_TABLES):
         return False
+    if type_ == "index" and name and name.startswith("ix_message_embeddings"):
+        return False
     if type_ == "column" and name in SEARCH_ONLY_COLUMNS:
         return False
     return not (type_ == "index" and name == "ix_messages_content_tsv")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic filter applied before reflection: code-made tables are not even read (PostgreSQL's `vector` type
+    would otherwise be reported as unknown)."""
+    return not (type_ == "table" and name and name.startswith(SEARCH_ONLY_TABLES))
 
 
 def alembic_config(url: str) -> Config:
@@ -67,7 +76,7 @@ async def schema_drift(engine: Any) -> list[Any]:
     from honcho_server.store.tables import metadata
 
     def compare(sync_conn: Any) -> list[Any]:
-        context = MigrationContext.configure(sync_conn, opts={"compare_type": True,
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True, "include_name": include_name,
                                                                "include_object": include_object})
         return compare_metadata(context, metadata)
 

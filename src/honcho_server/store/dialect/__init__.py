@@ -1,6 +1,6 @@
 """Per-database strategies: the only place that knows SQLite from PostgreSQL."""
 
-from honcho_server.store.dialect.base import Dialect
+from honcho_server.store.dialect.base import MAX_K, VECTOR_TABLE, Dialect, VectorScope, VectorsUnavailable
 
 
 def dialect_for(name: str) -> Dialect:
@@ -16,4 +16,4 @@ def dialect_for(name: str) -> Dialect:
     raise ValueError(f"unsupported database: {name}")
 
 
-__all__ = ["Dialect", "dialect_for"]
+__all__ = ["MAX_K", "VECTOR_TABLE", "Dialect", "VectorScope", "VectorsUnavailable", "dialect_for"]

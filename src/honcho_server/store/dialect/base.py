@@ -4,16 +4,85 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+# Message vectors live in tables whose names all start with this (created by code, not by migrations: the
+# dimension is runtime configuration). Drift checks skip every table with this prefix.
+VECTOR_TABLE = "message_embeddings"
+# Largest k a nearest-neighbour query accepts (sqlite-vec's own limit).
+MAX_K = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class VectorScope:
+    """Which vectors a nearest-neighbour query may return: always one workspace, optionally narrowed.
+
+    `session_ids` / `peer_ids` are primary keys (an empty tuple matches nothing); `created_from` is inclusive and
+    `created_before` exclusive, compared with the message's `created_at` (timezone-aware UTC; naive values are
+    read as UTC)."""
+
+    workspace_id: int
+    session_ids: tuple[int, ...] | None = None
+    peer_ids: tuple[int, ...] | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+    def is_empty(self) -> bool:
+        """True when the scope can match nothing whatever the data (an empty id list or an empty time range)."""
+        if self.session_ids == () or self.peer_ids == ():
+            return True
+        return (self.created_from is not None and self.created_before is not None
+                and utc(self.created_from) >= utc(self.created_before))
+
+
+class VectorsUnavailable(RuntimeError):
+    """This database connection cannot store or search vectors (SQLite without a driver that loads sqlite-vec)."""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def epoch_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float rounding)."""
+    return (utc(value) - _EPOCH) // timedelta(microseconds=1)
+
+
+def unit_rows(vectors: Sequence[Sequence[float] | np.ndarray]) -> np.ndarray:
+    """The vectors as one float32 matrix of unit rows; ValueError for ragged, empty, non-finite or zero vectors
+    (cosine distance is undefined for a zero vector)."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError("vectors must all have the same dimension") from exc
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError("expected a sequence of non-empty vectors")
+    if not np.isfinite(matrix).all():
+        raise ValueError("vectors must be finite")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("cannot store or search a zero vector (cosine distance is undefined)")
+    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+
+
+def unit_vector(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    return unit_rows([np.asarray(vector).reshape(-1)])[0]
 
 
 class Dialect(ABC):
-    """What differs between SQLite and PostgreSQL: URLs, connection set-up, upserts and JSON operators."""
+    """What differs between SQLite and PostgreSQL: URLs, connection set-up, upserts, JSON operators, full-text
+    search and message-vector storage with filtered nearest-neighbour search."""
 
     name: str
     # Execution options for read-only connections.
@@ -59,4 +128,63 @@ class Dialect(ABC):
     @abstractmethod
     def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
         """Restrict a select over `messages` to rows matching any of `terms` (stemmed, case-folded), best
-        first, using the full-text index. `terms` are plain words (no operators)."""
+        first, using the full-text index, with a `text_score` column (higher is better). `terms` are plain words
+        (no operators)."""
+
+    # ------------------------------------------------------------------------------------------ message vectors
+    # One vector per message in `message_embeddings` (plus shadow tables or partitions, all named with that
+    # prefix), carrying copies of the message's workspace, session, peer and created_at for filtering. Deleting a
+    # message (directly or through its session / peer / workspace) deletes its vector. Similarities are cosine.
+
+    @property
+    @abstractmethod
+    def vectors_available(self) -> bool:
+        """Whether this database can store and search vectors; when False the vector methods raise
+        `VectorsUnavailable` (full-text search keeps working)."""
+
+    @abstractmethod
+    async def create_vector_table(self, conn: AsyncConnection, dimensions: int, *, with_index: bool = True) -> None:
+        """Create the vector table with its triggers and indexes if missing (idempotent). ValueError when it exists
+        with another dimension: drop it first. `with_index=False` leaves out the ANN index for a bulk load; call
+        `build_vector_index` afterwards."""
+
+    @abstractmethod
+    async def build_vector_index(self, conn: AsyncConnection) -> None:
+        """Create the ANN index if it is missing (after a load made with `with_index=False`)."""
+
+    @abstractmethod
+    async def drop_vector_table(self, conn: AsyncConnection) -> None:
+        """Drop the vector table and everything made with it (idempotent)."""
+
+    @abstractmethod
+    async def vector_table_dimensions(self, conn: AsyncConnection) -> int | None:
+        """The vector table's dimension, or None when it does not exist."""
+
+    @abstractmethod
+    async def store_vectors(self, conn: AsyncConnection,
+                            rows: Sequence[tuple[int, Sequence[float] | np.ndarray]]) -> int:
+        """Store or replace the vector of each message primary key (normalised to unit length); the tenant columns
+        are copied from the message row in SQL, and a message that no longer exists is skipped. Returns how many
+        vectors were stored. ValueError for a ragged batch or a zero / non-finite vector; a dimension that differs
+        from the table's fails in the database."""
+
+    @abstractmethod
+    async def nearest_messages(self, conn: AsyncConnection, query: Sequence[float] | np.ndarray, k: int,
+                               scope: VectorScope) -> list[tuple[int, float]]:
+        """Up to `k` (<= MAX_K) messages in `scope` nearest to `query`, best first, as (message pk, cosine
+        similarity = 1 - cosine distance). A filter never makes the answer come back short: when fewer than k
+        vectors are in scope, all of them are returned."""
+
+    @abstractmethod
+    async def message_vectors(self, conn: AsyncConnection, workspace_id: int,
+                              message_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored (float32, unit-length) vectors of those of `message_ids` in the workspace that have one."""
+
+    @abstractmethod
+    async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:
+        """How many vectors are stored, in one workspace or in all (0 when the table does not exist)."""
+
+
+def check_k(k: int) -> None:
+    if k > MAX_K:
+        raise ValueError(f"k must be at most {MAX_K}, got {k}")

@@ -1,10 +1,11 @@
-"""PostgreSQL through asyncpg: JSONB operators, native upserts."""
+"""PostgreSQL through asyncpg: JSONB operators, native upserts, pgvector."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -21,9 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from honcho_server.store.dialect import jsonsem
-from honcho_server.store.dialect.base import Dialect
+from honcho_server.store.dialect import jsonsem, pg_vectors
+from honcho_server.store.dialect.base import Dialect, VectorScope, check_k
 
 # A statement-level trigger on `jobs` (migration 0003) notifies this channel; PostgreSQL delivers it at commit.
 JOBS_CHANNEL = "honcho_jobs"
@@ -76,10 +78,53 @@ class PostgresDialect(Dialect):
         tsquery = func.replace(cast(func.plainto_tsquery("english", " ".join(terms)), Text), "&", "|")
         tsquery = cast(tsquery, TSQUERY)
         vector = literal_column("messages.content_tsv", TSVECTOR)
-        return (query.where(vector.op("@@")(tsquery))
-                .order_by(func.ts_rank_cd(vector, tsquery).desc(), messages.c.id.desc()))
+        rank = func.ts_rank_cd(vector, tsquery)
+        return (query.add_columns(rank.label("text_score")).where(vector.op("@@")(tsquery))
+                .order_by(rank.desc(), messages.c.id.desc()))
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         text = self.json_text(column, key)
         # Cast only what looks like a number: a bad cast would abort the whole query.
         return case((text.op("~", is_comparison=True)(jsonsem.NUMBER_PATTERN), cast(text, Float)), else_=None)
+
+    # ------------------------------------------------------------------------------------------ message vectors
+    # See pg_vectors.py: partitions by workspace bucket with HNSW each, bounded counts pick exact or HNSW.
+
+    @property
+    def vectors_available(self) -> bool:
+        """Always True: PostgreSQL needs the pgvector extension, and `create_vector_table` fails without it."""
+        return True
+
+    async def create_vector_table(self, conn: AsyncConnection, dimensions: int, *, with_index: bool = True) -> None:
+        """Runs `CREATE EXTENSION IF NOT EXISTS vector`. Above 2000 dimensions (pgvector's HNSW limit) no HNSW
+        index is made and every search is an exact scan of its scope."""
+        await pg_vectors.create(conn, dimensions, with_index)
+
+    async def build_vector_index(self, conn: AsyncConnection) -> None:
+        await pg_vectors.build_index(conn)
+
+    async def drop_vector_table(self, conn: AsyncConnection) -> None:
+        await pg_vectors.drop(conn)
+
+    async def vector_table_dimensions(self, conn: AsyncConnection) -> int | None:
+        return await pg_vectors.dimensions(conn)
+
+    async def store_vectors(self, conn: AsyncConnection,
+                            rows: Sequence[tuple[int, Sequence[float] | np.ndarray]]) -> int:
+        return await pg_vectors.store(conn, rows)
+
+    async def nearest_messages(self, conn: AsyncConnection, query: Sequence[float] | np.ndarray, k: int,
+                               scope: VectorScope) -> list[tuple[int, float]]:
+        """Exact when at most 5000 vectors are in scope (or above 2000 dimensions, or k > 1000); otherwise HNSW in
+        the workspace's partition, retried and then done exactly if a filter left it short."""
+        check_k(k)
+        if k <= 0 or scope.is_empty():
+            return []
+        return await pg_vectors.nearest(conn, query, k, scope)
+
+    async def message_vectors(self, conn: AsyncConnection, workspace_id: int,
+                              message_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return await pg_vectors.vectors(conn, workspace_id, message_ids)
+
+    async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:
+        return await pg_vectors.count(conn, workspace_id)

@@ -1,22 +1,32 @@
-"""SQLite: WAL, foreign keys, a busy timeout, one writer at a time, JSON functions in Python."""
+"""SQLite: WAL, foreign keys, a busy timeout, one writer at a time, JSON functions in Python, sqlite-vec."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, Select, Table, bindparam, column, event, func, literal_column, table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Boolean, Float, String
 
-from honcho_server.store.dialect import jsonsem
-from honcho_server.store.dialect.base import Dialect
+from honcho_server.store.dialect import jsonsem, sqlite_vectors
+from honcho_server.store.dialect.base import Dialect, VectorScope, VectorsUnavailable, check_k
+from honcho_server.store.dialect.sqlite_driver import vec_dbapi
+
+log = logging.getLogger(__name__)
+_warned_no_vectors = False
+
+# vec0 reads vector chunks as BLOBs; memory-mapping the file keeps them from being copied into SQLite's small
+# page cache on every query (measured: 7.2 -> 4.4 ms per 10k-vector search). Address space, not resident memory.
+MMAP_SIZE = 1 << 30
 
 
 class SqliteDialect(Dialect):
@@ -26,6 +36,15 @@ class SqliteDialect(Dialect):
     def __init__(self) -> None:
         # One writer per process: waiting here is cheaper than SQLite's busy-retry loop.
         self._write_lock = asyncio.Lock()
+        # aiosqlite over a driver that loads sqlite-vec (sqlean.py, pysqlite3 or the stdlib), or None: the stock
+        # aiosqlite driver, without vector search.
+        self._dbapi = vec_dbapi()
+        if self._dbapi is None:
+            _warn_no_vectors()
+
+    @property
+    def vectors_available(self) -> bool:
+        return self._dbapi is not None
 
     def async_url(self, url: URL) -> URL:
         database = url.database or ""
@@ -34,7 +53,10 @@ class SqliteDialect(Dialect):
         return url.set(drivername="sqlite+aiosqlite")
 
     def engine_options(self, settings: Any) -> dict[str, Any]:
-        return {"echo": settings.echo, "pool_size": 8, "max_overflow": 8}
+        options: dict[str, Any] = {"echo": settings.echo, "pool_size": 8, "max_overflow": 8}
+        if self._dbapi is not None:
+            options["module"] = self._dbapi
+        return options
 
     def configure_engine(self, engine: AsyncEngine) -> None:
         @event.listens_for(engine.sync_engine, "connect")
@@ -47,6 +69,7 @@ class SqliteDialect(Dialect):
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")  # other processes (a separate worker) may write
+            cursor.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
             cursor.close()
             raw = dbapi_conn._connection if hasattr(dbapi_conn, "_connection") else dbapi_conn
             _register_functions(raw)
@@ -82,9 +105,63 @@ class SqliteDialect(Dialect):
     def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
         fts = table("messages_fts", column("rowid"))
         match = literal_column("messages_fts").op("MATCH")(bindparam("fts_query", _fts_query(terms)))
-        # bm25() is lower for better matches.
-        return (query.join(fts, fts.c.rowid == messages.c.id).where(match)
-                .order_by(func.bm25(literal_column("messages_fts")), messages.c.id.desc()))
+        # bm25() is lower (more negative) for better matches; its negation is the score.
+        rank = func.bm25(literal_column("messages_fts"))
+        return (query.add_columns((-rank).label("text_score")).join(fts, fts.c.rowid == messages.c.id)
+                .where(match).order_by(rank, messages.c.id.desc()))
+
+    # ------------------------------------------------------------------------------------------ message vectors
+    # See sqlite_vectors.py: a vec0 table partitioned by workspace, exact scans with filters checked inside.
+
+    def _need_vectors(self) -> None:
+        if self._dbapi is None:
+            raise VectorsUnavailable("vector search needs an SQLite driver that can load sqlite-vec "
+                                     "(pip install sqlean.py sqlite-vec)")
+
+    async def create_vector_table(self, conn: AsyncConnection, dimensions: int, *, with_index: bool = True) -> None:
+        self._need_vectors()
+        await sqlite_vectors.create(conn, dimensions)
+
+    async def build_vector_index(self, conn: AsyncConnection) -> None:
+        """Nothing to build: sqlite-vec 0.1.9 searches by exact scan."""
+        self._need_vectors()
+
+    async def drop_vector_table(self, conn: AsyncConnection) -> None:
+        self._need_vectors()
+        await sqlite_vectors.drop(conn)
+
+    async def vector_table_dimensions(self, conn: AsyncConnection) -> int | None:
+        return await sqlite_vectors.dimensions(conn)
+
+    async def store_vectors(self, conn: AsyncConnection,
+                            rows: Sequence[tuple[int, Sequence[float] | np.ndarray]]) -> int:
+        self._need_vectors()
+        return await sqlite_vectors.store(conn, rows)
+
+    async def nearest_messages(self, conn: AsyncConnection, query: Sequence[float] | np.ndarray, k: int,
+                               scope: VectorScope) -> list[tuple[int, float]]:
+        self._need_vectors()
+        check_k(k)
+        if k <= 0 or scope.is_empty():
+            return []
+        return await sqlite_vectors.nearest(conn, query, k, scope)
+
+    async def message_vectors(self, conn: AsyncConnection, workspace_id: int,
+                              message_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        self._need_vectors()
+        return await sqlite_vectors.vectors(conn, workspace_id, message_ids)
+
+    async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:
+        self._need_vectors()
+        return await sqlite_vectors.count(conn, workspace_id)
+
+
+def _warn_no_vectors() -> None:
+    global _warned_no_vectors
+    if not _warned_no_vectors:
+        _warned_no_vectors = True
+        log.warning("No SQLite driver here can load sqlite-vec (pip install sqlean.py sqlite-vec): running without "
+                    "vector search; full-text search still works.")
 
 
 def _fts_query(terms: list[str]) -> str:
