@@ -72,3 +72,17 @@ class UnsupportedFileType(HonchoError):
 class FileTooLarge(HonchoError):
     status_code = 413
     default_message = "File too large"
+
+
+class EmbeddingSpaceMismatch(Exception):
+    """The database holds vectors from another embedding model or dimension than the one configured.
+
+    A start-up error (not an HTTP one): mixing vectors of two models would make search silently wrong."""
+
+    def __init__(self, recorded: str, recorded_dims: int, configured: str, configured_dims: int) -> None:
+        super().__init__(
+            f"this database holds embeddings from {recorded} ({recorded_dims} dimensions), but the configured "
+            f"embedder is {configured} ({configured_dims} dimensions). Run `honcho-server reembed` to re-embed "
+            f"every message with the configured embedder, or configure {recorded} again "
+            "(HONCHO_EMBEDDING__PROVIDER / __MODEL / __DIMENSIONS).")
+        self.recorded, self.configured = recorded, configured

@@ -28,13 +28,14 @@ async def _search(client: httpx.AsyncClient, url: str, query: str, **body: objec
 
 
 async def test_found_by_stemmed_words_right_after_create(client: httpx.AsyncClient, corpus: str) -> None:
+    # Word matches rank first; their neighbours in the conversation may follow as context.
     hits = await _search(client, ws_url(corpus, "search"), "What did I say about my dogs?")
-    assert set(hits) == {DOCS[0][2], DOCS[2][2]}
-    assert await _search(client, ws_url(corpus, "search"), "hiking") == [DOCS[1][2]]
+    assert set(hits[:2]) == {DOCS[0][2], DOCS[2][2]}
+    assert (await _search(client, ws_url(corpus, "search"), "hiking"))[0] == DOCS[1][2]
 
 
 async def test_results_are_complete_messages(client: httpx.AsyncClient, corpus: str) -> None:
-    found = expect(await client.post(ws_url(corpus, "search"), json={"query": "sourdough"}), 200)
+    found = expect(await client.post(ws_url(corpus, "search"), json={"query": "sourdough", "limit": 1}), 200)
     assert len(found) == 1
     assert found[0]["peer_id"] == "carol" and found[0]["session_id"] == "s2" and found[0]["workspace_id"] == corpus
     assert set(found[0]) == {"id", "content", "peer_id", "session_id", "metadata", "created_at", "workspace_id",
@@ -42,18 +43,18 @@ async def test_results_are_complete_messages(client: httpx.AsyncClient, corpus: 
 
 
 async def test_session_and_peer_routes_pin_their_scope(client: httpx.AsyncClient, corpus: str) -> None:
-    assert await _search(client, session_url(corpus, "s1", "search"), "dog") == [DOCS[0][2]]
+    assert set(await _search(client, session_url(corpus, "s1", "search"), "dog")) <= {DOCS[0][2], DOCS[1][2]}
     peer_url = ws_url(corpus, "peers", "bob", "search")
     assert await _search(client, peer_url, "summer dog") == [DOCS[1][2]]
     # A caller's filter cannot widen the pinned scope.
-    assert await _search(client, session_url(corpus, "s1", "search"), "dog",
-                         filters={"session_id": "s2"}) == [DOCS[0][2]]
+    hits = await _search(client, session_url(corpus, "s1", "search"), "dog", filters={"session_id": "s2"})
+    assert hits[0] == DOCS[0][2] and set(hits) <= {DOCS[0][2], DOCS[1][2]}
 
 
 async def test_filters_apply(client: httpx.AsyncClient, corpus: str) -> None:
     url = ws_url(corpus, "search")
     assert await _search(client, url, "dog", filters={"peer_id": "bob"}) == []
-    assert await _search(client, url, "dog", filters={"session_id": "s2"}) == [DOCS[2][2]]
+    assert (await _search(client, url, "dog", filters={"session_id": "s2"}))[0] == DOCS[2][2]
     assert await _search(client, url, "dog", filters={"metadata": {"peer": "alice"}}, limit=1) != []
     expect(await client.post(url, json={"query": "dog", "filters": {"bogus": 1}}), 422)
 
@@ -71,7 +72,8 @@ async def test_deleted_sessions_and_other_workspaces_are_invisible(
     client: httpx.AsyncClient, corpus: str, ws: str
 ) -> None:
     expect(await client.delete(session_url(corpus, "s2")), 202)
-    assert await _search(client, ws_url(corpus, "search"), "dogs") == [DOCS[0][2]]
+    hits = await _search(client, ws_url(corpus, "search"), "dogs")
+    assert hits[0] == DOCS[0][2] and DOCS[2][2] not in hits
     other = f"{ws}-other"
     await add_messages(client, other, "s1", [msg("zed", "dogs everywhere")])
     assert await _search(client, ws_url(corpus, "search"), "everywhere") == []
@@ -90,10 +92,11 @@ async def test_peer_perspective_sees_only_what_the_peer_was_there_for(
     url = ws_url(corpus, "search")
     await add_messages(client, corpus, "s1", [msg("alice", "Biscuit the dog got a new collar")])
     # bob joined s1 with his own message: alice's earlier dog message predates him; s2 he never joined.
-    assert await _search(client, url, "dogs", filters={"peer_perspective": "bob"}) == [
-        "Biscuit the dog got a new collar"]
-    assert set(await _search(client, url, "dogs", filters={"peer_perspective": "alice"})) == {
-        DOCS[0][2], DOCS[2][2], "Biscuit the dog got a new collar"}
+    bob_sees = await _search(client, url, "dogs", filters={"peer_perspective": "bob"})
+    assert bob_sees[0] == "Biscuit the dog got a new collar"
+    assert DOCS[0][2] not in bob_sees and DOCS[2][2] not in bob_sees
+    assert {DOCS[0][2], DOCS[2][2], "Biscuit the dog got a new collar"} <= set(
+        await _search(client, url, "dogs", filters={"peer_perspective": "alice"}))
 
 
 async def test_punctuation_and_syntax_characters_are_just_text(client: httpx.AsyncClient, corpus: str) -> None:

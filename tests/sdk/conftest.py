@@ -41,6 +41,7 @@ for _p in (str(TESTS_DIR), str(SDK_DIR)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from fake_embeddings import FakeEmbeddings  # noqa: E402
 from honcho import Honcho  # noqa: E402
 from sdk_helpers import unique  # noqa: E402
 
@@ -228,6 +229,26 @@ def multi_process_server(backend: str, new_database, tmp_path_factory) -> Iterat
         yield srv
     finally:
         _RUNNING.remove(srv)
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def embedding_endpoint() -> Iterator[FakeEmbeddings]:
+    with FakeEmbeddings(dimensions=64) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def openai_server(backend: str, new_database, tmp_path_factory, embedding_endpoint) -> Iterator[ServerProcess]:
+    db_url, migrate = new_database(f"{backend}-openai-embed")
+    env = {"HONCHO_EMBEDDING__PROVIDER": "openai", "HONCHO_EMBEDDING__BASE_URL": embedding_endpoint.base_url,
+           "HONCHO_EMBEDDING__MODEL": "fake-embed", "HONCHO_EMBEDDING__DIMENSIONS": "64",
+           "HONCHO_EMBEDDING__API_KEY": "sk-test"}
+    srv = ServerProcess(name=f"{backend}-openai-embed", db_url=db_url, migrate=migrate, extra_env=env,
+                        workdir=tmp_path_factory.mktemp("srv-openai-embed")).start()
+    try:
+        yield srv
+    finally:
         srv.stop()
 
 

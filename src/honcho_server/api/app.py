@@ -16,6 +16,7 @@ from honcho_server.api.routes import keys, messages, peers, sessions, workspaces
 from honcho_server.api.schemas import ERROR_RESPONSES
 from honcho_server.config import Settings, load_settings
 from honcho_server.services.deps import Deps
+from honcho_server.services.embedding import prepare_vectors
 from honcho_server.store.engine import Database
 from honcho_server.worker.runtime import Worker
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await prepare_vectors(deps)  # a mismatched embedder stops start-up here, before any request
         worker = Worker(deps) if run_worker else None
         if worker:
             worker.start()
@@ -41,7 +43,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         finally:
             if worker:
                 await worker.stop()
-            await deps.db.dispose()
+            await deps.aclose()
 
     app = FastAPI(
         title="honcho-server",

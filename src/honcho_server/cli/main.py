@@ -53,19 +53,32 @@ def _migrate(settings: Settings) -> None:
 
 
 def _require_current_schema(settings: Settings) -> None:
-    """Refuse to start on a database whose schema is missing or older than this code."""
+    """Refuse to start on a database whose schema is missing or older than this code, or whose stored
+    vectors come from another embedder than the configured one."""
+    from honcho_server.errors import EmbeddingSpaceMismatch
+    from honcho_server.services.deps import Deps
+    from honcho_server.services.embedding import prepare_vectors
     from honcho_server.store.engine import Database
     from honcho_server.store.migrate import current_and_head
 
     async def check() -> tuple[str | None, str]:
-        database = Database(settings.db.url, settings.db)
+        deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
         try:
-            return await current_and_head(database.engine)
+            current, head = await current_and_head(deps.db.engine)
+            if current == head:
+                await prepare_vectors(deps)
+            return current, head
         finally:
-            await database.dispose()
+            await deps.aclose()
 
     try:
         current, head = asyncio.run(check())
+    except EmbeddingSpaceMismatch as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+    except ValueError as exc:  # an unusable embedder configuration
+        typer.echo(f"Embedding settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
     except Exception as exc:  # unreachable server, bad credentials...
         typer.echo(f"Cannot open the database {settings.db.url!r}: {exc}", err=True)
         raise typer.Exit(code=2) from exc
@@ -138,7 +151,37 @@ async def _run_worker(settings: Settings, once: bool) -> None:
             loop.add_signal_handler(sig, runner.request_stop)
         await runner.run()
     finally:
-        await deps.db.dispose()
+        await deps.aclose()
+
+
+@app.command()
+def reembed(db: DbOption = None) -> None:
+    """Re-embed every message with the configured embedder (after changing model or dimension).
+
+    Run it with the server stopped; it rebuilds the vector table at the new size."""
+    settings = _settings(db)
+    if is_embedded(settings.db.url):
+        _migrate(settings)
+    asyncio.run(_reembed(settings))
+
+
+async def _reembed(settings: Settings) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from honcho_server.services.deps import Deps
+    from honcho_server.services.embedding import reembed_all
+    from honcho_server.store.engine import Database
+
+    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    columns = (TextColumn(f"embedding with {deps.embedder.model_id}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns) as bar:
+            task = bar.add_task("reembed", total=None)
+            done = await reembed_all(deps, lambda n, total: bar.update(task, completed=n, total=total))
+    finally:
+        await deps.aclose()
+    typer.echo(f"re-embedded {done} messages with {deps.embedder.model_id} ({deps.embedder.dimensions} dimensions)")
 
 
 @app.command("migrate")

@@ -57,6 +57,7 @@ class Message:
     metadata: dict[str, Any]
     token_count: int
     created_at: datetime
+    session_pk: int | None = None  # set where a caller needs to find the message's neighbours
 
 
 @dataclass(slots=True)

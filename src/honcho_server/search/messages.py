@@ -1,20 +1,45 @@
 """Message search: the one retrieval path behind the workspace, peer and session search routes.
 
-Full text today (FTS5 bm25 on SQLite, tsvector cover density on PostgreSQL), so a message is findable by its
-words as soon as its create call returns; vector candidates and their fusion are added with the embedder.
+Hybrid retrieval in four steps, every one bounded by the candidate count, never by the workspace size:
+
+1. lexical candidates: the full-text index (FTS5 bm25 / tsvector rank), any of the query's content words;
+2. vector candidates: nearest neighbours of the query vector, with session, peer and time filters applied
+   inside the scan (search/pushdown.py);
+3. score fusion: `alpha * text score / best text score + (1 - alpha) * cosine`, with the exact cosine of
+   every candidate (lexical candidates that the KNN missed get theirs looked up);
+4. context: each message also gets `beta *` the better score of its neighbours (the previous and next
+   message of its session), because an answer often sits in the reply to the turn that matches the
+   question's words.
+
+The caller's filters are applied to every message that can be returned. A message is findable by its words
+as soon as its create call returns; by meaning once the worker has embedded it (until then it is scored with
+the average cosine of the vector candidates, so it is neither favoured nor buried).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import Message
+from honcho_server.search.pushdown import vector_scope
 from honcho_server.search.terms import query_terms
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.repos import search as repo
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    candidates: int = 100  # taken from each of the text and vector indexes
+    alpha: float = 0.3  # weight of the normalised text score against the cosine
+    beta: float = 0.3  # share of the best neighbour's score a message inherits
+
+
+DEFAULT_FUSION = Fusion()
 
 
 @dataclass(slots=True)
@@ -27,11 +52,74 @@ class MessageQuery:
     perspective: str | None = None  # only messages this peer could have seen
 
 
-async def search_messages(conn: AsyncConnection, dialect: Dialect, query: MessageQuery) -> list[Message]:
-    """Most relevant first, at most `limit`."""
+async def search_messages(conn: AsyncConnection, dialect: Dialect, query: MessageQuery,
+                          vector: Sequence[float] | None = None, fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
+    """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
     terms = query_terms(query.text)
-    if not terms:
-        return []
     extra = [repo.seen_by(query.perspective)] if query.perspective else []
     where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
-    return await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, query.limit)
+    n = max(fusion.candidates, query.limit)
+    lexical = await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, n) if terms else []
+    if vector is None:
+        return [m for m, _ in lexical[:query.limit]]
+    q = np.asarray(vector, dtype=np.float32)
+    found = {m.pk: m for m, _ in lexical}
+    cosine = await _vector_candidates(conn, dialect, query, where, q, n, found)
+    await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
+    scores = _fuse(lexical, found, cosine, fusion.alpha)
+    return await _with_context(conn, query, where, found, scores, fusion.beta)
+
+
+async def _vector_candidates(conn: AsyncConnection, dialect: Dialect, query: MessageQuery, where: Any,
+                             q: np.ndarray, n: int, found: dict[int, Message]) -> dict[int, float]:
+    """Cosine of the nearest messages that meet the filters; adds them to `found`."""
+    scope = await vector_scope(conn, query.workspace_pk, query.filters)
+    if scope is None:
+        return {}
+    near = await dialect.nearest_messages(conn, q, n, scope)
+    found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
+    return {pk: sim for pk, sim in near if pk in found}
+
+
+async def _cosines_of(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, q: np.ndarray,
+                      pks: list[int], cosine: dict[int, float]) -> None:
+    if not pks:
+        return
+    for pk, vec in (await dialect.message_vectors(conn, workspace_pk, pks)).items():
+        cosine[pk] = float(np.dot(vec, q))
+
+
+def _fuse(lexical: list[tuple[Message, float]], found: dict[int, Message], cosine: dict[int, float],
+          alpha: float) -> dict[int, float]:
+    best = max((s for _, s in lexical), default=0.0)
+    text = {m.pk: s / best for m, s in lexical} if best > 0 else {}
+    # Not embedded yet: score the meaning side as an average candidate.
+    unknown = float(np.mean(list(cosine.values()))) if cosine else 0.0
+    return {pk: alpha * text.get(pk, 0.0) + (1 - alpha) * cosine.get(pk, unknown) for pk in found}
+
+
+async def _with_context(conn: AsyncConnection, query: MessageQuery, where: Any, found: dict[int, Message],
+                        scores: dict[int, float], beta: float) -> list[Message]:
+    """Add neighbour propagation, then load the neighbours that made the cut and return the top `limit`."""
+    at = {(m.session_pk, m.seq): pk for pk, m in found.items()}
+    by_pos: dict[tuple[int, int], float] = {(m.session_pk, m.seq): scores[pk] for pk, m in found.items()}
+    if beta:
+        for session_pk, seq in list(by_pos):
+            for pos in ((session_pk, seq - 1), (session_pk, seq + 1)):
+                by_pos.setdefault(pos, 0.0)
+        base = dict(by_pos)
+        for (session_pk, seq) in by_pos:
+            by_pos[(session_pk, seq)] = base[(session_pk, seq)] + beta * max(
+                base.get((session_pk, seq - 1), 0.0), base.get((session_pk, seq + 1), 0.0))
+    ranked = sorted(by_pos, key=lambda pos: (-by_pos[pos], pos))
+    head = ranked[: query.limit * 2]
+    new = [pos for pos in head if pos not in at and pos[1] > 0]
+    loaded = await repo.at_positions(conn, query.workspace_name, where, new)
+    out: list[Message] = []
+    for pos in ranked:
+        message = found[at[pos]] if pos in at else loaded.get(pos)
+        if message is not None:
+            out.append(message)
+            if len(out) == query.limit:
+                break
+    return out

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
+from honcho_server.embeddings.base import EmbeddingError
 from honcho_server.errors import NotFound, ValidationError
 from honcho_server.search.messages import MessageQuery, search_messages
 from honcho_server.services.deps import Deps
+from honcho_server.services.embedding import prepare_vectors
 from honcho_server.store.repos import workspaces as workspace_repo
+
+log = logging.getLogger("honcho_server.search")
+
+
+async def _query_vector(deps: Deps, text: str) -> list[float] | None:
+    """The query's vector, or None when search must fall back to full text (no vectors here, or the
+    embedding provider is failing: search keeps answering by words rather than erroring)."""
+    if not text.strip() or not await prepare_vectors(deps):
+        return None
+    try:
+        return (await deps.embedder.embed([text], "query"))[0]
+    except EmbeddingError as exc:
+        log.warning("query embedding failed, searching by words only: %s", exc)
+        return None
 
 
 async def search(
@@ -32,10 +49,11 @@ async def search(
         filters["session_id"] = session
     if peer is not None:
         filters["peer_id"] = peer
+    vector = await _query_vector(deps, text)  # before any connection is taken: the embedder may be remote
     async with deps.db.read() as conn:
         ws = await workspace_repo.find(conn, workspace_name)
         if ws is None:
             return []
         query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
                              limit=limit, perspective=perspective)
-        return await search_messages(conn, deps.db.dialect, query)
+        return await search_messages(conn, deps.db.dialect, query, vector)

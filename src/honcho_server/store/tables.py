@@ -152,3 +152,14 @@ jobs = Table(
           postgresql_where=text("status IN ('pending', 'running')"),
           sqlite_where=text("status IN ('pending', 'running')")),
 )
+
+# The embedding model whose vectors `message_embeddings` holds (one row, id 1). The vector table itself is
+# created by code (store/dialect), because its dimension is runtime configuration.
+embedding_space = Table(
+    "embedding_space", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("model_id", String(512), nullable=False),
+    Column("dimensions", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)

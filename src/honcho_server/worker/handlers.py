@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.services import deletion
+from honcho_server.services import deletion, embedding
 from honcho_server.services.deps import Deps
 
 
@@ -15,4 +15,5 @@ async def delete_workspace(deps: Deps, job: ClaimedJob) -> None:
     await deletion.purge_workspace(deps, job.payload["workspace_pk"])
 
 
-REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspace}
+REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspace,
+            "embed": embedding.embed_new_messages}

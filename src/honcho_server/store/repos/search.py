@@ -1,10 +1,11 @@
-"""Message retrieval queries: full-text candidates scoped to a workspace (vector candidates come next)."""
+"""Message retrieval queries: the scope every candidate must meet, full-text candidates, and loading the
+messages that vector search or neighbour propagation brought in."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, literal, or_, select
+from sqlalchemy import and_, exists, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import Message
@@ -50,13 +51,41 @@ def scope(dialect: Dialect, workspace_pk: int, workspace_name: str, filters: dic
     return and_(*conditions)
 
 
+def _message(row: Any, workspace_name: str) -> Message:
+    return Message(pk=row.id, uid=row.uid, workspace_name=workspace_name, session_name=row.session_name,
+                   peer_name=row.peer_name, seq=row.seq, content=row.content, metadata=row.metadata,
+                   token_count=row.token_count, created_at=row.created_at, session_pk=row.session_id)
+
+
 async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_name: str, where: Any,
-                          terms: list[str], limit: int) -> list[Message]:
-    """Messages matching any of `terms` through the full-text index, best first."""
-    query = dialect.text_search(t, select(*_COLUMNS).where(where), terms).limit(limit)
-    return [
-        Message(pk=r.id, uid=r.uid, workspace_name=workspace_name, session_name=r.session_name,
-                peer_name=r.peer_name, seq=r.seq, content=r.content, metadata=r.metadata,
-                token_count=r.token_count, created_at=r.created_at)
-        for r in await conn.execute(query)
-    ]
+                          terms: list[str], limit: int) -> list[tuple[Message, float]]:
+    """Messages matching any of `terms` through the full-text index with their text score, best first."""
+    query = dialect.text_search(t, select(*_COLUMNS, t.c.session_id).where(where), terms).limit(limit)
+    return [(_message(r, workspace_name), float(r.text_score)) for r in await conn.execute(query)]
+
+
+async def load(conn: AsyncConnection, workspace_name: str, where: Any, pks: list[int]) -> dict[int, Message]:
+    """Those of `pks` that meet `where`, by primary key."""
+    if not pks:
+        return {}
+    query = select(*_COLUMNS, t.c.session_id).where(where, t.c.id.in_(pks))
+    return {r.id: _message(r, workspace_name) for r in await conn.execute(query)}
+
+
+async def at_positions(conn: AsyncConnection, workspace_name: str, where: Any,
+                       positions: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
+    """Messages at (session pk, seq) positions that meet `where`."""
+    if not positions:
+        return {}
+    query = select(*_COLUMNS, t.c.session_id).where(where, tuple_(t.c.session_id, t.c.seq).in_(positions))
+    return {(r.session_id, r.seq): _message(r, workspace_name) for r in await conn.execute(query)}
+
+
+async def session_pks(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> list[int]:
+    query = select(sessions.c.id).where(sessions.c.workspace_id == workspace_pk, sessions.c.name.in_(names))
+    return list((await conn.execute(query)).scalars())
+
+
+async def peer_pks(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> list[int]:
+    query = select(peers.c.id).where(peers.c.workspace_id == workspace_pk, peers.c.name.in_(names))
+    return list((await conn.execute(query)).scalars())

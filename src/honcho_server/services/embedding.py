@@ -1,0 +1,105 @@
+"""Embedding messages for search: the vector table's lifecycle, the embed job, re-embedding everything.
+
+No database transaction is ever held across an embedder call: read, release, embed, then write in a short
+transaction that replaces vectors (so running a job twice leaves the same state).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from honcho_server.embeddings.base import Embedder
+from honcho_server.errors import EmbeddingSpaceMismatch
+from honcho_server.queue.jobs import ClaimedJob
+from honcho_server.search.documents import embedding_text
+from honcho_server.services.deps import Deps
+from honcho_server.store.repos import embeddings as repo
+from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
+
+log = logging.getLogger("honcho_server.embedding")
+REEMBED_PAGE = 512
+
+
+def configured_space(embedder: Embedder) -> EmbeddingSpace:
+    return EmbeddingSpace(embedder.model_id, embedder.dimensions)
+
+
+async def prepare_vectors(deps: Deps) -> bool:
+    """Make sure the vector table matches the configured embedder (creating it on first use); returns
+    whether vectors can be stored and searched. Raises EmbeddingSpaceMismatch when the database holds
+    vectors of another model or size."""
+    if deps.vectors_ready is not None:
+        return deps.vectors_ready
+    dialect = deps.db.dialect
+    if not dialect.vectors_available:
+        log.warning("vector search is unavailable on this database (no SQLite build that can load "
+                    "sqlite-vec); search uses full text only")
+        deps.vectors_ready = False
+        return False
+    wanted = configured_space(deps.embedder)
+    async with deps.db.write() as conn:
+        recorded = await repo.recorded_space(conn)
+        if recorded is not None and recorded != wanted:
+            raise EmbeddingSpaceMismatch(recorded.model_id, recorded.dimensions, wanted.model_id, wanted.dimensions)
+        if recorded is None:
+            existing = await dialect.vector_table_dimensions(conn)
+            if existing is not None and existing != wanted.dimensions:
+                await dialect.drop_vector_table(conn)  # unrecorded leftovers of unknown origin
+            await repo.record_space(conn, dialect, wanted, deps.now())
+        await dialect.create_vector_table(conn, wanted.dimensions)
+    deps.vectors_ready = True
+    return True
+
+
+def _texts(messages: Sequence[SourceMessage], before: dict[tuple[int, int], SourceMessage]) -> list[str]:
+    return [embedding_text(m, before.get((m.session_pk, m.seq - 1))) for m in messages]
+
+
+async def embed_new_messages(deps: Deps, job: ClaimedJob) -> None:
+    """The `embed` job: vectors for the messages a create call added to one session."""
+    if not await prepare_vectors(deps) or job.session_pk is None:
+        return
+    first, last = int(job.payload["first_seq"]), int(job.payload["last_seq"])
+    async with deps.db.read() as conn:
+        rows = await repo.session_range(conn, job.session_pk, max(first - 1, 0), last)
+    before = {(m.session_pk, m.seq): m for m in rows}
+    targets = [m for m in rows if m.seq >= first]
+    if not targets:
+        return  # the session was deleted meanwhile
+    vectors = await deps.embedder.embed(_texts(targets, before), "document")
+    async with deps.db.write() as conn:
+        await deps.db.dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(targets, vectors, strict=True)])
+
+
+async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = None) -> int:
+    """Replace every stored vector with the configured embedder's, recording it as the database's model.
+
+    The table is rebuilt at the new size and indexed after loading (faster than indexing row by row);
+    messages created meanwhile are embedded by their own jobs. Returns how many messages were embedded."""
+    dialect, embedder = deps.db.dialect, deps.embedder
+    if not dialect.vectors_available:
+        raise RuntimeError("this database cannot store vectors (no SQLite build that can load sqlite-vec)")
+    wanted = configured_space(embedder)
+    async with deps.db.write() as conn:
+        await dialect.drop_vector_table(conn)
+        await dialect.create_vector_table(conn, wanted.dimensions, with_index=False)
+        await repo.record_space(conn, dialect, wanted, deps.now())
+        total = await repo.count_messages(conn)
+    done, after = 0, 0
+    while True:
+        async with deps.db.read() as conn:
+            page = await repo.page_after(conn, after, REEMBED_PAGE)
+            before = {(m.session_pk, m.seq): m for m in await repo.previous_of(conn, page)}
+        if not page:
+            break
+        vectors = await embedder.embed(_texts(page, before), "document")
+        async with deps.db.write() as conn:
+            await dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(page, vectors, strict=True)])
+        done, after = done + len(page), page[-1].pk
+        if progress:
+            progress(done, max(total, done))
+    async with deps.db.write() as conn:
+        await dialect.build_vector_index(conn)
+    deps.vectors_ready = True
+    return done
