@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import explore
 import lab
 import numpy as np
 import pipeline
@@ -190,4 +191,49 @@ CONFIGS = {
     "default with RRF k10 + nb .3": partial(P, rrf_k=10),
     "default + dense PRF (m 3, gamma .3)": partial(prf),
     "default + MMR (lambda .8)": partial(mmr),
+    # ---- wordllama default search (explore.py / wl.py; RESULTS.md "wordllama default")
+    # W = wordllama vector unit(unit(mean tokens of text) + 0.5 * unit(mean tokens of sender name)), query with
+    # stop words and punctuation removed; fusion alpha .3, beta .3 (both); CAP = fused score * min(1, sqrt(100/words))
+    **{
+        f"wl.{name}": partial(explore.config, **kw)
+        for name, kw in {
+            "old default (speaker view, beta .3)": dict(dense=("lab", "wordllama", "speaker")),
+            "sep-name .5, q raw, beta .3": dict(dense=("wl", ("raw", "none", 0.5, "sep"), ("raw", "none"))),
+            "sep-name .3, q nostop, beta .3": dict(dense=("wl", ("raw", "none", 0.3, "sep"), ("nostop", "none"))),
+            "sep-name .5, q nostop, beta .3": dict(),
+            "sep-name .7, q nostop, beta .3": dict(dense=("wl", ("raw", "none", 0.7, "sep"), ("nostop", "none"))),
+            "sep-name 1.0, q nostop, beta .3": dict(dense=("wl", ("raw", "none", 1.0, "sep"), ("nostop", "none"))),
+            "sep-name .5, q nostop, beta .2": dict(beta=0.2),
+            "sep-name .5, q nostop, beta .3, CAP [recommended]": dict(len_pen=("cap", 100, 0.5)),
+            "sep-name .5, q nostop, beta .2, CAP": dict(beta=0.2, len_pen=("cap", 100, 0.5)),
+            "sep-name .5, q nostop, beta .3, CAP, alpha .4": dict(alpha=0.4, len_pen=("cap", 100, 0.5)),
+            "sep-name .5, q nostop, beta .3, CAP, rest weight .05": dict(
+                len_pen=("cap", 100, 0.5), lex_weights=(1.0, 0.05, 0.3)
+            ),
+            "CAP, lexical speaker+prevw25 (1, .3)": dict(
+                len_pen=("cap", 100, 0.5), lex_view="speaker+prevw25", lex_weights=(1.0, 0.3)
+            ),
+            "CAP, lexical speaker (one column)": dict(len_pen=("cap", 100, 0.5), lex_view="speaker", lex_weights=None),
+            "CAP, lexical lead50+rest50 (1, .1)": dict(
+                len_pen=("cap", 100, 0.5), lex_view="lead50+rest50", lex_weights=(1.0, 0.1)
+            ),
+            "CAP, lexical lead50+prevw25 (1, .3)": dict(
+                len_pen=("cap", 100, 0.5), lex_view="lead50+prevw25", lex_weights=(1.0, 0.3)
+            ),
+            "2col: sep-name .5, q nostop, beta .3, lexical speaker+prevw25, no CAP": dict(
+                lex_view="speaker+prevw25", lex_weights=(1.0, 0.3)
+            ),
+            "2col minilm speaker view, CAP": dict(
+                dense=("lab", "minilm", "speaker"), len_pen=("cap", 100, 0.5), lex_view="speaker+prevw25",
+                lex_weights=(1.0, 0.3),
+            ),
+            "2col minilm sep-name .5, CAP": dict(
+                dense=("minilm-sep", 0.5), len_pen=("cap", 100, 0.5), lex_view="speaker+prevw25", lex_weights=(1.0, 0.3)
+            ),
+            "minilm speaker view, beta .3": dict(dense=("lab", "minilm", "speaker")),
+            "minilm speaker view, beta .3, CAP": dict(dense=("lab", "minilm", "speaker"), len_pen=("cap", 100, 0.5)),
+            "minilm sep-name .5, beta .3": dict(dense=("minilm-sep", 0.5)),
+            "minilm sep-name .5, beta .3, CAP": dict(dense=("minilm-sep", 0.5), len_pen=("cap", 100, 0.5)),
+        }.items()
+    },
 }
