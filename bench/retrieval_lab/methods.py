@@ -210,6 +210,12 @@ CONFIGS = {
             "sep-name .5, q nostop, beta .3, CAP, rest weight .05": dict(
                 len_pen=("cap", 100, 0.5), lex_weights=(1.0, 0.05, 0.3)
             ),
+            "CAP, lexical speaker only (1 column)": dict(
+                len_pen=("cap", 100, 0.5), lex_view="speaker", lex_weights=None
+            ),
+            "CAP, lexical plain only (1 column, no name)": dict(
+                len_pen=("cap", 100, 0.5), lex_view="plain", lex_weights=None
+            ),
             "CAP, lexical speaker+prevw25 (1, .3)": dict(
                 len_pen=("cap", 100, 0.5), lex_view="speaker+prevw25", lex_weights=(1.0, 0.3)
             ),

@@ -64,7 +64,7 @@ def token_ids(texts: list[str]) -> list[np.ndarray]:
 
 @cache
 def weights(tw: str) -> np.ndarray:
-    E, n, _ = _table()
+    _E, n, _ = _table()
     if tw == "none":
         return np.ones(len(n), dtype=np.float32)
     if tw.startswith("pow"):

@@ -53,7 +53,7 @@ async def test_session_and_peer_routes_pin_their_scope(client: httpx.AsyncClient
 
 async def test_filters_apply(client: httpx.AsyncClient, corpus: str) -> None:
     url = ws_url(corpus, "search")
-    assert await _search(client, url, "dog", filters={"peer_id": "bob"}) == []
+    assert await _search(client, url, "sourdough", filters={"peer_id": "bob"}) == []
     assert (await _search(client, url, "dog", filters={"session_id": "s2"}))[0] == DOCS[2][2]
     assert await _search(client, url, "dog", filters={"metadata": {"peer": "alice"}}, limit=1) != []
     expect(await client.post(url, json={"query": "dog", "filters": {"bogus": 1}}), 422)
@@ -103,3 +103,15 @@ async def test_punctuation_and_syntax_characters_are_just_text(client: httpx.Asy
     url = ws_url(corpus, "search")
     for nasty in ['"dog', "dog*", "NEAR(dog park)", "dog AND -park", "(((", "dog's", "' OR 1=1 --", "col:dog"]:
         expect(await client.post(url, json={"query": nasty}), 200)
+
+
+async def test_index_holds_the_sender_and_the_turn_being_answered(client: httpx.AsyncClient, ws: str) -> None:
+    await add_messages(client, ws, "chat", [msg("alice", "What did you think of the Hamilton show yesterday?"),
+                                            msg("bob", "I absolutely loved it, the cast was great"),
+                                            msg("carol", "Unrelated: the printer is jammed again")])
+    url = ws_url(ws, "search")
+    # The reply shares no word with the query; it is found through the question it answers.
+    hits = await _search(client, url, "Hamilton", limit=2)
+    assert hits == ["What did you think of the Hamilton show yesterday?", "I absolutely loved it, the cast was great"]
+    assert (await _search(client, url, "carol printer", limit=1)) == ["Unrelated: the printer is jammed again"]
+    assert (await _search(client, url, "bob", limit=1)) == ["I absolutely loved it, the cast was great"]

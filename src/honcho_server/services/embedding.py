@@ -7,15 +7,15 @@ transaction that replaces vectors (so running a job twice leaves the same state)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from honcho_server.embeddings.base import Embedder
 from honcho_server.errors import EmbeddingSpaceMismatch
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.search.documents import embedding_text
+from honcho_server.search.documents import document_vectors
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import embeddings as repo
-from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
+from honcho_server.store.repos.embeddings import EmbeddingSpace
 
 log = logging.getLogger("honcho_server.embedding")
 REEMBED_PAGE = 512
@@ -52,22 +52,16 @@ async def prepare_vectors(deps: Deps) -> bool:
     return True
 
 
-def _texts(messages: Sequence[SourceMessage], before: dict[tuple[int, int], SourceMessage]) -> list[str]:
-    return [embedding_text(m, before.get((m.session_pk, m.seq - 1))) for m in messages]
-
-
 async def embed_new_messages(deps: Deps, job: ClaimedJob) -> None:
     """The `embed` job: vectors for the messages a create call added to one session."""
     if not await prepare_vectors(deps) or job.session_pk is None:
         return
     first, last = int(job.payload["first_seq"]), int(job.payload["last_seq"])
     async with deps.db.read() as conn:
-        rows = await repo.session_range(conn, job.session_pk, max(first - 1, 0), last)
-    before = {(m.session_pk, m.seq): m for m in rows}
-    targets = [m for m in rows if m.seq >= first]
+        targets = await repo.session_range(conn, job.session_pk, first, last)
     if not targets:
         return  # the session was deleted meanwhile
-    vectors = await deps.embedder.embed(_texts(targets, before), "document")
+    vectors = await document_vectors(deps.embedder, targets)
     async with deps.db.write() as conn:
         await deps.db.dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(targets, vectors, strict=True)])
 
@@ -90,10 +84,9 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
     while True:
         async with deps.db.read() as conn:
             page = await repo.page_after(conn, after, REEMBED_PAGE)
-            before = {(m.session_pk, m.seq): m for m in await repo.previous_of(conn, page)}
         if not page:
             break
-        vectors = await embedder.embed(_texts(page, before), "document")
+        vectors = await document_vectors(embedder, page)
         async with deps.db.write() as conn:
             await dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(page, vectors, strict=True)])
         done, after = done + len(page), page[-1].pk

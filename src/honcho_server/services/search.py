@@ -9,6 +9,7 @@ from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.embeddings.base import EmbeddingError
 from honcho_server.errors import NotFound, ValidationError
+from honcho_server.search.documents import query_text
 from honcho_server.search.messages import MessageQuery, search_messages
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors
@@ -23,7 +24,7 @@ async def _query_vector(deps: Deps, text: str) -> list[float] | None:
     if not text.strip() or not await prepare_vectors(deps):
         return None
     try:
-        return (await deps.embedder.embed([text], "query"))[0]
+        return (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
     except EmbeddingError as exc:
         log.warning("query embedding failed, searching by words only: %s", exc)
         return None

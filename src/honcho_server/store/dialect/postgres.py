@@ -78,7 +78,8 @@ class PostgresDialect(Dialect):
         tsquery = func.replace(cast(func.plainto_tsquery("english", " ".join(terms)), Text), "&", "|")
         tsquery = cast(tsquery, TSQUERY)
         vector = literal_column("messages.content_tsv", TSVECTOR)
-        rank = func.ts_rank_cd(vector, tsquery)
+        # Weights {D, C, B, A}: the message itself is A, the context (the turn it answers) C at 0.3.
+        rank = func.ts_rank_cd(literal_column("'{0.1, 0.3, 0.4, 1.0}'::float4[]"), vector, tsquery)
         return (query.add_columns(rank.label("text_score")).where(vector.op("@@")(tsquery))
                 .order_by(rank.desc(), messages.c.id.desc()))
 

@@ -105,8 +105,9 @@ class SqliteDialect(Dialect):
     def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
         fts = table("messages_fts", column("rowid"))
         match = literal_column("messages_fts").op("MATCH")(bindparam("fts_query", _fts_query(terms)))
-        # bm25() is lower (more negative) for better matches; its negation is the score.
-        rank = func.bm25(literal_column("messages_fts"))
+        # bm25() is lower (more negative) for better matches; its negation is the score. Column weights: the
+        # message ("sender: text") counts fully, the context column (the turn it answers) at 0.3.
+        rank = func.bm25(literal_column("messages_fts"), 1.0, 0.3)
         return (query.add_columns((-rank).label("text_score")).join(fts, fts.c.rowid == messages.c.id)
                 .where(match).order_by(rank, messages.c.id.desc()))
 
@@ -175,3 +176,10 @@ def _register_functions(raw_conn: Any) -> None:
     target.create_function("honcho_json_contains", 2, jsonsem.sql_contains, deterministic=True)
     target.create_function("honcho_json_text", 2, jsonsem.sql_text, deterministic=True)
     target.create_function("honcho_json_number", 2, jsonsem.sql_number, deterministic=True)
+    # The full-text index's context column (migration 0005): the last words of the previous message.
+    target.create_function("honcho_tail_words", 2, tail_words, deterministic=True)
+
+
+def tail_words(text: str | None, count: int) -> str:
+    """The last `count` whitespace-separated words of `text`."""
+    return " ".join(text.split()[-count:]) if text else ""

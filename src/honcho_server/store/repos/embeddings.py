@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect import Dialect
@@ -73,11 +73,3 @@ async def count_messages(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(t).where(t.c.session_id.in_(active))))
                .scalar_one())
 
-
-async def previous_of(conn: AsyncConnection, messages: list[SourceMessage]) -> list[SourceMessage]:
-    """The message before each of `messages` in its session (where there is one)."""
-    positions = [(m.session_pk, m.seq - 1) for m in messages if m.seq > 1]
-    if not positions:
-        return []
-    query = select(*_SOURCE_COLUMNS).where(tuple_(t.c.session_id, t.c.seq).in_(positions))
-    return [_source(r) for r in await conn.execute(query)]
