@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from honcho_server.embeddings.hashing import HashEmbedder
@@ -18,6 +19,7 @@ class FakeEmbeddings:
         self.dimensions = dimensions
         self.inputs: list[str] = []
         self.calls = 0
+        self.delay = 0.0  # seconds each request is held (to catch a client mid-call)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,7 @@ class FakeEmbeddings:
                 texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
                 fake.calls += 1
                 fake.inputs.extend(texts)
+                time.sleep(fake.delay)
                 size = body.get("dimensions") or fake.dimensions
                 vectors = asyncio.run(HashEmbedder(size).embed(texts))
                 data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
