@@ -13,11 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from honcho_server import __version__
+from honcho_server.cli.bench import bench_app
 from honcho_server.config import Settings, load_settings
 from honcho_server.store.engine import is_embedded
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
                   no_args_is_help=True, add_completion=False)
+
+app.add_typer(bench_app, name="bench", help="Benchmarks: retrieval quality on LoCoMo / BEAM.")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
 
