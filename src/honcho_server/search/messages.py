@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message
 from honcho_server.search.pushdown import vector_scope
 from honcho_server.search.terms import query_terms
-from honcho_server.store.dialect import Dialect
+from honcho_server.store.dialect import Dialect, VectorScope
 from honcho_server.store.repos import search as repo
 
 
@@ -61,7 +61,14 @@ async def search_messages(conn: AsyncConnection, dialect: Dialect, query: Messag
                           vector: Sequence[float] | None = None, fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
     """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
     terms = query_terms(query.text)
-    extra = [repo.seen_by(query.perspective)] if query.perspective else []
+    # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
+    # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
+    pushed = await vector_scope(conn, query.workspace_pk, query.filters)
+    if pushed is None:
+        return []  # a session or peer the filters require does not exist
+    extra = repo.within(pushed.session_ids, pushed.peer_ids)
+    if query.perspective:
+        extra.append(repo.seen_by(query.perspective))
     where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
     n = max(fusion.candidates, query.limit)
     lexical = await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, n) if terms else []
@@ -69,18 +76,15 @@ async def search_messages(conn: AsyncConnection, dialect: Dialect, query: Messag
         return [m for m, _ in lexical[:query.limit]]
     q = np.asarray(vector, dtype=np.float32)
     found = {m.pk: m for m, _ in lexical}
-    cosine = await _vector_candidates(conn, dialect, query, where, q, n, found)
+    cosine = await _vector_candidates(conn, dialect, query, where, q, n, found, pushed)
     await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
     scores = _fuse(lexical, found, cosine, fusion)
     return await _with_context(conn, query, where, found, scores, fusion.beta)
 
 
 async def _vector_candidates(conn: AsyncConnection, dialect: Dialect, query: MessageQuery, where: Any,
-                             q: np.ndarray, n: int, found: dict[int, Message]) -> dict[int, float]:
+                             q: np.ndarray, n: int, found: dict[int, Message], scope: VectorScope) -> dict[int, float]:
     """Cosine of the nearest messages that meet the filters; adds them to `found`."""
-    scope = await vector_scope(conn, query.workspace_pk, query.filters)
-    if scope is None:
-        return {}
     near = await dialect.nearest_messages(conn, q, n, scope)
     found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
     return {pk: sim for pk, sim in near if pk in found}

@@ -40,6 +40,16 @@ def seen_by(peer_name: str) -> Any:
             or_(sp.c.left_at.is_(None), t.c.created_at <= sp.c.left_at)))
 
 
+def within(session_pks: tuple[int, ...] | None, peer_pks: tuple[int, ...] | None) -> list[Any]:
+    """Conditions on the messages' own key columns (indexed), for sessions / peers a filter names."""
+    conditions = []
+    if session_pks is not None:
+        conditions.append(t.c.session_id.in_(session_pks))
+    if peer_pks is not None:
+        conditions.append(t.c.peer_id.in_(peer_pks))
+    return conditions
+
+
 def scope(dialect: Dialect, workspace_pk: int, workspace_name: str, filters: dict[str, Any] | None,
           extra: list[Any]) -> Any:
     """Conditions every candidate must meet: the workspace, an active session, the caller's filters."""
