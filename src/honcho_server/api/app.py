@@ -16,7 +16,7 @@ from honcho_server.api.routes import keys, messages, peers, sessions, workspaces
 from honcho_server.api.schemas import ERROR_RESPONSES
 from honcho_server.config import Settings, load_settings
 from honcho_server.services.deps import Deps
-from honcho_server.services.embedding import prepare_vectors
+from honcho_server.services.embedding import prepare_vectors, warm_up
 from honcho_server.store.engine import Database
 from honcho_server.worker.runtime import Worker
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await prepare_vectors(deps)  # a mismatched embedder stops start-up here, before any request
+        await warm_up(deps)
         worker = Worker(deps) if run_worker else None
         if worker:
             worker.start()
