@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,19 +34,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def postgres_url(tmp: Path) -> str:
+def postgres_url(tmp: Path, database: str = "bench") -> str:
+    """A fresh database on the run's pgserver PostgreSQL (started on first use, stopped at exit)."""
     import pgserver
 
     server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
-    server.psql("CREATE DATABASE bench;")
-    return f"postgresql://postgres@/bench?host={tmp / 'pg'}"
+    server.psql(f"CREATE DATABASE {database};")
+    return f"postgresql://postgres@/{database}?host={tmp / 'pg'}"
 
 
-def run_backend(name: str, db_url: str, workload: Path, phases: str, processes: int, extra: list[str]) -> dict:
+def database_url(backend: str, tmp: Path, name: str = "bench") -> str:
+    """A fresh, empty database called `name` on `backend` (sqlite or postgres) under `tmp`."""
+    return f"sqlite:///{tmp / (name + '.db')}" if backend == "sqlite" else postgres_url(tmp, name)
+
+
+@contextmanager
+def serving(name: str, db_url: str, processes: int = 1,
+            env: dict[str, str] | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
+    """A `honcho-server serve` process on a free port, healthy; yields (port, process) and stops it after."""
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "honcho-server"), "serve", "--port", str(port), "--db", db_url,
            "--migrate", "--processes", str(processes)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**os.environ, **(env or {})})
     try:
         deadline = time.time() + 60
         while True:
@@ -56,14 +68,25 @@ def run_backend(name: str, db_url: str, workload: Path, phases: str, processes: 
                     log = server.stderr.read().decode()[-2000:]
                     raise RuntimeError(f"{name} server did not start: {log}") from exc
                 time.sleep(0.2)
-        driver = [sys.executable, str(workload), "--base-url", f"http://127.0.0.1:{port}", "--phases", phases,
-                  "--server-pid", str(server.pid), "--label", f"honcho-server/{name}", *extra]
-        print(f"$ {' '.join(driver[1:])}", file=sys.stderr)
-        out = subprocess.run(driver, check=True, capture_output=True, text=True)
-        return json.loads(out.stdout)
+        yield port, server
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def run_driver(workload: Path, port: int, server: subprocess.Popen, phases: str, label: str,
+               extra: list[str]) -> dict:
+    """Run the shared workload driver against a serving server; returns its JSON summary."""
+    driver = [sys.executable, str(workload), "--base-url", f"http://127.0.0.1:{port}", "--phases", phases,
+              "--server-pid", str(server.pid), "--label", label, *extra]
+    print(f"$ {' '.join(driver[1:])}", file=sys.stderr)
+    out = subprocess.run(driver, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def run_backend(name: str, db_url: str, workload: Path, phases: str, processes: int, extra: list[str]) -> dict:
+    with serving(name, db_url, processes) as (port, server):
+        return run_driver(workload, port, server, phases, f"honcho-server/{name}", extra)
 
 
 def figures(result: dict) -> dict[str, float]:
@@ -107,8 +130,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="honcho-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for backend in args.backends.split(","):
-            url = f"sqlite:///{tmp / 'bench.db'}" if backend == "sqlite" else postgres_url(tmp)
-            results[backend] = run_backend(backend, url, Path(args.workload), args.phases, args.processes, extra)
+            results[backend] = run_backend(backend, database_url(backend, tmp), Path(args.workload), args.phases,
+                                           args.processes, extra)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     table = {b: figures(r) for b, r in results.items()}
