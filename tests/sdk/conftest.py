@@ -199,37 +199,36 @@ def new_database(backend: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _start(name: str, new_database, tmp_path_factory, *, auth_secret: str | None = None,
-           extra_args: list[str] | None = None) -> ServerProcess:
+           extra_args: list[str] | None = None, extra_env: dict[str, str] | None = None) -> ServerProcess:
     db_url, migrate = new_database(name)
-    extra = {}
+    extra = dict(extra_env or {})
     if auth_secret is not None:
-        extra = {"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": auth_secret}
+        extra |= {"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": auth_secret}
     srv = ServerProcess(name=name, db_url=db_url, workdir=tmp_path_factory.mktemp(f"srv-{name}"),
                         migrate=migrate, extra_env=extra, secret=auth_secret, extra_args=extra_args)
     return srv.start()
 
 
-@pytest.fixture(scope="session")
-def server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
-    srv = _start(f"{backend}-noauth", new_database, tmp_path_factory)
+def _running(srv: ServerProcess) -> Iterator[ServerProcess]:
+    """Yield a started server, known to the log-dumping hooks below until it is stopped."""
     _RUNNING.append(srv)
     try:
         yield srv
     finally:
         _RUNNING.remove(srv)
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
+    yield from _running(_start(f"{backend}-noauth", new_database, tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
 def multi_process_server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
     """`serve --processes 2`: two API processes (each with its worker) sharing one port and database."""
-    srv = _start(f"{backend}-processes", new_database, tmp_path_factory, extra_args=["--processes", "2"])
-    _RUNNING.append(srv)
-    try:
-        yield srv
-    finally:
-        _RUNNING.remove(srv)
-        srv.stop()
+    yield from _running(_start(f"{backend}-processes", new_database, tmp_path_factory,
+                               extra_args=["--processes", "2"]))
 
 
 @pytest.fixture(scope="session")
@@ -240,27 +239,16 @@ def embedding_endpoint() -> Iterator[FakeEmbeddings]:
 
 @pytest.fixture(scope="session")
 def openai_server(backend: str, new_database, tmp_path_factory, embedding_endpoint) -> Iterator[ServerProcess]:
-    db_url, migrate = new_database(f"{backend}-openai-embed")
     env = {"HONCHO_EMBEDDING__PROVIDER": "openai", "HONCHO_EMBEDDING__BASE_URL": embedding_endpoint.base_url,
            "HONCHO_EMBEDDING__MODEL": "fake-embed", "HONCHO_EMBEDDING__DIMENSIONS": "64",
            "HONCHO_EMBEDDING__API_KEY": "sk-test"}
-    srv = ServerProcess(name=f"{backend}-openai-embed", db_url=db_url, migrate=migrate, extra_env=env,
-                        workdir=tmp_path_factory.mktemp("srv-openai-embed")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from _running(_start(f"{backend}-openai-embed", new_database, tmp_path_factory, extra_env=env))
 
 
 @pytest.fixture(scope="session")
 def auth_server(backend: str, new_database, tmp_path_factory) -> Iterator[ServerProcess]:
-    srv = _start(f"{backend}-auth", new_database, tmp_path_factory, auth_secret=secrets.token_urlsafe(32))
-    _RUNNING.append(srv)
-    try:
-        yield srv
-    finally:
-        _RUNNING.remove(srv)
-        srv.stop()
+    yield from _running(_start(f"{backend}-auth", new_database, tmp_path_factory,
+                               auth_secret=secrets.token_urlsafe(32)))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -114,15 +114,12 @@ async def _with_context(conn: AsyncConnection, query: MessageQuery, where: Any, 
                         scores: dict[int, float], beta: float) -> list[Message]:
     """Add neighbour propagation, then load the neighbours that made the cut and return the top `limit`."""
     at = {(m.session_pk, m.seq): pk for pk, m in found.items()}
-    by_pos: dict[tuple[int, int], float] = {(m.session_pk, m.seq): scores[pk] for pk, m in found.items()}
-    if beta:
-        for session_pk, seq in list(by_pos):
-            for pos in ((session_pk, seq - 1), (session_pk, seq + 1)):
-                by_pos.setdefault(pos, 0.0)
-        base = dict(by_pos)
-        for (session_pk, seq) in by_pos:
-            by_pos[(session_pk, seq)] = base[(session_pk, seq)] + beta * max(
-                base.get((session_pk, seq - 1), 0.0), base.get((session_pk, seq + 1), 0.0))
+    base = {pos: scores[pk] for pos, pk in at.items()}
+    by_pos = base
+    if beta:  # candidates and their neighbours (which score 0 of their own)
+        positions = base.keys() | {(s, q + d) for s, q in base for d in (-1, 1)}
+        by_pos = {(s, q): base.get((s, q), 0.0) + beta * max(base.get((s, q - 1), 0.0), base.get((s, q + 1), 0.0))
+                  for s, q in positions}
     ranked = sorted(by_pos, key=lambda pos: (-by_pos[pos], pos))
     head = ranked[: query.limit * 2]
     new = [pos for pos in head if pos not in at and pos[1] > 0]

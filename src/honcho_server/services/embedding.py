@@ -17,7 +17,7 @@ from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.search.documents import document_vectors
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import embeddings as repo
-from honcho_server.store.repos.embeddings import EmbeddingSpace
+from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
 
 log = logging.getLogger("honcho_server.embedding")
 REEMBED_PAGE = 512
@@ -68,6 +68,13 @@ async def warm_up(deps: Deps) -> None:
         log.warning("embedding model not loaded at start-up: %s", exc)
 
 
+async def _embed_and_store(deps: Deps, embedder: Embedder, messages: list[SourceMessage]) -> None:
+    """Embed outside any transaction, then replace the messages' vectors in a short one."""
+    vectors = await document_vectors(embedder, messages)
+    async with deps.db.write() as conn:
+        await deps.db.dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(messages, vectors, strict=True)])
+
+
 async def embed_new_messages(deps: Deps, job: ClaimedJob) -> None:
     """The `embed` job: vectors for the messages a create call added to one session."""
     if not await prepare_vectors(deps) or job.session_pk is None:
@@ -77,9 +84,7 @@ async def embed_new_messages(deps: Deps, job: ClaimedJob) -> None:
         targets = await repo.session_range(conn, job.session_pk, first, last)
     if not targets:
         return  # the session was deleted meanwhile
-    vectors = await document_vectors(deps.embedder, targets)
-    async with deps.db.write() as conn:
-        await deps.db.dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(targets, vectors, strict=True)])
+    await _embed_and_store(deps, deps.embedder, targets)
 
 
 async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = None) -> int:
@@ -102,9 +107,7 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
             page = await repo.page_after(conn, after, REEMBED_PAGE)
         if not page:
             break
-        vectors = await document_vectors(embedder, page)
-        async with deps.db.write() as conn:
-            await dialect.store_vectors(conn, [(m.pk, v) for m, v in zip(page, vectors, strict=True)])
+        await _embed_and_store(deps, embedder, page)
         done, after = done + len(page), page[-1].pk
         if progress:
             progress(done, max(total, done))

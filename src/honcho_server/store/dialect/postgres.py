@@ -106,7 +106,7 @@ class PostgresDialect(Dialect):
         # natural-language question matches messages sharing any of its words, ranked by cover density.
         words = " ".join(terms)
         every = cast(func.plainto_tsquery("english", words), TSQUERY)
-        tsquery = cast(func.replace(cast(func.plainto_tsquery("english", words), Text), "&", "|"), TSQUERY)
+        tsquery = cast(func.replace(cast(every, Text), "&", "|"), TSQUERY)
         vector = literal_column("messages.content_tsv", TSVECTOR)
         matches = vector.op("@@", is_comparison=True)
         # Weights {D, C, B, A}: the message itself is A, the context (the turn it answers) C at 0.3.

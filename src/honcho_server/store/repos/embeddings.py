@@ -9,11 +9,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect import Dialect
+from honcho_server.store.repos.messages import PEER_NAME
 from honcho_server.store.tables import embedding_space as space
 from honcho_server.store.tables import messages as t
-from honcho_server.store.tables import peers, sessions
+from honcho_server.store.tables import sessions
 
-_PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
+_ACTIVE_SESSIONS = select(sessions.c.id).where(sessions.c.is_active)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def _source(row: object) -> SourceMessage:
                          content=row.content)
 
 
-_SOURCE_COLUMNS = (t.c.id, t.c.session_id, t.c.seq, t.c.content, _PEER_NAME.label("peer_name"))
+_SOURCE_COLUMNS = (t.c.id, t.c.session_id, t.c.seq, t.c.content, PEER_NAME.label("peer_name"))
 
 
 async def session_range(conn: AsyncConnection, session_pk: int, first_seq: int, last_seq: int) -> list[SourceMessage]:
@@ -62,14 +63,12 @@ async def session_range(conn: AsyncConnection, session_pk: int, first_seq: int, 
 
 async def page_after(conn: AsyncConnection, after_pk: int, limit: int) -> list[SourceMessage]:
     """Messages of active sessions in primary-key order after `after_pk` (re-embedding walks them all)."""
-    active = select(sessions.c.id).where(sessions.c.is_active)
-    query = (select(*_SOURCE_COLUMNS).where(t.c.id > after_pk, t.c.session_id.in_(active))
+    query = (select(*_SOURCE_COLUMNS).where(t.c.id > after_pk, t.c.session_id.in_(_ACTIVE_SESSIONS))
              .order_by(t.c.id).limit(limit))
     return [_source(r) for r in await conn.execute(query)]
 
 
 async def count_messages(conn: AsyncConnection) -> int:
-    active = select(sessions.c.id).where(sessions.c.is_active)
-    return int((await conn.execute(select(func.count()).select_from(t).where(t.c.session_id.in_(active))))
-               .scalar_one())
+    query = select(func.count()).select_from(t).where(t.c.session_id.in_(_ACTIVE_SESSIONS))
+    return int((await conn.execute(query)).scalar_one())
 

@@ -16,16 +16,16 @@ from honcho_server.store.tables import peers
 
 # The author's name per row, looked up only for the rows a query returns (cheaper than a join that a
 # window count or a filter would otherwise drag across the whole session).
-_PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
+PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
 _COLUMNS = (t.c.id, t.c.uid, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
-            _PEER_NAME.label("peer_name"))
+            PEER_NAME.label("peer_name"))
 
 
 def fields(workspace_name: str, session_name: str) -> dict[str, Field]:
     return {
         "workspace_id": Field(literal(workspace_name), "text"),
         "session_id": Field(literal(session_name), "text"),
-        "peer_id": Field(_PEER_NAME, "text"),
+        "peer_id": Field(PEER_NAME, "text"),
         "token_count": Field(t.c.token_count, "int"),
         "created_at": Field(t.c.created_at, "datetime"),
         "metadata": Field(t.c.metadata, "json"),

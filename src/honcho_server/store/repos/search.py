@@ -11,20 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.repos.messages import PEER_NAME
 from honcho_server.store.tables import messages as t
 from honcho_server.store.tables import peers, session_peers, sessions
 
-_PEER_NAME = select(peers.c.name).where(peers.c.id == t.c.peer_id).scalar_subquery()
 _SESSION_NAME = select(sessions.c.name).where(sessions.c.id == t.c.session_id).scalar_subquery()
-_COLUMNS = (t.c.id, t.c.uid, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
-            _PEER_NAME.label("peer_name"), _SESSION_NAME.label("session_name"))
+_COLUMNS = (t.c.id, t.c.uid, t.c.session_id, t.c.seq, t.c.content, t.c.metadata, t.c.token_count, t.c.created_at,
+            PEER_NAME.label("peer_name"), _SESSION_NAME.label("session_name"))
 
 
 def fields(workspace_name: str) -> dict[str, Field]:
     return {
         "workspace_id": Field(literal(workspace_name), "text"),
         "session_id": Field(_SESSION_NAME, "text"),
-        "peer_id": Field(_PEER_NAME, "text"),
+        "peer_id": Field(PEER_NAME, "text"),
         "token_count": Field(t.c.token_count, "int"),
         "created_at": Field(t.c.created_at, "datetime"),
         "metadata": Field(t.c.metadata, "json"),
@@ -70,7 +70,7 @@ def _message(row: Any, workspace_name: str) -> Message:
 async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_name: str, where: Any,
                           terms: list[str], limit: int) -> list[tuple[Message, float]]:
     """Messages matching any of `terms` through the full-text index with their text score, best first."""
-    query = dialect.text_search(t, select(*_COLUMNS, t.c.session_id).where(where), terms).limit(limit)
+    query = dialect.text_search(t, select(*_COLUMNS).where(where), terms).limit(limit)
     return [(_message(r, workspace_name), float(r.text_score)) for r in await conn.execute(query)]
 
 
@@ -78,7 +78,7 @@ async def load(conn: AsyncConnection, workspace_name: str, where: Any, pks: list
     """Those of `pks` that meet `where`, by primary key."""
     if not pks:
         return {}
-    query = select(*_COLUMNS, t.c.session_id).where(where, t.c.id.in_(pks))
+    query = select(*_COLUMNS).where(where, t.c.id.in_(pks))
     return {r.id: _message(r, workspace_name) for r in await conn.execute(query)}
 
 
@@ -87,7 +87,7 @@ async def at_positions(conn: AsyncConnection, workspace_name: str, where: Any,
     """Messages at (session pk, seq) positions that meet `where`."""
     if not positions:
         return {}
-    query = select(*_COLUMNS, t.c.session_id).where(where, tuple_(t.c.session_id, t.c.seq).in_(positions))
+    query = select(*_COLUMNS).where(where, tuple_(t.c.session_id, t.c.seq).in_(positions))
     return {(r.session_id, r.seq): _message(r, workspace_name) for r in await conn.execute(query)}
 
 
