@@ -3,6 +3,7 @@ and `reembed` switches the database over, on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -49,6 +50,14 @@ async def _seed(deps: Deps) -> None:
            for i in range(30)]
     await messages.create(deps, "w", "s", new)
     await Worker(deps).drain()
+
+
+async def test_processes_starting_together_record_the_model_once(open_deps: Callable[[dict], Deps]) -> None:
+    # A server and a worker (two engines here) both find no model recorded; neither may fail on the other's row.
+    first, second, third = open_deps(HASH_64), open_deps(HASH_64), open_deps(HASH_64)
+    assert await asyncio.gather(*(embedding.prepare_vectors(d) for d in (first, second, third))) == [True] * 3
+    async with first.db.read() as conn:
+        assert await recorded_space(conn) == embedding.configured_space(first.embedder)
 
 
 async def test_first_start_records_the_model(open_deps: Callable[[dict], Deps]) -> None:

@@ -1,4 +1,4 @@
-"""Full-text candidates on PostgreSQL stay bounded when words are common (store/dialect/postgres.py
+"""Full-text candidates on PostgreSQL stay bounded when words are common (store/dialect/pg_text.py
 `text_search`): a word the statistics put in more than TEXT_RARE_MAX rows only matches together with every
 other query word, and the all-words match is skipped when estimated above TEXT_ALL_MAX rows.
 
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from honcho_server.domain.ids import new_id
-from honcho_server.store.dialect import postgres as pg
+from honcho_server.store.dialect import pg_text as pg
 from honcho_server.store.engine import Database
 from honcho_server.store.migrate import upgrade
 from honcho_server.store.repos import search as repo

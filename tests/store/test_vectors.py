@@ -479,6 +479,21 @@ async def test_counts(deps: Deps, small: World, big: World, vector_table: Databa
     assert np.allclose(np.stack([got[int(i)] for i in small.ids]), small.vectors, atol=1e-6)
 
 
+async def test_similarities_are_the_exact_cosines(deps: Deps, small: World, big: World,
+                                                  vector_table: Database) -> None:
+    rng = np.random.default_rng(21)
+    q = textlike(rng, 1)[0] * 4.0  # not unit length: the query is normalised like nearest_messages does
+    picked = [int(i) for i in rng.choice(small.ids, 80, replace=False)]
+    other = [int(i) for i in big.ids[:5]]  # another workspace's messages are never answered
+    async with deps.db.read() as conn:
+        got = await deps.db.dialect.similarities(conn, small.workspace_pk, q, [*picked, *other, 10**12, picked[0]])
+        assert await deps.db.dialect.similarities(conn, small.workspace_pk, q, []) == {}
+    unit = q / np.linalg.norm(q)
+    want = {int(i): float(v @ unit) for i, v in zip(small.ids, small.vectors, strict=True) if int(i) in picked}
+    assert set(got) == set(want)
+    assert all(got[i] == pytest.approx(want[i], abs=TOL) for i in want)
+
+
 # ------------------------------------------------------------------------------------------------ own database
 async def test_drop_and_recreate_with_another_dimension(backend: str, tmp_path) -> None:
     url = fresh_database_url(backend, tmp_path)

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from honcho_server.config import Settings
@@ -309,6 +309,10 @@ async def run(
         t0 = time.perf_counter()
         jobs_run = await drain(deps)
         drain_seconds = time.perf_counter() - t0
+        # What autovacuum does soon after a load in a running server: PostgreSQL's full-text scoring reads its
+        # word statistics (store/dialect/pg_text.py), which a freshly loaded table does not have yet.
+        async with deps.db.write() as conn:
+            await conn.execute(text("ANALYZE messages"))
         job_counts = await count_jobs(deps, names)
         say(f"asking {sum(len(c.questions) for c in conversations)} questions")
         outcomes = [await ask(deps, name, q) for name, c in zip(names, conversations, strict=True)

@@ -2,7 +2,12 @@
 
 Hybrid retrieval in four steps, every one bounded by the candidate count, never by the workspace size:
 
-1. lexical candidates: the full-text index (FTS5 bm25 / tsvector rank), any of the query's content words;
+1. lexical candidates: the full-text index (FTS5 bm25 / tsvector rank), any of the query's content words except
+   the names of the workspace's peers: a peer's name is indexed with every message it wrote and every reply to
+   it, so within its workspace it is close to a stop word, while the index's statistics (over all workspaces)
+   make it look rare and let it outweigh the words that carry the question. The speaker still counts on the
+   meaning side, where the sender's name is part of every message's vector (search/documents.py). On LoCoMo,
+   where most questions name a speaker, recall@10 0.688 -> 0.706;
 2. vector candidates: nearest neighbours of the query vector, with session, peer and time filters applied
    inside the scan (search/pushdown.py);
 3. score fusion: `alpha * text score / best text score + (1 - alpha) * cosine`, with the exact cosine of
@@ -60,7 +65,7 @@ class MessageQuery:
 async def search_messages(conn: AsyncConnection, dialect: Dialect, query: MessageQuery,
                           vector: Sequence[float] | None = None, fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
     """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
-    terms = query_terms(query.text)
+    terms = await _lexical_terms(conn, query.workspace_pk, query_terms(query.text))
     # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
     # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
     pushed = await vector_scope(conn, query.workspace_pk, query.filters)
@@ -80,6 +85,12 @@ async def search_messages(conn: AsyncConnection, dialect: Dialect, query: Messag
     await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
     scores = _fuse(lexical, found, cosine, fusion)
     return await _with_context(conn, query, where, found, scores, fusion.beta)
+
+
+async def _lexical_terms(conn: AsyncConnection, workspace_pk: int, terms: list[str]) -> list[str]:
+    """The terms without the workspace's peer names (unless nothing else is left)."""
+    names = await repo.peer_name_words(conn, workspace_pk, terms)
+    return [t for t in terms if t not in names] or terms
 
 
 async def _vector_candidates(conn: AsyncConnection, dialect: Dialect, query: MessageQuery, where: Any,

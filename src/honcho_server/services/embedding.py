@@ -41,6 +41,8 @@ async def prepare_vectors(deps: Deps) -> bool:
         return False
     wanted = configured_space(deps.embedder)
     async with deps.db.write() as conn:
+        # Concurrent jobs, and the server and worker processes, may all get here first.
+        await dialect.lock_vector_setup(conn)
         recorded = await repo.recorded_space(conn)
         if recorded is not None and recorded != wanted:
             raise EmbeddingSpaceMismatch(recorded.model_id, recorded.dimensions, wanted.model_id, wanted.dimensions)
@@ -97,6 +99,7 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
         raise RuntimeError("this database cannot store vectors (no SQLite build that can load sqlite-vec)")
     wanted = configured_space(embedder)
     async with deps.db.write() as conn:
+        await dialect.lock_vector_setup(conn)
         await dialect.drop_vector_table(conn)
         await dialect.create_vector_table(conn, wanted.dimensions, with_index=False)
         await repo.record_space(conn, dialect, wanted, deps.now())

@@ -126,10 +126,11 @@ class Dialect(ABC):
         """Top-level `key` as a number, NULL when absent or not numeric."""
 
     @abstractmethod
-    def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
-        """Restrict a select over `messages` to rows matching any of `terms` (stemmed, case-folded), best
-        first, using the full-text index, with a `text_score` column (higher is better). `terms` are plain words
-        (no operators)."""
+    async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
+                          limit: int) -> Select[Any]:
+        """Restrict a select over `messages` to the `limit` best rows matching any of `terms` (stemmed,
+        case-folded), best first, using the full-text index, with a `text_score` column (higher is better).
+        `terms` are plain words (no operators)."""
 
     # ------------------------------------------------------------------------------------------ message vectors
     # One vector per message in `message_embeddings` (plus shadow tables or partitions, all named with that
@@ -151,6 +152,11 @@ class Dialect(ABC):
     @abstractmethod
     async def build_vector_index(self, conn: AsyncConnection) -> None:
         """Create the ANN index if it is missing (after a load made with `with_index=False`)."""
+
+    async def lock_vector_setup(self, conn: AsyncConnection) -> None:
+        """Serialise vector set-up (recording the model, creating or dropping the table) across processes until
+        the transaction ends. SQLite's single writer already does."""
+        return
 
     @abstractmethod
     async def drop_vector_table(self, conn: AsyncConnection) -> None:
@@ -179,6 +185,12 @@ class Dialect(ABC):
     async def message_vectors(self, conn: AsyncConnection, workspace_id: int,
                               message_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored (float32, unit-length) vectors of those of `message_ids` in the workspace that have one."""
+
+    @abstractmethod
+    async def similarities(self, conn: AsyncConnection, workspace_id: int, query: Sequence[float] | np.ndarray,
+                           message_ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity to `query` of those of `message_ids` in the workspace that have a vector, computed
+        by the database (no vector leaves it). At most MAX_K ids at a time."""
 
     @abstractmethod
     async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:

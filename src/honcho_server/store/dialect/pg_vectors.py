@@ -84,11 +84,15 @@ async def dimensions(conn: AsyncConnection) -> int | None:
     return (await conn.execute(sql, {"name": T})).scalar()
 
 
+async def lock_setup(conn: AsyncConnection) -> None:
+    """A transaction-scoped advisory lock (re-entrant within the session) on vector set-up."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(CAST(:name AS text)))"), {"name": T})
+
+
 async def create(conn: AsyncConnection, dims: int, with_index: bool) -> None:
     if dims <= 0:
         raise ValueError("dimensions must be positive")
-    # Server and worker processes may start together; IF NOT EXISTS alone races on the catalogs.
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(CAST(:name AS text)))"), {"name": T})
+    await lock_setup(conn)  # server and worker processes may start together; IF NOT EXISTS alone races
     await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
     existing = await dimensions(conn)
     if existing is not None and existing != dims:
@@ -255,6 +259,17 @@ async def vectors(conn: AsyncConnection, workspace_id: int, message_ids: Sequenc
                "WHERE workspace_id = :workspace_id AND message_id = ANY(:ids)")
     found = await conn.execute(sql, {"workspace_id": workspace_id, "ids": ids})
     return {int(pk): np.asarray(v, dtype=np.float32) for pk, v in found}
+
+
+async def similarities(conn: AsyncConnection, workspace_id: int, query: Any,
+                       message_ids: Sequence[int]) -> dict[int, float]:
+    ids = sorted({int(i) for i in message_ids})
+    if not ids:
+        return {}
+    sql = text(f"SELECT message_id, 1 - (embedding <=> {_Q}) FROM {partition(workspace_id)} "
+               "WHERE workspace_id = :workspace_id AND message_id = ANY(:ids)")
+    found = await conn.execute(sql, {"q": unit_vector(query).tolist(), "workspace_id": workspace_id, "ids": ids})
+    return {int(pk): float(sim) for pk, sim in found}
 
 
 async def count(conn: AsyncConnection, workspace_id: int | None) -> int:

@@ -102,14 +102,15 @@ class SqliteDialect(Dialect):
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         return func.honcho_json_number(column, key, type_=Float)
 
-    def text_search(self, messages: Table, query: Select[Any], terms: list[str]) -> Select[Any]:
+    async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
+                          limit: int) -> Select[Any]:
         fts = table("messages_fts", column("rowid"))
         match = literal_column("messages_fts").op("MATCH")(bindparam("fts_query", _fts_query(terms)))
         # bm25() is lower (more negative) for better matches; its negation is the score. Column weights: the
         # message ("sender: text") counts fully, the context column (the turn it answers) at 0.3.
         rank = func.bm25(literal_column("messages_fts"), 1.0, 0.3)
         return (query.add_columns((-rank).label("text_score")).join(fts, fts.c.rowid == messages.c.id)
-                .where(match).order_by(rank, messages.c.id.desc()))
+                .where(match).order_by(rank, messages.c.id.desc()).limit(limit))
 
     # ------------------------------------------------------------------------------------------ message vectors
     # See sqlite_vectors.py: a vec0 table partitioned by workspace, exact scans with filters checked inside.
@@ -151,6 +152,11 @@ class SqliteDialect(Dialect):
                               message_ids: Sequence[int]) -> dict[int, np.ndarray]:
         self._need_vectors()
         return await sqlite_vectors.vectors(conn, workspace_id, message_ids)
+
+    async def similarities(self, conn: AsyncConnection, workspace_id: int, query: Sequence[float] | np.ndarray,
+                           message_ids: Sequence[int]) -> dict[int, float]:
+        self._need_vectors()
+        return await sqlite_vectors.similarities(conn, workspace_id, query, message_ids)
 
     async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:
         self._need_vectors()

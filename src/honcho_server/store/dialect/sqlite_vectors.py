@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from honcho_server.store.dialect.base import VECTOR_TABLE, VectorScope, epoch_us, unit_rows, unit_vector
+from honcho_server.store.dialect.base import VECTOR_TABLE, VectorScope, check_k, epoch_us, unit_rows, unit_vector
 
 T = VECTOR_TABLE
 TRIGGER = f"{T}_delete"
@@ -143,6 +143,21 @@ async def vectors(conn: AsyncConnection, workspace_id: int, message_ids: Sequenc
             if ws == workspace_id:  # filtered here: a lookup by rowid is what vec0 serves fast
                 found[int(pk)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
     return found
+
+
+async def similarities(conn: AsyncConnection, workspace_id: int, query: Any,
+                       message_ids: Sequence[int]) -> dict[int, float]:
+    # A KNN restricted to the ids: vec0 reads each chunk once and computes the distances itself (~2.5x faster
+    # than reading the vectors out by id, which reads a whole chunk per row).
+    ids = sorted({int(i) for i in message_ids})
+    if not ids:
+        return {}
+    check_k(len(ids))
+    sql = text(f"SELECT message_id, distance FROM {T} WHERE embedding MATCH :q AND k = :k "
+               "AND workspace_id = :workspace_id AND message_id IN :ids").bindparams(bindparam("ids", expanding=True))
+    params = {"q": unit_vector(query).astype("<f4", copy=False).tobytes(), "k": len(ids),
+              "workspace_id": workspace_id, "ids": ids}
+    return {int(pk): 1.0 - float(distance) for pk, distance in await conn.execute(sql, params)}
 
 
 async def count(conn: AsyncConnection, workspace_id: int | None) -> int:

@@ -70,7 +70,7 @@ def _message(row: Any, workspace_name: str) -> Message:
 async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_name: str, where: Any,
                           terms: list[str], limit: int) -> list[tuple[Message, float]]:
     """Messages matching any of `terms` through the full-text index with their text score, best first."""
-    query = dialect.text_search(t, select(*_COLUMNS).where(where), terms).limit(limit)
+    query = await dialect.text_search(conn, t, select(*_COLUMNS).where(where), terms, limit)
     return [(_message(r, workspace_name), float(r.text_score)) for r in await conn.execute(query)]
 
 
@@ -99,3 +99,13 @@ async def session_pks(conn: AsyncConnection, workspace_pk: int, names: set[str])
 async def peer_pks(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> list[int]:
     query = select(peers.c.id).where(peers.c.workspace_id == workspace_pk, peers.c.name.in_(names))
     return list((await conn.execute(query)).scalars())
+
+
+async def peer_name_words(conn: AsyncConnection, workspace_pk: int, words: list[str]) -> set[str]:
+    """Those of the (lower-case) `words` that are, in any usual casing, the name of a peer of the workspace.
+    By exact name, so the (workspace, name) index answers whatever the number of peers."""
+    spellings = {v: w for w in words for v in (w, w.capitalize(), w.upper())}
+    if not spellings:
+        return set()
+    query = select(peers.c.name).where(peers.c.workspace_id == workspace_pk, peers.c.name.in_(spellings))
+    return {spellings[name] for name in (await conn.execute(query)).scalars()}

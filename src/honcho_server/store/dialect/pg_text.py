@@ -1,0 +1,127 @@
+"""Full-text candidates on PostgreSQL: any-word matching on the stored `content_tsv`, scored BM25-style, bounded.
+
+Scoring: each query lexeme the message holds counts `idf(lexeme) * ts_rank(weights, content_tsv, lexeme)`: its
+rarity (BM25's inverse document frequency, from ANALYZE's most-common-lexeme statistics of the column) times
+ts_rank's weighted, saturating frequency of that word in the message (weight A) and its context (the turn it
+answers, weight C at 0.3). Without the IDF a match on a speaker's name, indexed with every message they wrote,
+counts like one on "Lisbon".
+
+Bounds (bench/search_1m.py): GIN answers an OR by building a bitmap of every match and scoring costs
+microseconds a row, so a common word, or a peer's name, cost seconds at 1M messages. So the rows that can match
+are those holding every word (skipped when the statistics put that at over TEXT_ALL_MAX rows) and those holding
+one of the query's rare words (in at most TEXT_RARE_MAX rows of the table); at most TEXT_POOL of them are
+scored, all-words ones first. In tables under TEXT_RARE_MAX rows every word is rare: every match is scored, up
+to TEXT_POOL.
+
+The statistics are read once a minute per database and the query's lexemes are computed by PostgreSQL (its
+stemmer and stop words) in one small statement, so the search statement itself stays simple to plan (reading
+`pg_stats` inside it cost ~7 ms of planning per query).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Float, Select, Table, bindparam, false, func, literal_column, not_, select, text, union_all
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Rows scored per query; rows of the table a word may be in and still count as rare; rows the all-words match
+# may be estimated at.
+TEXT_POOL, TEXT_RARE_MAX, TEXT_ALL_MAX = 2_000, 5_000, 20_000
+STATS_TTL = 60.0  # seconds a reading of the statistics is used
+# Weights {D, C, B, A}: the message itself is A, the context (the turn it answers) C at 0.3.
+_WEIGHTS = literal_column("'{0.1, 0.3, 0.4, 1.0}'::float4[]")
+_TSV = literal_column("messages.content_tsv", TSVECTOR)
+
+_LEXEMES = text("SELECT coalesce(tsvector_to_array(to_tsvector('english', :words)), '{}')")
+_STATS = text(
+    "SELECT (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = to_regclass('messages')), "
+    "(SELECT CAST(CAST(s.most_common_elems AS text) AS text[]) FROM pg_stats s WHERE s.schemaname = current_schema() "
+    "AND s.tablename = 'messages' AND s.attname = 'content_tsv'), "
+    "(SELECT s.most_common_elem_freqs FROM pg_stats s WHERE s.schemaname = current_schema() "
+    "AND s.tablename = 'messages' AND s.attname = 'content_tsv')")
+
+
+@dataclass(slots=True)
+class LexemeStats:
+    """The table's row estimate and the share of rows holding each of its most common lexemes."""
+
+    rows: float = 0.0
+    share: dict[str, float] = field(default_factory=dict)
+    read_at: float = -math.inf
+
+    @property
+    def floor(self) -> float:
+        """The share assumed for a lexeme not listed: half the least common listed one (the planner's rule)."""
+        return min(self.share.values()) / 2 if self.share else 0.0
+
+    def rows_with(self, lexeme: str) -> float:
+        return self.share.get(lexeme, self.floor) * self.rows
+
+    def is_rare(self, lexeme: str) -> bool:
+        return self.share.get(lexeme, 0.0) * self.rows <= TEXT_RARE_MAX
+
+    def all_words_small(self, lexemes: list[str]) -> bool:
+        """Whether rows holding every lexeme are few, taking the words as independent."""
+        return self.rows * math.prod(max(self.share.get(x, 0.0), 1e-9) for x in lexemes) <= TEXT_ALL_MAX
+
+    def idf(self, lexeme: str) -> float:
+        df = self.rows_with(lexeme)
+        return math.log(1 + (self.rows - df + 0.5) / (df + 0.5))
+
+
+class TextStats:
+    """Per-database cache of LexemeStats, refreshed every STATS_TTL seconds."""
+
+    def __init__(self) -> None:
+        self._stats = LexemeStats()
+
+    async def get(self, conn: AsyncConnection) -> LexemeStats:
+        if time.monotonic() - self._stats.read_at < STATS_TTL:
+            return self._stats
+        rows, elems, freqs = (await conn.execute(_STATS)).one()
+        # most_common_elem_freqs lists one share per element, then the minimum, maximum and null share.
+        share = dict(zip(elems or [], (freqs or [])[: len(elems or [])], strict=True))
+        self._stats = LexemeStats(float(rows or 0.0), share, time.monotonic())
+        return self._stats
+
+
+def _tsquery(lexemes: list[str], op: str) -> str:
+    """Lexemes (already stemmed) joined by `op`, each quoted for the tsquery syntax."""
+    return f" {op} ".join("'" + x.replace("\\", "\\\\").replace("'", "''") + "'" for x in lexemes)
+
+
+async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: Table, query: Select[Any],
+                      terms: list[str], limit: int) -> Select[Any]:
+    lexemes: list[str] = list((await conn.execute(_LEXEMES, {"words": " ".join(terms)})).scalar_one())
+    if not lexemes:
+        return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
+    stats = await stats_cache.get(conn)
+    matches = _TSV.op("@@", is_comparison=True)
+    every = bindparam("fts_every", _tsquery(lexemes, "&"), type_=TSQUERY)
+    rare = [x for x in lexemes if stats.is_rare(x)]
+    matching = select(messages.c.id.label("id"), _TSV.label("tsv")).where(query.whereclause)
+    branches = []
+    if stats.all_words_small(lexemes):
+        branches.append(matching.where(matches(every)))
+    if rare:
+        some_rare = bindparam("fts_rare", _tsquery(rare, "|"), type_=TSQUERY)
+        branches.append(matching.where(matches(some_rare), not_(matches(every))))
+    if not branches:
+        return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
+    # Materialized CTEs: each is computed once whatever the plan; the pool carries its tsvectors so scoring
+    # needs no second visit to the table, and only the best `limit` rows are joined back to `messages`
+    # (joining the whole pool made small tables hash-join a full scan of `messages`).
+    pool = union_all(*branches).limit(TEXT_POOL).cte("text_pool").prefix_with("MATERIALIZED")
+    score = sum((stats.idf(x) * func.ts_rank(_WEIGHTS, pool.c.tsv, bindparam(f"fts_lexeme_{i}", _tsquery([x], ""),
+                                                                            type_=TSQUERY))
+                 for i, x in enumerate(lexemes)), start=literal_column("0.0", Float))
+    ranked = (select(pool.c.id, score.label("text_score"))
+              .order_by(literal_column("text_score").desc(), pool.c.id.desc())
+              .limit(limit).cte("text_ranked").prefix_with("MATERIALIZED"))
+    return (query.join_from(messages, ranked, ranked.c.id == messages.c.id).add_columns(ranked.c.text_score)
+            .order_by(ranked.c.text_score.desc(), messages.c.id.desc()).limit(limit))
