@@ -433,10 +433,11 @@ class StepTimer:
     STEPS = [  # (module, attribute, label); a missing attribute is skipped (the search code may change)
         ("honcho_server.services.search", "_query_vector", "embed query"),
         ("honcho_server.store.repos.search", "text_candidates", "FTS candidates"),
+        ("honcho_server.search.messages", "_lexical_terms", "peer-name words"),
         ("honcho_server.search.messages", "vector_scope", "vector scope"),
         ("honcho_server.store.dialect.postgres.PostgresDialect", "nearest_messages", "KNN"),
         ("honcho_server.store.repos.search", "load", "load KNN rows"),
-        ("honcho_server.search.messages", "_cosines_of", "cosines of FTS rows"),
+        ("honcho_server.search.messages", "_cosines_of", "cosines of FTS rows (in the database)"),
         ("honcho_server.store.repos.search", "at_positions", "load neighbours"),
     ]
 

@@ -61,11 +61,11 @@ async def db(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     await database.dispose()
 
 
-async def _candidates(db, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+async def _candidates(db, words: list[str], scope_rows: int | None = None) -> list[str]:  # type: ignore[no-untyped-def]
     database, ws = db
     async with database.read() as conn:
         where = repo.scope(database.dialect, ws, "w", None, [])
-        found = await repo.text_candidates(conn, database.dialect, "w", where, words, 100)
+        found = await repo.text_candidates(conn, database.dialect, "w", where, words, 100, scope_rows)
     return [m.content for m, _ in found]
 
 
@@ -89,3 +89,11 @@ async def test_pool_caps_the_rows_ranked(db, monkeypatch: pytest.MonkeyPatch) ->
     assert len(await _candidates(db, ["zebra"])) == 5
     # The all-words rows go into the pool before the any-word ones.
     assert (await _candidates(db, ["zebra", "quokka"]))[0] == CONTENTS[100]
+
+
+@pytest.mark.parametrize("words", [["zebra"], ["zebra", "quokka"], ["quokka", "walrus"], ["grazing", "number"],
+                                   ["absent"]])
+async def test_a_small_scope_scanned_ranks_like_the_index(db, words: list[str]) -> None:  # type: ignore[no-untyped-def]
+    # A scope known to be small (a session's message counter) is scanned row by row instead of using the GIN
+    # index: the same rows in the same order.
+    assert await _candidates(db, words, scope_rows=103) == await _candidates(db, words)

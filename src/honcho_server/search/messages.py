@@ -76,7 +76,8 @@ async def search_messages(conn: AsyncConnection, dialect: Dialect, query: Messag
         extra.append(repo.seen_by(query.perspective))
     where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
     n = max(fusion.candidates, query.limit)
-    lexical = await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, n) if terms else []
+    lexical = (await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, n, pushed.max_rows)
+               if terms else [])
     if vector is None:
         return [m for m, _ in lexical[:query.limit]]
     q = np.asarray(vector, dtype=np.float32)

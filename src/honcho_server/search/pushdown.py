@@ -77,14 +77,16 @@ async def vector_scope(conn: AsyncConnection, workspace_pk: int, filters: dict[s
     """The KNN scope for these filters; None when they match nothing (e.g. an unknown session)."""
     pushed = _Pushed()
     _collect(filters or {}, pushed)
-    session_pks = peer_pks = None
+    session_pks = peer_pks = max_rows = None
     if pushed.sessions is not None:
-        session_pks = tuple(await repo.session_pks(conn, workspace_pk, pushed.sessions))
-        if not session_pks:
+        sizes = await repo.session_sizes(conn, workspace_pk, pushed.sessions)
+        if not sizes:
             return None
+        session_pks, max_rows = tuple(sizes), sum(sizes.values())
     if pushed.peers is not None:
         peer_pks = tuple(await repo.peer_pks(conn, workspace_pk, pushed.peers))
         if not peer_pks:
             return None
     return VectorScope(workspace_id=workspace_pk, session_ids=session_pks, peer_ids=peer_pks,
-                       created_from=max(pushed.starts, default=None), created_before=min(pushed.ends, default=None))
+                       created_from=max(pushed.starts, default=None), created_before=min(pushed.ends, default=None),
+                       max_rows=max_rows)

@@ -34,6 +34,8 @@ class VectorScope:
     peer_ids: tuple[int, ...] | None = None
     created_from: datetime | None = None
     created_before: datetime | None = None
+    # An upper bound of the messages in scope when known without counting (the sessions' message counters).
+    max_rows: int | None = None
 
     def is_empty(self) -> bool:
         """True when the scope can match nothing whatever the data (an empty id list or an empty time range)."""
@@ -127,10 +129,11 @@ class Dialect(ABC):
 
     @abstractmethod
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
-                          limit: int) -> Select[Any]:
+                          limit: int, scope_rows: int | None = None) -> Select[Any]:
         """Restrict a select over `messages` to the `limit` best rows matching any of `terms` (stemmed,
         case-folded), best first, using the full-text index, with a `text_score` column (higher is better).
-        `terms` are plain words (no operators)."""
+        `terms` are plain words (no operators). `scope_rows`: an upper bound of the rows the select's own
+        conditions allow, when known (a small one can be cheaper to scan than the index)."""
 
     # ------------------------------------------------------------------------------------------ message vectors
     # One vector per message in `message_embeddings` (plus shadow tables or partitions, all named with that

@@ -240,7 +240,10 @@ async def nearest(conn: AsyncConnection, query: Any, k: int, scope: VectorScope)
     part = partition(scope.workspace_id)
     groups, params = _filters(scope)
     params.update(q=q.tolist(), k=k)
-    n, drive = await _bounded_counts(conn, part, groups, params)
+    if scope.max_rows is not None and scope.max_rows <= EXACT_MAX:  # the sessions' counters say: small
+        n, drive = scope.max_rows, "session"
+    else:
+        n, drive = await _bounded_counts(conn, part, groups, params)
     rows: list[Any] = []
     if n > EXACT_MAX and len(q) <= HNSW_MAX_DIMS and k <= EF_MAX:
         rows = await _hnsw(conn, part, groups, params, k)

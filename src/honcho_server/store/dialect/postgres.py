@@ -69,11 +69,11 @@ class PostgresDialect(Dialect):
         return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
 
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
-                          limit: int) -> Select[Any]:
+                          limit: int, scope_rows: int | None = None) -> Select[Any]:
         """Any-word matches scored BM25-style and bounded at any table size: see pg_text.py."""
         if not hasattr(self, "_text_stats"):
             self._text_stats = pg_text.TextStats()
-        return await pg_text.text_search(conn, self._text_stats, messages, query, terms, limit)
+        return await pg_text.text_search(conn, self._text_stats, messages, query, terms, limit, scope_rows)
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         text = self.json_text(column, key)

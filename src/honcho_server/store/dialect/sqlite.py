@@ -103,7 +103,8 @@ class SqliteDialect(Dialect):
         return func.honcho_json_number(column, key, type_=Float)
 
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
-                          limit: int) -> Select[Any]:
+                          limit: int, scope_rows: int | None = None) -> Select[Any]:
+        # FTS5 ranks through its own index only (filtering by rowid first measured 10x slower): scope_rows unused.
         fts = table("messages_fts", column("rowid"))
         match = literal_column("messages_fts").op("MATCH")(bindparam("fts_query", _fts_query(terms)))
         # bm25() is lower (more negative) for better matches; its negation is the score. Column weights: the

@@ -68,9 +68,9 @@ def _message(row: Any, workspace_name: str) -> Message:
 
 
 async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_name: str, where: Any,
-                          terms: list[str], limit: int) -> list[tuple[Message, float]]:
+                          terms: list[str], limit: int, scope_rows: int | None = None) -> list[tuple[Message, float]]:
     """Messages matching any of `terms` through the full-text index with their text score, best first."""
-    query = await dialect.text_search(conn, t, select(*_COLUMNS).where(where), terms, limit)
+    query = await dialect.text_search(conn, t, select(*_COLUMNS).where(where), terms, limit, scope_rows)
     return [(_message(r, workspace_name), float(r.text_score)) for r in await conn.execute(query)]
 
 
@@ -91,9 +91,11 @@ async def at_positions(conn: AsyncConnection, workspace_name: str, where: Any,
     return {(r.session_id, r.seq): _message(r, workspace_name) for r in await conn.execute(query)}
 
 
-async def session_pks(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> list[int]:
-    query = select(sessions.c.id).where(sessions.c.workspace_id == workspace_pk, sessions.c.name.in_(names))
-    return list((await conn.execute(query)).scalars())
+async def session_sizes(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> dict[int, int]:
+    """Primary key -> message count of the named sessions of the workspace."""
+    query = (select(sessions.c.id, sessions.c.message_count)
+             .where(sessions.c.workspace_id == workspace_pk, sessions.c.name.in_(names)))
+    return {int(pk): int(count) for pk, count in await conn.execute(query)}
 
 
 async def peer_pks(conn: AsyncConnection, workspace_pk: int, names: set[str]) -> list[int]:
