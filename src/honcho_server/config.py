@@ -68,6 +68,11 @@ class WorkerSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1, description="jobs processed at once per worker process")
     lease_seconds: float = Field(default=60.0, gt=0, description="how long a claimed job is owned")
     max_attempts: int = Field(default=5, ge=1, description="tries before a job is parked as failed")
+    yield_to_api_seconds: float = Field(
+        default=1.0, ge=0,
+        description="the worker inside `serve` waits up to this long for a quiet moment of the API before each "
+        "round of jobs, so bulk imports are not slowed by embedding; 0 never waits",
+    )
 
 
 EMBEDDING_PROVIDERS = ("local", "openai", "gemini", "hash")

@@ -18,6 +18,7 @@ from honcho_server.config import Settings, load_settings
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, warm_up
 from honcho_server.store.engine import Database
+from honcho_server.worker.foreground import ApiActivity
 from honcho_server.worker.runtime import Worker
 
 RUN_WORKER_ENV = "HONCHO_SERVE_RUN_WORKER"
@@ -31,12 +32,13 @@ def app_from_environment() -> FastAPI:
 def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | None = None) -> FastAPI:
     """Build the app. The database engine is created here; connections open lazily on first use."""
     deps = deps or Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    activity = ApiActivity()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await prepare_vectors(deps)  # a mismatched embedder stops start-up here, before any request
         await warm_up(deps)
-        worker = Worker(deps) if run_worker else None
+        worker = Worker(deps, foreground=activity) if run_worker else None
         if worker:
             worker.start()
         try:
@@ -61,6 +63,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(activity.middleware)  # outermost: counts every request, errors included
     errors.install(app)
     for module in (workspaces, peers, sessions, messages, keys):
         app.include_router(module.router, responses=ERROR_RESPONSES)

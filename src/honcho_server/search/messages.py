@@ -104,10 +104,8 @@ async def _vector_candidates(conn: AsyncConnection, dialect: Dialect, query: Mes
 
 async def _cosines_of(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, q: np.ndarray,
                       pks: list[int], cosine: dict[int, float]) -> None:
-    if not pks:
-        return
-    for pk, vec in (await dialect.message_vectors(conn, workspace_pk, pks)).items():
-        cosine[pk] = float(np.dot(vec, q))
+    if pks:
+        cosine.update(await dialect.similarities(conn, workspace_pk, q, pks))
 
 
 def _fuse(lexical: list[tuple[Message, float]], found: dict[int, Message], cosine: dict[int, float],

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from honcho_server.domain.ids import new_id
 from honcho_server.queue import jobs
 from honcho_server.services.deps import Deps
 from honcho_server.worker import handlers
+from honcho_server.worker.foreground import QUIET_SECONDS, ApiActivity
 
 log = logging.getLogger("honcho_server.worker")
 Handler = Callable[[Deps, jobs.ClaimedJob], Awaitable[None]]
@@ -22,14 +24,17 @@ Handler = Callable[[Deps, jobs.ClaimedJob], Awaitable[None]]
 class Worker:
     """Runs jobs of the kinds it has handlers for; other kinds wait for a worker that knows them."""
 
-    def __init__(self, deps: Deps, registry: dict[str, Handler] | None = None) -> None:
+    def __init__(self, deps: Deps, registry: dict[str, Handler] | None = None,
+                 foreground: ApiActivity | None = None) -> None:
         self.deps = deps
+        self.foreground = foreground  # this process's API, when the worker runs inside `serve`
         self.registry = registry if registry is not None else dict(handlers.REGISTRY)
         self.id = f"{socket.gethostname()[:30]}-{os.getpid()}-{new_id()[:8]}"
         settings = deps.settings.worker
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.poll = settings.poll_interval_seconds
         self.concurrency = settings.concurrency
+        self.yield_seconds = settings.yield_to_api_seconds
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # set when jobs may be waiting: no need to sleep out the poll interval
         self._task: asyncio.Task[None] | None = None
@@ -62,6 +67,7 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
+                await self._yield_to_foreground()
                 try:
                     done = await self.run_once()
                 except Exception:  # a database hiccup must not kill the loop
@@ -74,6 +80,14 @@ class Worker:
             db.job_listeners.remove(self.wake)
             if close_listener:
                 await close_listener()
+
+    async def _yield_to_foreground(self) -> None:
+        """Wait while this process's API is busy, for at most `yield_seconds` (see worker/foreground.py)."""
+        if self.foreground is None or self.yield_seconds <= 0:
+            return
+        deadline = time.monotonic() + self.yield_seconds
+        while self.foreground.busy() and time.monotonic() < deadline and not self._stopping.is_set():
+            await asyncio.sleep(QUIET_SECONDS)
 
     async def _listen(self) -> Callable[[], Awaitable[None]] | None:
         try:
