@@ -25,7 +25,7 @@ async def _lexical(deps: Deps, ws: str, text: str) -> list[str]:
         found = await workspace_repo.find(conn, ws)
         assert found is not None
         query = MessageQuery(text=text, workspace_pk=found.pk, workspace_name=ws, filters=None, limit=50)
-        return [m.content for m in await search_messages(conn, deps.db.dialect, query, vector=None)]
+    return [m.content for m in await search_messages(deps.db, query, vector=None)]
 
 
 async def test_peer_names_are_not_search_words(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:

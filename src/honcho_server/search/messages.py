@@ -26,6 +26,7 @@ the average cosine of the vector candidates, so it is neither favoured nor burie
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message
 from honcho_server.search.pushdown import vector_scope
 from honcho_server.search.terms import query_terms
-from honcho_server.store.dialect import Dialect, VectorScope
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.engine import Database
 from honcho_server.store.repos import search as repo
 
 
@@ -62,44 +64,48 @@ class MessageQuery:
     perspective: str | None = None  # only messages this peer could have seen
 
 
-async def search_messages(conn: AsyncConnection, dialect: Dialect, query: MessageQuery,
-                          vector: Sequence[float] | None = None, fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
+async def search_messages(db: Database, query: MessageQuery, vector: Sequence[float] | None = None,
+                          fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
     """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
-    terms = await _lexical_terms(conn, query.workspace_pk, query_terms(query.text))
-    # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
-    # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
-    pushed = await vector_scope(conn, query.workspace_pk, query.filters)
-    if pushed is None:
-        return []  # a session or peer the filters require does not exist
-    extra = repo.within(pushed.session_ids, pushed.peer_ids)
-    if query.perspective:
-        extra.append(repo.seen_by(query.perspective))
-    where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
-    n = max(fusion.candidates, query.limit)
-    lexical = (await repo.text_candidates(conn, dialect, query.workspace_name, where, terms, n, pushed.max_rows)
-               if terms else [])
-    if vector is None:
-        return [m for m, _ in lexical[:query.limit]]
-    q = np.asarray(vector, dtype=np.float32)
-    found = {m.pk: m for m, _ in lexical}
-    cosine = await _vector_candidates(conn, dialect, query, where, q, n, found, pushed)
-    await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
-    scores = _fuse(lexical, found, cosine, fusion)
-    return await _with_context(conn, query, where, found, scores, fusion.beta)
+    dialect = db.dialect
+    async with db.read() as conn:
+        terms = await _lexical_terms(conn, query.workspace_pk, query_terms(query.text))
+        # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
+        # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
+        pushed = await vector_scope(conn, query.workspace_pk, query.filters)
+        if pushed is None:
+            return []  # a session or peer the filters require does not exist
+        extra = repo.within(pushed.session_ids, pushed.peer_ids)
+        if query.perspective:
+            extra.append(repo.seen_by(query.perspective))
+        where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
+        n = max(fusion.candidates, query.limit)
+
+        async def lexical_side() -> list[tuple[Message, float]]:
+            if not terms:
+                return []
+            async with db.read() as own:  # its own connection: runs alongside the KNN
+                return await repo.text_candidates(own, dialect, query.workspace_name, where, terms, n,
+                                                  pushed.max_rows)
+
+        if vector is None:
+            return [m for m, _ in (await lexical_side())[:query.limit]]
+        q = np.asarray(vector, dtype=np.float32)
+        # The two candidate searches are the costly steps and independent: on two connections they overlap
+        # (SQLite and PostgreSQL both run them outside the GIL, on the machine's other core).
+        lexical, near = await asyncio.gather(lexical_side(), dialect.nearest_messages(conn, q, n, pushed))
+        found = {m.pk: m for m, _ in lexical}
+        found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
+        cosine = {pk: sim for pk, sim in near if pk in found}  # the filters the KNN could not apply, applied
+        await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
+        scores = _fuse(lexical, found, cosine, fusion)
+        return await _with_context(conn, query, where, found, scores, fusion.beta)
 
 
 async def _lexical_terms(conn: AsyncConnection, workspace_pk: int, terms: list[str]) -> list[str]:
     """The terms without the workspace's peer names (unless nothing else is left)."""
     names = await repo.peer_name_words(conn, workspace_pk, terms)
     return [t for t in terms if t not in names] or terms
-
-
-async def _vector_candidates(conn: AsyncConnection, dialect: Dialect, query: MessageQuery, where: Any,
-                             q: np.ndarray, n: int, found: dict[int, Message], scope: VectorScope) -> dict[int, float]:
-    """Cosine of the nearest messages that meet the filters; adds them to `found`."""
-    near = await dialect.nearest_messages(conn, q, n, scope)
-    found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
-    return {pk: sim for pk, sim in near if pk in found}
 
 
 async def _cosines_of(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, q: np.ndarray,

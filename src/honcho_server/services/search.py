@@ -53,8 +53,8 @@ async def search(
     vector = await _query_vector(deps, text)  # before any connection is taken: the embedder may be remote
     async with deps.db.read() as conn:
         ws = await workspace_repo.find(conn, workspace_name)
-        if ws is None:
-            return []
-        query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
-                             limit=limit, perspective=perspective)
-        return await search_messages(conn, deps.db.dialect, query, vector)
+    if ws is None:
+        return []
+    query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
+                         limit=limit, perspective=perspective)
+    return await search_messages(deps.db, query, vector)
