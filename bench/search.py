@@ -7,7 +7,7 @@ For every (database, embedder) pair: a fresh database and a fresh `honcho-server
 then
   1. the shared driver's ingest phase (50 sessions x 200 messages = 10,000 by default, batches of 100);
   2. polling the jobs table until no embed job is pending or running: the time until every message has its
-     vector (search by meaning works only after that);
+     vector (search by meaning works only after that); on PostgreSQL then VACUUM ANALYZE (see `settle`);
   3. the driver's search phase on the same workspace (session and workspace search, 100 queries each).
 
 Embedders: `local` is the server's default (bundled wordllama, 256 dims, in-process); `openai` is the
@@ -91,6 +91,25 @@ def wait_embedded(db_url: str, timeout: float = 1800.0, every: float = 0.25) -> 
     return waited
 
 
+def settle(db_url: str) -> None:
+    """PostgreSQL: VACUUM ANALYZE now, what autovacuum does within a minute of the load anyway. Without it the
+    search phase overlapped autovacuum's pass over the fresh tables and HNSW index on some runs, and PostgreSQL
+    used 2-3x the CPU it needs per search (the driver's `other_cpu_s`)."""
+    if db_url.startswith("sqlite"):
+        return
+
+    async def vacuum() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(db_url)
+        try:
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(vacuum())
+
+
 def run_pair(backend: str, embedder: str, tmp: Path, workload: Path, fake_port: int | None,
              sizes: list[str]) -> dict:
     db_url = database_url(backend, tmp, f"bench_{embedder}")
@@ -100,6 +119,7 @@ def run_pair(backend: str, embedder: str, tmp: Path, workload: Path, fake_port: 
         common = ["--workspace", workspace, *sizes]
         ingest = run_driver(workload, port, server, "ingest", label, common)
         lag = wait_embedded(db_url)
+        settle(db_url)
         search = run_driver(workload, port, server, "search", label, [*common, "--settle", "0"])
     bulk = ingest["phases"]["bulk_ingest"]
     return {"ingest": ingest, "search": search, "embed_lag_after_ingest_s": round(lag, 2),
