@@ -613,6 +613,8 @@ def render(load: dict[str, Any], rows: list[dict[str, Any]], http: list[dict[str
     for r in rows:
         out.append(f"| {r['ws']} | {r['scenario']} | " + " | ".join(f"{r['steps'].get(n, 0):.1f}" for n in names)
                    + " |")
+    out += ["", "The FTS candidates and the KNN run at the same time on two connections, so the steps add up to more "
+            "than the query's time and `rest` (the query's time minus the steps) can be negative."]
     return "\n".join(out) + "\n"
 
 
