@@ -21,25 +21,25 @@ def _with_yield(deps: Deps, seconds: float) -> Deps:
     return Deps(db=deps.db, settings=settings)
 
 
-async def _queue_one(deps: Deps) -> tuple[str, asyncio.Event]:
+async def _start(deps: Deps, activity: ApiActivity) -> tuple[Worker, asyncio.Event]:
+    """One job queued and a worker (in-process, tracking `activity`) started; the event is set when it ran."""
     kind, handled = f"fg{uuid.uuid4().hex[:8]}", asyncio.Event()
     async with deps.db.write() as conn:
         await jobs.enqueue(conn, deps.db.dialect, [jobs.NewJob(kind=kind, work_unit_key=kind, payload={})],
                            deps.now())
-    return kind, handled
-
-
-async def test_jobs_wait_while_the_api_is_busy(deps: Deps) -> None:
-    patient = _with_yield(deps, 60.0)
-    activity = ApiActivity()
-    activity.in_flight = 1  # a request is being served
-    kind, handled = await _queue_one(patient)
 
     async def handler(_deps: Deps, _job: jobs.ClaimedJob) -> None:
         handled.set()
 
-    worker = Worker(patient, {kind: handler}, foreground=activity)
+    worker = Worker(deps, {kind: handler}, foreground=activity)
     worker.start()
+    return worker, handled
+
+
+async def test_jobs_wait_while_the_api_is_busy(deps: Deps) -> None:
+    activity = ApiActivity()
+    activity.in_flight = 1  # a request is being served
+    worker, handled = await _start(_with_yield(deps, 60.0), activity)
     try:
         await asyncio.sleep(0.5)
         assert not handled.is_set()
@@ -50,16 +50,9 @@ async def test_jobs_wait_while_the_api_is_busy(deps: Deps) -> None:
 
 
 async def test_the_wait_is_bounded(deps: Deps) -> None:
-    bounded = _with_yield(deps, 0.2)
     activity = ApiActivity()
     activity.in_flight = 1  # busy for ever
-    kind, handled = await _queue_one(bounded)
-
-    async def handler(_deps: Deps, _job: jobs.ClaimedJob) -> None:
-        handled.set()
-
-    worker = Worker(bounded, {kind: handler}, foreground=activity)
-    worker.start()
+    worker, handled = await _start(_with_yield(deps, 0.2), activity)
     try:
         await asyncio.wait_for(handled.wait(), timeout=5)
     finally:
