@@ -85,3 +85,16 @@ async def test_deleted_session_never_returned(client: httpx.AsyncClient, embedde
     assert SOURDOUGH not in await _search(client, url, "bread", limit=50)
     await worker.drain()  # purged: its vectors are gone too
     assert SOURDOUGH not in await _search(client, url, "bread", limit=50)
+
+
+async def test_a_query_without_content_words_finds_nothing_before_and_after_embedding(
+    client: httpx.AsyncClient, ws: str, worker: Worker,
+) -> None:
+    await add_messages(client, ws, "s1", [msg("alice", "What is it that you want?")])
+    url = ws_url(ws, "search")
+    assert await _search(client, url, "what is it?") == []
+    await worker.drain()
+    assert await _search(client, url, "what is it?") == []
+    # Filters are still checked.
+    bad = await client.post(url, json={"query": "what is it?", "filters": {"created_at": {"gte": "not a date"}}})
+    assert bad.status_code == 422

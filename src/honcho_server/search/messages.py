@@ -68,8 +68,9 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
                           fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
     """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
     dialect = db.dialect
+    words = query_terms(query.text)
     async with db.read() as conn:
-        terms = await _lexical_terms(conn, query.workspace_pk, query_terms(query.text))
+        terms = await _lexical_terms(conn, query.workspace_pk, words) if words else []
         # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
         # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
         pushed = await vector_scope(conn, query.workspace_pk, query.filters)
@@ -80,6 +81,10 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
             extra.append(repo.seen_by(query.perspective))
         where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
         n = max(fusion.candidates, query.limit)
+        if not words:
+            # Nothing to look for ("what is it?"): no results, before and after the messages are embedded alike
+            # (the filters above are still checked).
+            return []
 
         async def lexical_side() -> list[tuple[Message, float]]:
             if not terms:

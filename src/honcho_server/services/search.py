@@ -11,6 +11,7 @@ from honcho_server.embeddings.base import EmbeddingError
 from honcho_server.errors import NotFound, ValidationError
 from honcho_server.search.documents import query_text
 from honcho_server.search.messages import MessageQuery, search_messages
+from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors
 from honcho_server.store.repos import workspaces as workspace_repo
@@ -21,7 +22,7 @@ log = logging.getLogger("honcho_server.search")
 async def _query_vector(deps: Deps, text: str) -> list[float] | None:
     """The query's vector, or None when search must fall back to full text (no vectors here, or the
     embedding provider is failing: search keeps answering by words rather than erroring)."""
-    if not text.strip() or not await prepare_vectors(deps):
+    if not query_terms(text) or not await prepare_vectors(deps):  # no content words: nothing to embed
         return None
     try:
         return (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
