@@ -187,6 +187,54 @@ async def _reembed(settings: Settings) -> None:
     typer.echo(f"re-embedded {done} messages with {deps.embedder.model_id} ({deps.embedder.dimensions} dimensions)")
 
 
+WorkspaceOption = Annotated[str | None, typer.Option("--workspace", help="Only this workspace's jobs")]
+
+
+@app.command()
+def failed(db: DbOption = None, workspace: WorkspaceOption = None,
+           limit: Annotated[int, typer.Option("--limit", min=1, help="Most jobs to list")] = 50) -> None:
+    """List background jobs parked as failed after their last attempt, with their errors."""
+    from honcho_server.services import queue_status
+
+    settings = _settings(db)
+    _require_current_schema(settings)
+    parked = asyncio.run(_with_deps(settings, lambda deps: queue_status.failed_jobs(deps, workspace, limit)))
+    if not parked:
+        typer.echo("no failed jobs")
+        return
+    for job in parked:  # plain lines: errors are long, and scripts read this too
+        typer.echo(f"job {job.id}  {job.kind}  workspace {job.workspace_id or '-'}  attempts {job.attempts}  "
+                   f"failed {job.updated_at.isoformat(timespec='seconds')}")
+        typer.echo(f"    {(job.last_error or '').strip()[:2000]}")
+
+
+@app.command()
+def redrive(db: DbOption = None, workspace: WorkspaceOption = None) -> None:
+    """Send the failed jobs (of one workspace, or all) back to the queue with a fresh attempt budget."""
+    from honcho_server.services import queue_status
+
+    settings = _settings(db)
+    _require_current_schema(settings)
+    count = asyncio.run(_with_deps(settings, lambda deps: queue_status.redrive(deps, workspace)))
+    typer.echo(f"requeued {count} failed job{'s' if count != 1 else ''}")
+
+
+async def _with_deps(settings: Settings, use: Any) -> Any:
+    """Run `use(deps)` against the database, then close it; an unknown workspace exits with status 2."""
+    from honcho_server.errors import NotFound
+    from honcho_server.services.deps import Deps
+    from honcho_server.store.engine import Database
+
+    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    try:
+        return await use(deps)
+    except NotFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        await deps.aclose()
+
+
 @app.command("migrate")
 def migrate_command(db: DbOption = None) -> None:
     """Upgrade the database schema to the newest version."""

@@ -121,6 +121,25 @@ async def fail(
     return status
 
 
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    id: int
+    kind: str
+    workspace_id: int | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+async def failed(conn: AsyncConnection, workspace_pk: int | None, limit: int) -> list[FailedJob]:
+    """Parked jobs, most recent first."""
+    query = (select(t.c.id, t.c.kind, t.c.workspace_id, t.c.attempts, t.c.last_error, t.c.updated_at)
+             .where(t.c.status == "failed").order_by(t.c.updated_at.desc(), t.c.id.desc()).limit(limit))
+    if workspace_pk is not None:
+        query = query.where(t.c.workspace_id == workspace_pk)
+    return [FailedJob(*row) for row in await conn.execute(query)]
+
+
 async def redrive(conn: AsyncConnection, workspace_pk: int | None, now: datetime) -> int:
     """Return parked jobs to the queue with a fresh attempt budget."""
     stmt = update(t).where(t.c.status == "failed")
