@@ -20,7 +20,7 @@ from pydantic_settings import (
 
 DEFAULT_DATA_DIR = Path("honcho-data")
 LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "enabled"),
-              "AUTH_JWT_SECRET": ("auth", "jwt_secret")}
+              "AUTH_JWT_SECRET": ("auth", "jwt_secret"), "METRICS_ENABLED": ("server", "metrics_enabled")}
 
 
 class DatabaseSettings(BaseModel):
@@ -127,6 +127,87 @@ class EmbeddingSettings(BaseModel):
         return (value.strip() or None) if value is not None else None
 
 
+LLM_PROVIDERS = ("none", "openai", "anthropic", "gemini", "openai-compatible")
+LLM_TASKS = ("deriver", "summary", "dialectic_minimal", "dialectic_low", "dialectic_medium", "dialectic_high",
+             "dialectic_max", "dream")
+OUTPUT_MODES = ("auto", "tool", "native", "prompted")
+
+
+class LLMTaskSettings(BaseModel):
+    """Overrides for one reasoning task; anything left unset comes from the `llm` section."""
+
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in LLM_PROVIDERS:
+            raise ValueError(f"unknown LLM provider {value!r}; choose one of {', '.join(LLM_PROVIDERS)}")
+        return value
+
+
+class LLMSettings(BaseModel):
+    provider: str = Field(
+        default="none",
+        description="none (reasoning off), openai, anthropic, gemini, or openai-compatible (any /v1/chat/completions "
+        "server: Ollama, vLLM, LM Studio, OpenRouter, Groq; needs base_url)",
+    )
+    model: str | None = Field(default=None, description="model name; required unless the provider is none")
+    base_url: str | None = Field(default=None, description="API root (openai-compatible: e.g. http://localhost:11434/v1)")
+    api_key: SecretStr | None = Field(default=None, description="the provider's key (optional for local servers)")
+    output_mode: str = Field(
+        default="auto",
+        description="how structured answers are asked for: tool (function calling), native (JSON schema), prompted "
+        "(schema in the prompt, parsed and validated); auto = tool for openai/anthropic/gemini, prompted for "
+        "openai-compatible servers (local models vary in tool and schema support)",
+    )
+    timeout_seconds: float = Field(default=120.0, gt=0, description="per provider request")
+    max_retries: int = Field(default=4, ge=0, description="retries on 429, 5xx, timeouts and connection errors")
+    output_retries: int = Field(default=2, ge=0, description="re-asks when the answer does not match its schema")
+    max_output_tokens: int = Field(default=4096, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    input_price_per_mtok: float | None = Field(
+        default=None, ge=0, description="USD per million input tokens, when the built-in price list does not know "
+        "the model (e.g. 0 for a local one)")
+    output_price_per_mtok: float | None = Field(default=None, ge=0)
+    deriver: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    summary: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dialectic_minimal: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dialectic_low: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dialectic_medium: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dialectic_high: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dialectic_max: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    dream: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in LLM_PROVIDERS:
+            raise ValueError(f"unknown LLM provider {value!r}; choose one of {', '.join(LLM_PROVIDERS)}")
+        return value
+
+    @field_validator("output_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in OUTPUT_MODES:
+            raise ValueError(f"unknown output mode {value!r}; choose one of {', '.join(OUTPUT_MODES)}")
+        return value
+
+    @field_validator("model", "base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider != "none"
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -149,6 +230,7 @@ class Settings(BaseSettings):
     defaults: ReasoningDefaults = Field(default_factory=ReasoningDefaults)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -51,7 +51,7 @@ def test_expected_policies(deps: Deps) -> None:
     assert rules[("POST", messages)].session == "session_id"
     assert rules[("PUT", "/v3/workspaces/{workspace_id}/peers/{peer_id}")].peer == "peer_id"
     public = [key for key, rule in rules.items() if rule.public]
-    assert public == [("GET", "/health")]
+    assert public == [("GET", "/health"), ("GET", "/metrics")]  # spec 10.D: no auth (metrics are off by default)
 
 
 def test_policy_route_refuses_an_endpoint_without_policy() -> None:

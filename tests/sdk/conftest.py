@@ -117,7 +117,7 @@ class ServerProcess:
                 self._fail_start(f"server exited with code {self.proc.returncode}")
             try:
                 r = httpx.get(f"{self.base_url}/health", timeout=2.0)
-                if r.status_code == 200 and r.json() == {"status": "ok"}:
+                if r.status_code == 200 and r.json().get("status") == "ok":
                     return self
                 last_error = f"GET /health -> {r.status_code} {r.text[:200]!r}"
                 if 400 <= r.status_code < 500:  # a definitive answer: waiting will not change it

@@ -252,3 +252,44 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Resource not found"},
     422: {"model": ValidationErrorOut, "description": "Validation error"},
 }
+
+
+class UsageCountsOut(BaseModel):
+    calls: int
+    failed_calls: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # estimated; None when no call had a known price
+    unpriced_calls: int  # calls whose model has no known price (not in cost_usd)
+
+
+class ModelUsageOut(UsageCountsOut):
+    task: str
+    provider: str
+    model: str
+    mean_latency_ms: float
+
+
+class UsageOut(BaseModel):
+    workspace_id: str
+    reasoning_enabled: bool
+    totals: UsageCountsOut
+    by_model: list[ModelUsageOut]
+
+    @classmethod
+    def of(cls, workspace_id: str, usage: Any) -> UsageOut:
+        rows = usage.rows
+        priced = [r.cost_usd for r in rows if r.cost_usd is not None]
+        totals = UsageCountsOut(
+            calls=sum(r.calls for r in rows), failed_calls=sum(r.failed for r in rows),
+            requests=sum(r.requests for r in rows), input_tokens=sum(r.input_tokens for r in rows),
+            output_tokens=sum(r.output_tokens for r in rows), cost_usd=sum(priced) if priced else None,
+            unpriced_calls=sum(r.unpriced_calls for r in rows))
+        by_model = [ModelUsageOut(task=r.task, provider=r.provider, model=r.model, calls=r.calls,
+                                  failed_calls=r.failed, requests=r.requests, input_tokens=r.input_tokens,
+                                  output_tokens=r.output_tokens, cost_usd=r.cost_usd,
+                                  unpriced_calls=r.unpriced_calls, mean_latency_ms=round(r.mean_latency_ms, 1))
+                    for r in rows]
+        return cls(workspace_id=workspace_id, reasoning_enabled=usage.reasoning_enabled, totals=totals,
+                   by_model=by_model)

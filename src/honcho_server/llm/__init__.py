@@ -1,1 +1,1 @@
-"""LLM providers behind one small interface."""
+"""LLM providers behind one small interface (pydantic-ai underneath), with every call accounted for."""

@@ -8,9 +8,12 @@ from datetime import datetime
 
 from honcho_server import clock
 from honcho_server.config import Settings
+from honcho_server.domain.llm import LLMCall
 from honcho_server.embeddings.base import Embedder
 from honcho_server.embeddings.factory import build_embedder
+from honcho_server.llm.client import LLMClient
 from honcho_server.store.engine import Database
+from honcho_server.store.repos import llm_calls
 
 
 @dataclass
@@ -22,12 +25,26 @@ class Deps:
     embedder_instance: Embedder | None = None
     # Whether vectors can be stored and searched here; decided once by services.embedding.prepare_vectors.
     vectors_ready: bool | None = None
+    # Built from settings on first use when not given (tests pass one with a fake model).
+    llm_instance: LLMClient | None = None
 
     @property
     def embedder(self) -> Embedder:
         if self.embedder_instance is None:
             self.embedder_instance = build_embedder(self.settings.embedding)
         return self.embedder_instance
+
+    @property
+    def llm(self) -> LLMClient:
+        """The LLM client; every run it makes is recorded in `llm_calls` (its own short transaction, after the
+        call: no transaction is held while a model thinks)."""
+        if self.llm_instance is None:
+            self.llm_instance = LLMClient(self.settings.llm, recorder=self.record_llm_call)
+        return self.llm_instance
+
+    async def record_llm_call(self, call: LLMCall) -> None:
+        async with self.db.write() as conn:
+            await llm_calls.add(conn, call, self.now())
 
     def defaults_layer(self) -> dict:
         """Server-wide defaults as the first layer of the configuration cascade."""

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -162,4 +163,24 @@ embedding_space = Table(
     Column("dimensions", Integer, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+
+# One row per LLM run (llm/client.py): token and cost accounting, per workspace when the work belongs to one.
+llm_calls = Table(
+    "llm_calls", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=True),
+    Column("task", String(32), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("cost_usd", Float, nullable=True),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    _created_at(),
+    Index(None, "workspace_id", "created_at"),
 )

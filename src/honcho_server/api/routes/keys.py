@@ -1,11 +1,12 @@
-"""API key minting (spec 10.C) and health."""
+"""API key minting (spec 10.C), health and metrics."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from honcho_server.api.deps import DepsDep
 from honcho_server.api.policy import PolicyRoute, policy
@@ -50,4 +51,19 @@ async def create_key(
 @router.get("/health", tags=["health"])
 @policy(public=True)
 async def health(deps: DepsDep) -> dict:
-    return {"status": "ok"}
+    """Liveness, and whether background reasoning is on (it needs a configured LLM)."""
+    llm = deps.settings.llm
+    if not llm.enabled:
+        return {"status": "ok", "reasoning": "off",
+                "reasoning_detail": "no LLM configured: set HONCHO_LLM__PROVIDER and HONCHO_LLM__MODEL"}
+    return {"status": "ok", "reasoning": "on", "llm": {"provider": llm.provider, "model": llm.model}}
+
+
+@router.get("/metrics", tags=["health"], response_class=Response)
+@policy(public=True)
+async def metrics(deps: DepsDep) -> Response:
+    """Prometheus counters of this process (LLM calls, tokens, cost, latency) when `server.metrics_enabled`
+    (HONCHO_SERVER__METRICS_ENABLED or METRICS_ENABLED); 404 otherwise (spec 10.D)."""
+    if not deps.settings.server.metrics_enabled:
+        return Response("Metrics are disabled", status_code=404, media_type="text/plain")
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

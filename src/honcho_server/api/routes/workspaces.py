@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
@@ -16,12 +17,13 @@ from honcho_server.api.schemas import (
     MessageOut,
     PageOut,
     QueueStatusOut,
+    UsageOut,
     WorkspaceCreate,
     WorkspaceMessageSearch,
     WorkspaceOut,
     WorkspaceUpdate,
 )
-from honcho_server.services import queue_status, search, workspaces
+from honcho_server.services import llm_usage, queue_status, search, workspaces
 
 router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"], route_class=PolicyRoute)
 
@@ -76,6 +78,18 @@ async def get_queue_status(
         deps, workspace_id, observer=observer_id or None, sender=sender_id or None, session=session_id or None
     )
     return QueueStatusOut.of(result)
+
+
+@router.get("/{workspace_id}/usage", response_model=UsageOut)
+@policy()
+async def get_usage(
+    workspace_id: str,
+    deps: DepsDep,
+    since: Annotated[datetime | None, Query(description="only calls at or after this time")] = None,
+    until: Annotated[datetime | None, Query(description="only calls before this time")] = None,
+) -> UsageOut:
+    """LLM calls made for this workspace's reasoning: tokens, requests and estimated cost per task and model."""
+    return UsageOut.of(workspace_id, await llm_usage.get(deps, workspace_id, since, until))
 
 
 @router.post("/{workspace_id}/search", response_model=list[MessageOut])

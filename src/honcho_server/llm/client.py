@@ -1,0 +1,131 @@
+"""LLMClient: run one task's prompt, get text or a validated object back, with retries and accounting.
+
+* Structured output works on every provider: function calling (`tool`), the provider's JSON-schema mode
+  (`native`) or the schema in the prompt with the answer parsed and validated (`prompted`, for local models).
+  An answer that does not validate is re-asked `output_retries` times; then LLMOutputError.
+* Transient failures (429, 5xx, timeouts, connection errors) are retried with exponential backoff and jitter,
+  honouring Retry-After, `max_retries` times; then LLMProviderError. Other 4xx fail at once.
+* Every run is reported to the recorder (tokens, requests, latency, estimated cost, outcome), failures too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior
+from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
+from pydantic_ai.usage import RunUsage
+
+from honcho_server.config import LLMSettings
+from honcho_server.llm import metrics, models
+from honcho_server.llm.base import LLMCall, LLMOutputError, LLMProviderError, Recorder
+from honcho_server.llm.pricing import estimate_cost
+
+log = logging.getLogger("honcho_server.llm")
+T = TypeVar("T")
+BACKOFF_BASE, BACKOFF_MAX = 0.5, 30.0
+_TRANSIENT = {408, 409, 425, 429}  # and every 5xx
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, ModelHTTPError):
+        return exc.status_code in _TRANSIENT or exc.status_code >= 500
+    return isinstance(exc, ModelAPIError | TimeoutError)  # no status: connection errors and timeouts
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return min(float(headers.get("retry-after", "")), BACKOFF_MAX)
+    except ValueError:
+        return None
+
+
+class LLMClient:
+    """One per process. `model_for` builds the pydantic-ai model of a resolved task (tests pass fakes)."""
+
+    def __init__(self, settings: LLMSettings, recorder: Recorder | None = None,
+                 model_for: Callable[[models.TaskModel], Any] = models.build,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self._model_for = model_for
+        self._models: dict[str, tuple[models.TaskModel, Any]] = {}
+        self._sleep = sleep
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def describe(self, task: str) -> models.TaskModel:
+        """The task's provider and model (raises LLMNotConfigured when reasoning is off)."""
+        return models.resolve(self.settings, task)
+
+    def _model(self, task: str) -> tuple[models.TaskModel, Any]:
+        if task not in self._models:
+            spec = models.resolve(self.settings, task)
+            self._models[task] = (spec, self._model_for(spec))
+        return self._models[task]
+
+    async def run(self, task: str, *, instructions: str, prompt: str, output_type: type[T] = cast(Any, str),
+                  workspace_pk: int | None = None) -> T:
+        """The model's answer to `prompt` under `instructions`, as `output_type` (str: plain text)."""
+        spec, model = self._model(task)
+        agent = Agent(model, output_type=self._output_spec(output_type, spec.output_mode),
+                      instructions=instructions, retries={"output": self.settings.output_retries})
+        model_settings: dict[str, Any] = {"max_tokens": spec.max_output_tokens, "timeout": spec.timeout_seconds}
+        if spec.temperature is not None:
+            model_settings["temperature"] = spec.temperature
+        usage, started, attempt = RunUsage(), time.perf_counter(), 0
+        try:
+            while True:
+                try:
+                    result = await agent.run(prompt, model_settings=cast(Any, model_settings), usage=usage)
+                    await self._record(spec, usage, started, None, workspace_pk)
+                    return cast(T, result.output)
+                except (ModelAPIError, TimeoutError) as exc:
+                    if not _transient(exc) or attempt >= self.settings.max_retries:
+                        raise
+                    delay = _retry_after(exc) or min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt)
+                    attempt += 1
+                    log.warning("%s: %s/%s failed (%s); retry %d in %.1f s", task, spec.provider, spec.model,
+                                exc, attempt, delay)
+                    await self._sleep(delay * (0.75 + random.random() / 2))
+        except UnexpectedModelBehavior as exc:
+            await self._record(spec, usage, started, f"malformed answer: {exc}", workspace_pk)
+            raise LLMOutputError(f"{spec.provider}/{spec.model} gave no valid answer for {task}: {exc}") from exc
+        except ModelHTTPError as exc:
+            await self._record(spec, usage, started, f"HTTP {exc.status_code}: {exc}", workspace_pk)
+            raise LLMProviderError(f"{spec.provider}/{spec.model} answered HTTP {exc.status_code}: {exc.body!r}",
+                                   exc.status_code) from exc
+        except (ModelAPIError, TimeoutError) as exc:
+            await self._record(spec, usage, started, f"unreachable: {exc}", workspace_pk)
+            raise LLMProviderError(f"{spec.provider}/{spec.model} unreachable: {exc}") from exc
+
+    @staticmethod
+    def _output_spec(output_type: type[Any], mode: str) -> Any:
+        if output_type is str:
+            return str
+        return {"tool": ToolOutput, "native": NativeOutput, "prompted": PromptedOutput}[mode](output_type)
+
+    async def _record(self, spec: models.TaskModel, usage: RunUsage, started: float, error: str | None,
+                      workspace_pk: int | None) -> None:
+        inp, out = usage.input_tokens or 0, usage.output_tokens or 0
+        call = LLMCall(task=spec.task, provider=spec.provider, model=spec.model, input_tokens=inp,
+                       output_tokens=out, requests=usage.requests, latency_ms=(time.perf_counter() - started) * 1000,
+                       cost_usd=estimate_cost(spec.provider, spec.model, inp, out, self.settings.input_price_per_mtok,
+                                              self.settings.output_price_per_mtok),
+                       ok=error is None, error=error[:2000] if error else None, workspace_pk=workspace_pk)
+        metrics.observe(call)
+        if self.recorder is None:
+            return
+        try:
+            await self.recorder(call)
+        except Exception:  # accounting must never turn an answer into a failure
+            log.exception("could not record an LLM call")

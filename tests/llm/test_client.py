@@ -1,0 +1,133 @@
+"""LLMClient against pydantic-ai's FunctionModel (a fake at the model interface): structured output in each
+mode, retries of transient provider failures, re-asks of malformed answers, and the accounting record."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from pydantic_ai.exceptions import ModelHTTPError
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+from honcho_server.config import LLMSettings
+from honcho_server.llm.base import LLMCall, LLMNotConfigured, LLMOutputError, LLMProviderError
+from honcho_server.llm.client import LLMClient
+
+
+class Facts(BaseModel):
+    facts: list[str]
+
+
+GOOD = {"facts": ["Ann lives in Lisbon"]}
+
+
+def _answer(info: AgentInfo, payload: Any) -> ModelResponse:
+    usage = RequestUsage(input_tokens=120, output_tokens=30)
+    if info.output_tools:  # tool mode: answer by calling the output tool
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, payload)], usage=usage)
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return ModelResponse(parts=[TextPart(text)], usage=usage)
+
+
+def _client(script: list[Any], calls: list[LLMCall], **settings: Any) -> tuple[LLMClient, list[int]]:
+    """A client whose model answers with `script` in order (an exception entry is raised instead)."""
+    seen: list[int] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        seen.append(len(messages))
+        step = script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return _answer(info, step)
+
+    async def record(call: LLMCall) -> None:
+        calls.append(call)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    base = {"provider": "openai", "model": "gpt-4o-mini", **settings}
+    client = LLMClient(LLMSettings(**base), record, model_for=lambda spec: FunctionModel(model), sleep=no_sleep)
+    return client, seen
+
+
+@pytest.mark.parametrize("mode", ["tool", "native", "prompted"])
+async def test_structured_answer_in_every_mode(mode: str) -> None:
+    calls: list[LLMCall] = []
+    client, _ = _client([GOOD], calls, output_mode=mode)
+    facts = await client.run("deriver", instructions="Extract facts.", prompt="Ann: I live in Lisbon",
+                             output_type=Facts, workspace_pk=7)
+    assert facts == Facts(**GOOD)
+    (call,) = calls
+    assert (call.task, call.provider, call.model, call.ok, call.workspace_pk) == ("deriver", "openai",
+                                                                                  "gpt-4o-mini", True, 7)
+    assert (call.input_tokens, call.output_tokens, call.requests) == (120, 30, 1)
+    assert call.cost_usd == pytest.approx((120 * 0.15 + 30 * 0.60) / 1e6)
+
+
+async def test_plain_text() -> None:
+    client, _ = _client(["A short summary."], [])
+    assert await client.run("summary", instructions="Summarise.", prompt="...") == "A short summary."
+
+
+async def test_transient_failures_are_retried_and_counted() -> None:
+    calls: list[LLMCall] = []
+    busy = ModelHTTPError(429, "gpt-4o-mini", {"error": "rate limited"})
+    down = ModelHTTPError(503, "gpt-4o-mini", {"error": "overloaded"})
+    client, seen = _client([busy, down, GOOD], calls)
+    assert await client.run("deriver", instructions="x", prompt="y", output_type=Facts) == Facts(**GOOD)
+    assert len(seen) == 3 and len(calls) == 1 and calls[0].ok
+
+
+async def test_retries_give_up_with_the_status() -> None:
+    calls: list[LLMCall] = []
+    client, seen = _client([ModelHTTPError(500, "m")] * 3, calls, max_retries=2)
+    with pytest.raises(LLMProviderError) as raised:
+        await client.run("deriver", instructions="x", prompt="y", output_type=Facts)
+    assert raised.value.status == 500 and len(seen) == 3
+    assert not calls[0].ok and "HTTP 500" in (calls[0].error or "")
+
+
+async def test_client_errors_are_not_retried() -> None:
+    client, seen = _client([ModelHTTPError(401, "m", {"error": "bad key"})], [])
+    with pytest.raises(LLMProviderError) as raised:
+        await client.run("deriver", instructions="x", prompt="y")
+    assert raised.value.status == 401 and len(seen) == 1
+
+
+@pytest.mark.parametrize("mode", ["tool", "prompted"])
+async def test_malformed_answers_are_reasked_then_fail(mode: str) -> None:
+    calls: list[LLMCall] = []
+    bad = {"facts": "not a list"} if mode == "tool" else "Sure! Here are the facts: Ann lives in Lisbon."
+    client, seen = _client([bad, bad, GOOD], calls, output_mode=mode, output_retries=2)
+    assert await client.run("deriver", instructions="x", prompt="y", output_type=Facts) == Facts(**GOOD)
+    assert len(seen) == 3 and calls[-1].requests == 3 and calls[-1].input_tokens == 360
+
+    client, _ = _client([bad, bad, bad], calls, output_mode=mode, output_retries=2)
+    with pytest.raises(LLMOutputError):
+        await client.run("deriver", instructions="x", prompt="y", output_type=Facts)
+    assert not calls[-1].ok and "malformed" in (calls[-1].error or "")
+
+
+def test_task_settings_override_the_section() -> None:
+    client = LLMClient(LLMSettings(provider="openai", model="gpt-4o-mini",
+                                   summary={"provider": "anthropic", "model": "claude-3-5-haiku-latest"}))
+    assert client.describe("deriver").model == "gpt-4o-mini"
+    summary = client.describe("summary")
+    assert (summary.provider, summary.model, summary.output_mode) == ("anthropic", "claude-3-5-haiku-latest", "tool")
+    local = LLMClient(LLMSettings(provider="openai-compatible", model="llama3.2", base_url="http://localhost:11434/v1"))
+    assert local.describe("deriver").output_mode == "prompted"
+
+
+@pytest.mark.parametrize(("settings", "needle"), [
+    ({}, "HONCHO_LLM__PROVIDER"),
+    ({"provider": "openai"}, "HONCHO_LLM__MODEL"),
+    ({"provider": "openai-compatible", "model": "llama3"}, "HONCHO_LLM__BASE_URL"),
+])
+def test_not_configured_says_how_to_configure(settings: dict[str, Any], needle: str) -> None:
+    with pytest.raises(LLMNotConfigured, match=needle):
+        LLMClient(LLMSettings(**settings)).describe("deriver")
