@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,14 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATA_DIR = Path("honcho-data")
+def _blank_to_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+# Optional text where an empty value (e.g. `HONCHO_LLM__BASE_URL=`) means "not set".
+OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+LLMProvider = Literal["none", "openai", "anthropic", "gemini", "openai-compatible"]
+
 LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "enabled"),
               "AUTH_JWT_SECRET": ("auth", "jwt_secret"), "METRICS_ENABLED": ("server", "metrics_enabled")}
 
@@ -84,12 +92,12 @@ class EmbeddingSettings(BaseModel):
         description="local (bundled model, offline), openai (any OpenAI-compatible /v1/embeddings: OpenAI, "
         "Ollama, vLLM, LM Studio, TEI, OpenRouter), gemini, or hash (deterministic, for tests)",
     )
-    model: str | None = Field(
+    model: OptionalText = Field(
         default=None,
         description="local: wordllama (default) or minilm; openai: e.g. text-embedding-3-small (default), "
         "nomic-embed-text; gemini: gemini-embedding-001 (default)",
     )
-    base_url: str | None = Field(
+    base_url: OptionalText = Field(
         default=None,
         description="API root; openai default https://api.openai.com/v1 (Ollama: http://localhost:11434/v1), "
         "gemini default https://generativelanguage.googleapis.com/v1beta",
@@ -121,46 +129,34 @@ class EmbeddingSettings(BaseModel):
             raise ValueError(f"unknown embedding provider {value!r}; choose one of {', '.join(EMBEDDING_PROVIDERS)}")
         return value
 
-    @field_validator("model", "base_url")
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return (value.strip() or None) if value is not None else None
 
 
-LLM_PROVIDERS = ("none", "openai", "anthropic", "gemini", "openai-compatible")
 LLM_TASKS = ("deriver", "summary", "dialectic_minimal", "dialectic_low", "dialectic_medium", "dialectic_high",
              "dialectic_max", "dream")
-OUTPUT_MODES = ("auto", "tool", "native", "prompted")
 
 
 class LLMTaskSettings(BaseModel):
     """Overrides for one reasoning task; anything left unset comes from the `llm` section."""
 
-    provider: str | None = None
-    model: str | None = None
-    base_url: str | None = None
+    provider: LLMProvider | None = None
+    model: OptionalText = None
+    base_url: OptionalText = None
     api_key: SecretStr | None = None
     max_output_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
 
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str | None) -> str | None:
-        if value is not None and value not in LLM_PROVIDERS:
-            raise ValueError(f"unknown LLM provider {value!r}; choose one of {', '.join(LLM_PROVIDERS)}")
-        return value
 
 
 class LLMSettings(BaseModel):
-    provider: str = Field(
+    provider: LLMProvider = Field(
         default="none",
         description="none (reasoning off), openai, anthropic, gemini, or openai-compatible (any /v1/chat/completions "
         "server: Ollama, vLLM, LM Studio, OpenRouter, Groq; needs base_url)",
     )
-    model: str | None = Field(default=None, description="model name; required unless the provider is none")
-    base_url: str | None = Field(default=None, description="API root (openai-compatible: e.g. http://localhost:11434/v1)")
+    model: OptionalText = Field(default=None, description="model name; required unless the provider is none")
+    base_url: OptionalText = Field(default=None, description="API root (openai-compatible: e.g. http://localhost:11434/v1)")
     api_key: SecretStr | None = Field(default=None, description="the provider's key (optional for local servers)")
-    output_mode: str = Field(
+    output_mode: Literal["auto", "tool", "native", "prompted"] = Field(
         default="auto",
         description="how structured answers are asked for: tool (function calling), native (JSON schema), prompted "
         "(schema in the prompt, parsed and validated); auto = tool for openai/anthropic/gemini, prompted for "
@@ -183,25 +179,6 @@ class LLMSettings(BaseModel):
     dialectic_high: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
     dialectic_max: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
     dream: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        if value not in LLM_PROVIDERS:
-            raise ValueError(f"unknown LLM provider {value!r}; choose one of {', '.join(LLM_PROVIDERS)}")
-        return value
-
-    @field_validator("output_mode")
-    @classmethod
-    def _known_mode(cls, value: str) -> str:
-        if value not in OUTPUT_MODES:
-            raise ValueError(f"unknown output mode {value!r}; choose one of {', '.join(OUTPUT_MODES)}")
-        return value
-
-    @field_validator("model", "base_url")
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return (value.strip() or None) if value is not None else None
 
     @property
     def enabled(self) -> bool:
