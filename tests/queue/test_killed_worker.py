@@ -11,9 +11,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fake_embeddings import FakeEmbeddings
 from sqlalchemy import select
 
+from fake_openai import FakeEmbeddings
 from honcho_server import clock
 from honcho_server.services import messages
 from honcho_server.services.deps import Deps

@@ -41,9 +41,10 @@ for _p in (str(TESTS_DIR), str(SDK_DIR)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from fake_embeddings import FakeEmbeddings  # noqa: E402
 from honcho import Honcho  # noqa: E402
 from sdk_helpers import unique  # noqa: E402
+
+from fake_openai import FakeEmbeddings  # noqa: E402
 
 # The SDK falls back to these when arguments are None; a developer's shell must not change the tests.
 for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):

@@ -61,7 +61,17 @@ def build(spec: TaskModel) -> Any:
         # Local servers take any key; the SDK insists on one.
         client = AsyncOpenAI(base_url=spec.base_url, api_key=spec.api_key or "not-needed", max_retries=0,
                              timeout=spec.timeout_seconds)
-        return OpenAIChatModel(spec.model, provider=OpenAIProvider(openai_client=client))
+        provider = OpenAIProvider(openai_client=client)
+        if spec.provider == "openai":
+            return OpenAIChatModel(spec.model, provider=provider)
+        from pydantic_ai.profiles.openai import openai_model_profile
+
+        # Servers that only look like OpenAI: `max_tokens` (not every one knows `max_completion_tokens`), and no
+        # JSON mode in prompted output (some reject `response_format: json_object`); the answer is validated
+        # and re-asked anyway. `native` output still sends a JSON schema when chosen.
+        profile = {**openai_model_profile(spec.model), "openai_chat_supports_max_completion_tokens": False,
+                   "supports_json_object_output": False, "supports_json_schema_output": True}
+        return OpenAIChatModel(spec.model, provider=provider, profile=profile)
     if spec.provider == "anthropic":
         from anthropic import AsyncAnthropic
         from pydantic_ai.models.anthropic import AnthropicModel

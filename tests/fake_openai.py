@@ -1,0 +1,125 @@
+"""A loopback OpenAI-compatible server for end-to-end tests: `/v1/embeddings` (vectors from the hash embedder)
+and `/v1/chat/completions` (answers scripted by the test, every request recorded).
+
+Each response goes out in one write with TCP_NODELAY, so clients never wait on delayed ACKs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from honcho_server.embeddings.hashing import HashEmbedder
+
+
+@dataclass
+class Reply:
+    """A scripted HTTP answer other than a normal completion (an error, a rate limit...)."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=lambda: {"error": {"message": "scripted failure"}})
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# A chat step: assistant text, a JSON-able object (sent as its JSON text), a Reply, or a function of the request
+# body returning one of those.
+Step = str | dict[str, Any] | list[Any] | Reply | Callable[[dict[str, Any]], Any]
+
+
+class FakeOpenAI:
+    def __init__(self, dimensions: int = 64) -> None:
+        self.dimensions = dimensions
+        self.inputs: list[str] = []  # every text embedded
+        self.calls = 0  # embedding requests
+        self.delay = 0.0  # seconds each request is held (to catch a client mid-call)
+        self.chat_requests: list[dict[str, Any]] = []
+        self._script: list[Step] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if self.path == "/v1/embeddings":
+                    return self._send(200, fake._embeddings(body))
+                if self.path == "/v1/chat/completions":
+                    reply = fake._chat(body)
+                    return self._send(reply.status, reply.body, reply.headers)
+                return self._send(404, {"error": {"message": "not found"}})
+
+            def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json"
+                        f"\r\nContent-Length: {len(raw)}\r\n{extra}\r\n").encode()
+                self.wfile.write(head + raw)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def script(self, *steps: Step) -> None:
+        """Queue the answers of the next chat requests, in order."""
+        with self._lock:
+            self._script.extend(steps)
+
+    @property
+    def unused(self) -> int:
+        """Scripted answers not asked for yet."""
+        return len(self._script)
+
+    def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        with self._lock:
+            self.calls += 1
+            self.inputs.extend(texts)
+        time.sleep(self.delay)  # after counting: a test can see the client is inside its call
+        size = body.get("dimensions") or self.dimensions
+        vectors = asyncio.run(HashEmbedder(size).embed(texts))
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        return {"object": "list", "data": data, "model": body.get("model", "fake"),
+                "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
+    def _chat(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.chat_requests.append(body)
+            step: Any = self._script.pop(0) if self._script else Reply(500, {"error": {"message": "nothing scripted"}})
+        time.sleep(self.delay)
+        if callable(step):
+            step = step(body)
+        if isinstance(step, Reply):
+            return step
+        text = step if isinstance(step, str) else json.dumps(step)
+        prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
+        usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(text) // 4 + 1}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return Reply(200, {"id": f"chatcmpl-{len(self.chat_requests)}", "object": "chat.completion", "created": 0,
+                           "model": body.get("model", "fake"),
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                        "finish_reason": "stop"}], "usage": usage})
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+FakeEmbeddings = FakeOpenAI  # the embedding tests' name for it
