@@ -167,6 +167,15 @@ class Summary(BaseModel):
     created_at: str
     token_count: int
 
+    @classmethod
+    def of(cls, summary: models.SessionSummary | None) -> Summary | None:
+        if summary is None:
+            return None
+        return cls(content=summary.content, message_id=summary.message_uid,
+                   summary_type=f"honcho_chat_summary_{summary.kind}",
+                   created_at=summary.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   token_count=summary.token_count)
+
 
 class SessionContextOut(BaseModel):
     id: str
@@ -180,6 +189,11 @@ class SessionSummariesOut(BaseModel):
     id: str
     short_summary: Summary | None = None
     long_summary: Summary | None = None
+
+    @classmethod
+    def of(cls, session_id: str, found: dict[str, models.SessionSummary]) -> SessionSummariesOut:
+        return cls(id=session_id, short_summary=Summary.of(found.get("short")),
+                   long_summary=Summary.of(found.get("long")))
 
 
 class QueueCountsOut(BaseModel):

@@ -107,3 +107,15 @@ class QueueCounts:
 class QueueStatus:
     totals: QueueCounts
     sessions: dict[str, QueueCounts] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A rolling summary of a session from its first message up to `last_seq`."""
+
+    kind: str  # short | long
+    content: str
+    last_seq: int
+    message_uid: str
+    token_count: int
+    created_at: datetime

@@ -74,12 +74,14 @@ class LLMClient:
         return self._models[task]
 
     async def run(self, task: str, *, instructions: str, prompt: str, output_type: type[T] = cast(Any, str),
-                  workspace_pk: int | None = None) -> T:
-        """The model's answer to `prompt` under `instructions`, as `output_type` (str: plain text)."""
+                  workspace_pk: int | None = None, max_output_tokens: int | None = None) -> T:
+        """The model's answer to `prompt` under `instructions`, as `output_type` (str: plain text).
+        `max_output_tokens` lowers the task's cap for this call."""
         spec, model = self._model(task)
         agent = Agent(model, output_type=self._output_spec(output_type, spec.output_mode),
                       instructions=instructions, retries={"output": self.settings.output_retries})
-        model_settings: dict[str, Any] = {"max_tokens": spec.max_output_tokens, "timeout": spec.timeout_seconds}
+        cap = min(spec.max_output_tokens, max_output_tokens or spec.max_output_tokens)
+        model_settings: dict[str, Any] = {"max_tokens": cap, "timeout": spec.timeout_seconds}
         if spec.temperature is not None:
             model_settings["temperature"] = spec.temperature
         usage, started, attempt = RunUsage(), time.perf_counter(), 0

@@ -1,1 +1,1 @@
-"""Reasoning over stored messages with an LLM (deriver, summaries, peer cards, dreams, dialectic)."""
+"""Background reasoning over messages with an LLM: summaries, conclusions, peer cards, dreams."""

@@ -184,3 +184,23 @@ llm_calls = Table(
     _created_at(),
     Index(None, "workspace_id", "created_at"),
 )
+
+
+# Rolling session summaries (reasoning/summaries.py): each covers the whole session up to `last_seq`, folding in
+# the previous one of its kind; older rows are kept (history, and a fallback if a newer one is ever removed).
+summaries = Table(
+    "summaries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigId, nullable=False),
+    Column("session_id", BigId, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("last_seq", BigId, nullable=False),  # the last message covered (by its session seq)
+    Column("message_uid", String(21), nullable=False),  # ... and by its public id
+    Column("token_count", Integer, nullable=False),
+    _created_at(),
+    CheckConstraint("kind IN ('short', 'long')", name="kind"),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    UniqueConstraint("session_id", "kind", "last_seq"),
+)

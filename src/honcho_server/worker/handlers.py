@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
+from honcho_server.reasoning import summaries
 from honcho_server.services import deletion, embedding
 from honcho_server.services.deps import Deps
 
@@ -15,5 +17,19 @@ async def delete_workspace(deps: Deps, job: ClaimedJob) -> None:
     await deletion.purge_workspace(deps, job.payload["workspace_pk"])
 
 
+async def summarize_session(deps: Deps, job: ClaimedJob) -> None:
+    assert job.workspace_pk is not None and job.session_pk is not None
+    await summaries.summarize(deps.db, deps.llm, job.workspace_pk, job.session_pk, int(job.payload["seq"]),
+                              list(job.payload["summary_types"]), deps.now)
+
+
 REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspace,
             "embed": embedding.embed_new_messages}
+# Jobs that need an LLM. Without one configured they are not claimed: they wait, counted as pending in queue
+# status, and run once a provider is configured.
+REASONING = {"summary": summarize_session}
+
+
+def registry(settings: Settings) -> dict:
+    """The handlers this process runs."""
+    return {**REGISTRY, **(REASONING if settings.llm.enabled else {})}

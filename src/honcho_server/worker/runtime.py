@@ -28,7 +28,7 @@ class Worker:
                  foreground: ApiActivity | None = None) -> None:
         self.deps = deps
         self.foreground = foreground  # this process's API, when the worker runs inside `serve`
-        self.registry = registry if registry is not None else dict(handlers.REGISTRY)
+        self.registry = registry if registry is not None else handlers.registry(deps.settings)
         self.id = f"{socket.gethostname()[:30]}-{os.getpid()}-{new_id()[:8]}"
         settings = deps.settings.worker
         self.lease = timedelta(seconds=settings.lease_seconds)

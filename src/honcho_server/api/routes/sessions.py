@@ -25,6 +25,7 @@ from honcho_server.api.schemas import (
 from honcho_server.domain.configuration import SessionPeerConfig
 from honcho_server.errors import Unauthorized, ValidationError
 from honcho_server.services import context, search, sessions
+from honcho_server.services import summaries as summary_service
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions", tags=["sessions"], route_class=PolicyRoute)
 SESSION = dict(session="session_id")
@@ -147,9 +148,9 @@ async def get_session_context(
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)
 @policy(member_read=True, **SESSION)
-async def get_session_summaries(workspace_id: str, session_id: str) -> SessionSummariesOut:
-    # Summaries are written by the reasoning worker; until one exists both are null.
-    return SessionSummariesOut(id=session_id)
+async def get_session_summaries(workspace_id: str, session_id: str, deps: DepsDep) -> SessionSummariesOut:
+    """The newest short and long summaries (null until the worker has written one; unknown session: both null)."""
+    return SessionSummariesOut.of(session_id, await summary_service.latest(deps, workspace_id, session_id))
 
 
 @router.post("/{session_id}/search", response_model=list[MessageOut])

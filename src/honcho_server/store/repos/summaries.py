@@ -1,0 +1,76 @@
+"""Session summaries: the latest of a kind, the messages a new one must cover, and writing one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.models import SessionSummary
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.repos.messages import PEER_NAME
+from honcho_server.store.tables import messages, sessions, workspaces
+from honcho_server.store.tables import summaries as t
+
+
+def _summary(row: object) -> SessionSummary:
+    return SessionSummary(kind=row.kind, content=row.content, last_seq=row.last_seq,  # type: ignore[attr-defined]
+                          message_uid=row.message_uid, token_count=row.token_count,  # type: ignore[attr-defined]
+                          created_at=row.created_at)  # type: ignore[attr-defined]
+
+
+async def latest(conn: AsyncConnection, session_pk: int, kind: str, before_seq: int | None = None
+                 ) -> SessionSummary | None:
+    """The newest summary of `kind`, or the newest covering less than `before_seq`."""
+    query = select(t).where(t.c.session_id == session_pk, t.c.kind == kind)
+    if before_seq is not None:
+        query = query.where(t.c.last_seq < before_seq)
+    row = (await conn.execute(query.order_by(t.c.last_seq.desc()).limit(1))).first()
+    return _summary(row) if row else None
+
+
+async def latest_by_name(conn: AsyncConnection, workspace_name: str, session_name: str
+                         ) -> dict[str, SessionSummary]:
+    """kind -> newest summary of the named session (empty for an unknown or deleted session)."""
+    session_pk = (select(sessions.c.id).join(workspaces, workspaces.c.id == sessions.c.workspace_id)
+                  .where(workspaces.c.name == workspace_name, sessions.c.name == session_name, sessions.c.is_active)
+                  .scalar_subquery())
+    newest = (select(t.c.kind, t.c.content, t.c.last_seq, t.c.message_uid, t.c.token_count, t.c.created_at)
+              .where(t.c.session_id == session_pk)
+              .order_by(t.c.kind, t.c.last_seq.desc()))
+    found: dict[str, SessionSummary] = {}
+    for row in await conn.execute(newest):
+        found.setdefault(row.kind, _summary(row))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    seq: int
+    uid: str
+    peer_name: str
+    content: str
+    token_count: int
+    created_at: datetime
+
+
+async def turns(conn: AsyncConnection, session_pk: int, after_seq: int, upto_seq: int) -> list[Turn]:
+    """The session's messages with `after_seq < seq <= upto_seq`, in order."""
+    query = (select(messages.c.seq, messages.c.uid, PEER_NAME.label("peer_name"), messages.c.content,
+                    messages.c.token_count, messages.c.created_at)
+             .where(messages.c.session_id == session_pk, messages.c.seq > after_seq, messages.c.seq <= upto_seq)
+             .order_by(messages.c.seq))
+    return [Turn(r.seq, r.uid, r.peer_name or "", r.content, r.token_count, r.created_at)
+            for r in await conn.execute(query)]
+
+
+async def add(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, session_pk: int, summary: SessionSummary
+              ) -> None:
+    """Insert; a summary of the same kind up to the same message already there wins (jobs may run twice)."""
+    stmt = dialect.insert(t).values(
+        workspace_id=workspace_pk, session_id=session_pk, kind=summary.kind, content=summary.content,
+        last_seq=summary.last_seq, message_uid=summary.message_uid, token_count=summary.token_count,
+        created_at=summary.created_at)
+    await conn.execute(stmt.on_conflict_do_nothing(index_elements=["session_id", "kind", "last_seq"]))
