@@ -437,7 +437,7 @@ class StepTimer:
         ("honcho_server.search.messages", "vector_scope", "vector scope"),
         ("honcho_server.store.dialect.postgres.PostgresDialect", "nearest_messages", "KNN"),
         ("honcho_server.store.repos.search", "load", "load KNN rows"),
-        ("honcho_server.search.messages", "_cosines_of", "cosines of FTS rows (in the database)"),
+        ("honcho_server.store.dialect.postgres.PostgresDialect", "similarities", "cosines of FTS rows (in the db)"),
         ("honcho_server.store.repos.search", "at_positions", "load neighbours"),
     ]
 

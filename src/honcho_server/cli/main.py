@@ -196,9 +196,7 @@ def failed(db: DbOption = None, workspace: WorkspaceOption = None,
     """List background jobs parked as failed after their last attempt, with their errors."""
     from honcho_server.services import queue_status
 
-    settings = _settings(db)
-    _require_current_schema(settings)
-    parked = asyncio.run(_with_deps(settings, lambda deps: queue_status.failed_jobs(deps, workspace, limit)))
+    parked = _with_deps(db, lambda deps: queue_status.failed_jobs(deps, workspace, limit))
     if not parked:
         typer.echo("no failed jobs")
         return
@@ -213,26 +211,32 @@ def redrive(db: DbOption = None, workspace: WorkspaceOption = None) -> None:
     """Send the failed jobs (of one workspace, or all) back to the queue with a fresh attempt budget."""
     from honcho_server.services import queue_status
 
-    settings = _settings(db)
-    _require_current_schema(settings)
-    count = asyncio.run(_with_deps(settings, lambda deps: queue_status.redrive(deps, workspace)))
+    count = _with_deps(db, lambda deps: queue_status.redrive(deps, workspace))
     typer.echo(f"requeued {count} failed job{'s' if count != 1 else ''}")
 
 
-async def _with_deps(settings: Settings, use: Any) -> Any:
-    """Run `use(deps)` against the database, then close it; an unknown workspace exits with status 2."""
+def _with_deps(db: str | None, use: Any) -> Any:
+    """Run `use(deps)` against the database (its schema and embedder checked first, as for `worker`), then close
+    it; an unknown workspace exits with status 2."""
     from honcho_server.errors import NotFound
     from honcho_server.services.deps import Deps
     from honcho_server.store.engine import Database
 
-    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    settings = _settings(db)
+    _require_current_schema(settings)
+
+    async def run() -> Any:
+        deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+        try:
+            return await use(deps)
+        finally:
+            await deps.aclose()
+
     try:
-        return await use(deps)
+        return asyncio.run(run())
     except NotFound as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    finally:
-        await deps.aclose()
 
 
 @app.command("migrate")

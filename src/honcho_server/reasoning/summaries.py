@@ -62,9 +62,9 @@ async def summarize(db: Database, llm: LLMClient, workspace_pk: int, session_pk:
     """Write the `kinds` summaries of the session up to message `seq` (see the module docstring)."""
     for kind in kinds:
         async with db.read() as conn:
-            if (done := await repo.latest(conn, session_pk, kind)) is not None and done.last_seq >= seq:
-                continue
-            previous = await repo.latest(conn, session_pk, kind, before_seq=seq)
+            previous = await repo.latest(conn, session_pk, kind)
+            if previous is not None and previous.last_seq >= seq:
+                continue  # already summarised this far
             turns = await repo.turns(conn, session_pk, previous.last_seq if previous else 0, seq)
         if not turns:
             continue  # the messages are gone (session purged meanwhile)

@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message
 from honcho_server.search.pushdown import vector_scope
 from honcho_server.search.terms import query_terms
-from honcho_server.store.dialect import Dialect
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import search as repo
 
@@ -70,7 +69,7 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
     dialect = db.dialect
     words = query_terms(query.text)
     async with db.read() as conn:
-        terms = await _lexical_terms(conn, query.workspace_pk, words) if words else []
+        terms = await _lexical_terms(conn, query.workspace_pk, words)
         # Session and peer filters resolved to keys once: the KNN applies them inside its scan, and the same keys
         # let the text query start from the session's (or peer's) rows instead of every match in the workspace.
         pushed = await vector_scope(conn, query.workspace_pk, query.filters)
@@ -87,8 +86,6 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
             return []
 
         async def lexical_side() -> list[tuple[Message, float]]:
-            if not terms:
-                return []
             async with db.read() as own:  # its own connection: runs alongside the KNN
                 return await repo.text_candidates(own, dialect, query.workspace_name, where, terms, n,
                                                   pushed.max_rows)
@@ -102,21 +99,17 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
         found = {m.pk: m for m, _ in lexical}
         found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
         cosine = {pk: sim for pk, sim in near if pk in found}  # the filters the KNN could not apply, applied
-        await _cosines_of(conn, dialect, query.workspace_pk, q, [pk for pk in found if pk not in cosine], cosine)
+        text_only = [pk for pk in found if pk not in cosine]  # their cosines are computed by the database
+        cosine.update(await dialect.similarities(conn, query.workspace_pk, q, text_only))
         scores = _fuse(lexical, found, cosine, fusion)
         return await _with_context(conn, query, where, found, scores, fusion.beta)
 
 
 async def _lexical_terms(conn: AsyncConnection, workspace_pk: int, terms: list[str]) -> list[str]:
-    """The terms without the workspace's peer names (unless nothing else is left)."""
+    """The terms without the workspace's peer names (unless nothing else is left: never empty when `terms`
+    is not)."""
     names = await repo.peer_name_words(conn, workspace_pk, terms)
     return [t for t in terms if t not in names] or terms
-
-
-async def _cosines_of(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, q: np.ndarray,
-                      pks: list[int], cosine: dict[int, float]) -> None:
-    if pks:
-        cosine.update(await dialect.similarities(conn, workspace_pk, q, pks))
 
 
 def _fuse(lexical: list[tuple[Message, float]], found: dict[int, Message], cosine: dict[int, float],

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from honcho_server.errors import NotFound, ValidationError
+from honcho_server.errors import ValidationError
+from honcho_server.services import workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import llm_calls
-from honcho_server.store.repos import workspaces as workspace_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +21,6 @@ async def get(deps: Deps, workspace_name: str, since: datetime | None, until: da
     if since is not None and until is not None and since >= until:
         raise ValidationError("`since` must be before `until`")
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        if ws is None:
-            raise NotFound(f"Workspace {workspace_name} not found")
+        ws = await workspaces.require(conn, workspace_name)
         rows = await llm_calls.usage(conn, ws.pk, since, until)
     return Usage(rows=rows, reasoning_enabled=deps.settings.llm.enabled)

@@ -3,9 +3,11 @@ and sending them back to the queue."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from honcho_server.domain.models import QueueCounts, QueueStatus
-from honcho_server.errors import NotFound
 from honcho_server.queue import jobs
+from honcho_server.services import workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import workspaces as workspace_repo
 
@@ -20,13 +22,9 @@ async def get(deps: Deps, workspace_name: str, *, observer: str | None, sender: 
                                  sender=sender)
 
 
-async def _workspace_pk(conn, workspace_name: str | None) -> int | None:  # type: ignore[no-untyped-def]
-    if workspace_name is None:
-        return None
-    ws = await workspace_repo.find(conn, workspace_name)
-    if ws is None:
-        raise NotFound(f"Workspace {workspace_name} not found")
-    return ws.pk
+async def _workspace_pk(conn: AsyncConnection, workspace_name: str | None) -> int | None:
+    """None (every workspace) or the named workspace's key; NotFound when it does not exist."""
+    return None if workspace_name is None else (await workspaces.require(conn, workspace_name)).pk
 
 
 async def failed_jobs(deps: Deps, workspace_name: str | None = None, limit: int = 50) -> list[jobs.FailedJob]:

@@ -40,11 +40,9 @@ _TSV = literal_column("messages.content_tsv", TSVECTOR)
 
 _LEXEMES = text("SELECT coalesce(tsvector_to_array(to_tsvector('english', :words)), '{}')")
 _STATS = text(
-    "SELECT (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = to_regclass('messages')), "
-    "(SELECT CAST(CAST(s.most_common_elems AS text) AS text[]) FROM pg_stats s WHERE s.schemaname = current_schema() "
-    "AND s.tablename = 'messages' AND s.attname = 'content_tsv'), "
-    "(SELECT s.most_common_elem_freqs FROM pg_stats s WHERE s.schemaname = current_schema() "
-    "AND s.tablename = 'messages' AND s.attname = 'content_tsv')")
+    "SELECT greatest(c.reltuples, 0), CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs "
+    "FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'messages' "
+    "AND s.attname = 'content_tsv' WHERE c.oid = to_regclass('messages')")
 
 
 @dataclass(slots=True)
@@ -54,11 +52,11 @@ class LexemeStats:
     rows: float = 0.0
     share: dict[str, float] = field(default_factory=dict)
     read_at: float = -math.inf
+    # The share assumed for a lexeme not listed: half the least common listed one (the planner's rule).
+    floor: float = field(init=False, default=0.0)
 
-    @property
-    def floor(self) -> float:
-        """The share assumed for a lexeme not listed: half the least common listed one (the planner's rule)."""
-        return min(self.share.values()) / 2 if self.share else 0.0
+    def __post_init__(self) -> None:
+        self.floor = min(self.share.values()) / 2 if self.share else 0.0
 
     def rows_with(self, lexeme: str) -> float:
         return self.share.get(lexeme, self.floor) * self.rows
@@ -91,6 +89,11 @@ class TextStats:
         return self._stats
 
 
+def _nothing(query: Select[Any]) -> Select[Any]:
+    """The query matching no row, with the `text_score` column callers read."""
+    return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
+
+
 def _tsquery(lexemes: list[str], op: str) -> str:
     """Lexemes (already stemmed) joined by `op`, each quoted for the tsquery syntax."""
     return f" {op} ".join("'" + x.replace("\\", "\\\\").replace("'", "''") + "'" for x in lexemes)
@@ -100,7 +103,7 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
                       terms: list[str], limit: int, scope_rows: int | None = None) -> Select[Any]:
     lexemes: list[str] = list((await conn.execute(_LEXEMES, {"words": " ".join(terms)})).scalar_one())
     if not lexemes:
-        return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
+        return _nothing(query)
     stats = await stats_cache.get(conn)
     scoped = select(messages.c.id.label("id"), _TSV.label("tsv")).where(query.whereclause)
     if scope_rows is not None and scope_rows <= SCAN_SCOPE_MAX:
@@ -121,7 +124,7 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
         some_rare = bindparam("fts_rare", _tsquery(rare, "|"), type_=TSQUERY)
         branches.append(matching.where(matches(some_rare), not_(matches(every))))
     if not branches:
-        return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
+        return _nothing(query)
     # Materialized CTEs: each is computed once whatever the plan; the pool carries its tsvectors so scoring
     # needs no second visit to the table, and only the best `limit` rows are joined back to `messages`
     # (joining the whole pool made small tables hash-join a full scan of `messages`).

@@ -68,11 +68,12 @@ class PostgresDialect(Dialect):
         # (ILIKE, comparisons with strings) are ones JSONB does not declare, which SQLAlchemy deprecates.
         return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
 
+    def __init__(self) -> None:
+        self._text_stats = pg_text.TextStats()  # the full-text statistics of this database, read once a minute
+
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
                           limit: int, scope_rows: int | None = None) -> Select[Any]:
         """Any-word matches scored BM25-style and bounded at any table size: see pg_text.py."""
-        if not hasattr(self, "_text_stats"):
-            self._text_stats = pg_text.TextStats()
         return await pg_text.text_search(conn, self._text_stats, messages, query, terms, limit, scope_rows)
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:

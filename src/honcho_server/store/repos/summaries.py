@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,18 +16,14 @@ from honcho_server.store.tables import messages, sessions, workspaces
 from honcho_server.store.tables import summaries as t
 
 
-def _summary(row: object) -> SessionSummary:
-    return SessionSummary(kind=row.kind, content=row.content, last_seq=row.last_seq,  # type: ignore[attr-defined]
-                          message_uid=row.message_uid, token_count=row.token_count,  # type: ignore[attr-defined]
-                          created_at=row.created_at)  # type: ignore[attr-defined]
+def _summary(row: Any) -> SessionSummary:
+    return SessionSummary(kind=row.kind, content=row.content, last_seq=row.last_seq, message_uid=row.message_uid,
+                          token_count=row.token_count, created_at=row.created_at)
 
 
-async def latest(conn: AsyncConnection, session_pk: int, kind: str, before_seq: int | None = None
-                 ) -> SessionSummary | None:
-    """The newest summary of `kind`, or the newest covering less than `before_seq`."""
+async def latest(conn: AsyncConnection, session_pk: int, kind: str) -> SessionSummary | None:
+    """The newest summary of `kind` (the one covering the most messages)."""
     query = select(t).where(t.c.session_id == session_pk, t.c.kind == kind)
-    if before_seq is not None:
-        query = query.where(t.c.last_seq < before_seq)
     row = (await conn.execute(query.order_by(t.c.last_seq.desc()).limit(1))).first()
     return _summary(row) if row else None
 
