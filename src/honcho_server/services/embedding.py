@@ -10,11 +10,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+import numpy as np
+
 from honcho_server.domain.tokens import get_encoding
 from honcho_server.embeddings.base import Embedder, EmbeddingError
 from honcho_server.errors import EmbeddingSpaceMismatch
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.search.documents import document_vectors
+from honcho_server.search.documents import document_vectors, query_text
+from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import embeddings as repo
 from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
@@ -118,3 +121,34 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
         await dialect.build_vector_index(conn)
     deps.vectors_ready = True
     return done
+
+
+# ---------------------------------------------------------------------------------------- conclusion vectors
+# A conclusion's vector is stored on its row (float32 unit vector, little-endian): collections are small enough
+# to be searched exactly (store/repos/conclusions.nearest), and need no vector table or sqlite-vec.
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    norm = float(np.linalg.norm(vector))
+    return (vector / (norm or 1.0)).astype("<f4").tobytes()
+
+
+async def conclusion_blobs(embedder: Embedder, texts: list[str]) -> list[bytes]:
+    """One stored vector per conclusion text, in order (one embedder call). Raises EmbeddingError."""
+    if not texts:
+        return []
+    return [_blob(np.asarray(v, dtype=np.float32)) for v in await embedder.embed(texts, "document")]
+
+
+async def query_vector(deps: Deps, text: str) -> np.ndarray | None:
+    """The unit vector of a query over conclusions, or None when it cannot be had (no content words, or the
+    embedder is failing: callers then fall back to non-semantic reads, as spec 6.6 asks)."""
+    if not query_terms(text):
+        return None
+    try:
+        vector = (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
+    except EmbeddingError as exc:
+        log.warning("query embedding failed; reading conclusions without it: %s", exc)
+        return None
+    array = np.asarray(vector, dtype=np.float32)
+    return array / (float(np.linalg.norm(array)) or 1.0)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -203,4 +204,53 @@ summaries = Table(
     ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
                          ondelete="CASCADE"),
     UniqueConstraint("session_id", "kind", "last_seq"),
+)
+
+
+CONCLUSION_LEVELS = ("explicit", "deductive", "inductive", "contradiction")
+
+# What one peer (observer) has concluded about another (observed). Explicit conclusions come from the deriver or
+# the API and carry the session and the messages they were read from; derived levels carry their premises.
+conclusions = Table(
+    "conclusions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, nullable=False),
+    Column("observer_id", BigId, nullable=False),
+    Column("observed_id", BigId, nullable=False),
+    Column("session_id", BigId, nullable=True),
+    Column("level", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    # sha256 of the normalised content (lower case, single spaces): exact dedup without indexing long text.
+    Column("fingerprint", String(64), nullable=False),
+    Column("times_derived", Integer, nullable=False, server_default=text("1")),
+    Column("message_ids", Json, nullable=True),  # public ids of the messages it was read from
+    Column("source_ids", Json, nullable=True),  # public ids of premise conclusions (derived levels)
+    Column("observed_at", UTCDateTime(), nullable=False),  # when it was learned (the source message's time)
+    Column("about_at", UTCDateTime(), nullable=True),  # when what it says happened or holds, when stated
+    Column("metadata", Json, nullable=False),  # internal metadata (the API's `metadata` filter reads it)
+    Column("embedding", LargeBinary, nullable=True),  # float32 unit vector of the configured embedder
+    _created_at(),
+    CheckConstraint("level IN ('explicit', 'deductive', 'inductive', 'contradiction')", name="level"),
+    ForeignKeyConstraint(["workspace_id", "observer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "observed_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    Index(None, "observer_id", "observed_id", "created_at"),
+    Index(None, "observer_id", "observed_id", "fingerprint"),
+    Index(None, "workspace_id", "created_at"),
+    Index(None, "session_id"),
+)
+
+# A short list of stable facts one peer keeps about another (its own card when observer = observed).
+peer_cards = Table(
+    "peer_cards", metadata,
+    Column("workspace_id", BigId, nullable=False),
+    Column("observer_id", BigId, primary_key=True),
+    Column("observed_id", BigId, primary_key=True),
+    Column("entries", Json, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "observer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "observed_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    Index(None, "observed_id"),
 )

@@ -1,0 +1,237 @@
+"""Conclusion rows: insert with exact dedup, reads for representations, the API's list / get / delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, delete, false, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.conclusions import Conclusion, NewConclusion, fingerprint
+from honcho_server.domain.ids import new_id
+from honcho_server.domain.models import Page
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.repos.common import paginate
+from honcho_server.store.tables import conclusions as t
+from honcho_server.store.tables import peers, sessions
+
+_observer = peers.alias("observer")
+_observed = peers.alias("observed")
+OBSERVER_NAME = select(_observer.c.name).where(_observer.c.id == t.c.observer_id).scalar_subquery()
+OBSERVED_NAME = select(_observed.c.name).where(_observed.c.id == t.c.observed_id).scalar_subquery()
+SESSION_NAME = select(sessions.c.name).where(sessions.c.id == t.c.session_id).scalar_subquery()
+_COLUMNS = (t.c.id, t.c.uid, t.c.level, t.c.content, t.c.times_derived, t.c.message_ids, t.c.source_ids,
+            t.c.observed_at, t.c.about_at, t.c.created_at, t.c.metadata, OBSERVER_NAME.label("observer"),
+            OBSERVED_NAME.label("observed"), SESSION_NAME.label("session_name"))
+
+
+def fields(workspace_name: str) -> dict[str, Field]:
+    """Filterable keys (spec 4.1), with the raw column names upstream also accepts."""
+    text_fields = {
+        "observer_id": OBSERVER_NAME, "observer": OBSERVER_NAME,
+        "observed_id": OBSERVED_NAME, "observed": OBSERVED_NAME,
+        "session_id": SESSION_NAME, "session_name": SESSION_NAME,
+        "workspace_id": literal(workspace_name), "workspace_name": literal(workspace_name),
+        "id": t.c.uid, "content": t.c.content,
+    }
+    found = {key: Field(column, "text") for key, column in text_fields.items()}
+    found.update({
+        "level": Field(t.c.level, "enum", choices=("explicit", "deductive", "inductive", "contradiction")),
+        "times_derived": Field(t.c.times_derived, "int"),
+        "created_at": Field(t.c.created_at, "datetime"),
+        "source_ids": Field(t.c.source_ids, "json", scalar_element_contains=True),
+        "metadata": Field(t.c.metadata, "json"),
+        "internal_metadata": Field(t.c.metadata, "json"),
+    })
+    return found
+
+
+def to_conclusion(row: Any, workspace_name: str) -> Conclusion:
+    return Conclusion(pk=row.id, uid=row.uid, workspace_name=workspace_name, observer=row.observer,
+                      observed=row.observed, session_name=row.session_name, level=row.level, content=row.content,
+                      times_derived=row.times_derived, message_ids=row.message_ids, source_ids=row.source_ids,
+                      observed_at=row.observed_at, about_at=row.about_at, created_at=row.created_at,
+                      metadata=row.metadata or {})
+
+
+async def insert(conn: AsyncConnection, workspace_pk: int, items: Sequence[NewConclusion], now: datetime
+                 ) -> list[str]:
+    """Insert as given (no dedup); returns the new public ids in order."""
+    uids = [new_id() for _ in items]
+    rows = [dict(uid=uid, workspace_id=workspace_pk, observer_id=c.observer_pk, observed_id=c.observed_pk,
+                 session_id=c.session_pk, level=c.level, content=c.content, fingerprint=fingerprint(c.content),
+                 times_derived=c.times_derived, message_ids=list(c.message_ids) if c.message_ids else None,
+                 source_ids=list(c.source_ids) if c.source_ids else None, observed_at=c.observed_at,
+                 about_at=c.about_at, metadata={}, embedding=c.embedding, created_at=now)
+            for uid, c in zip(uids, items, strict=True)]
+    if rows:
+        await conn.execute(t.insert(), rows)
+    return uids
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """An existing conclusion a new one duplicates."""
+
+    pk: int
+    content: str
+    times_derived: int
+    message_ids: list[str] | None
+
+
+def _collection(observer_pk: int, observed_pk: int, level: str, session_pk: int | None) -> list[ColumnElement]:
+    """One observer's conclusions about one peer at one level; explicit ones only within their session."""
+    where = [t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, t.c.level == level]
+    if level == "explicit":
+        where.append(t.c.session_id.is_(None) if session_pk is None else t.c.session_id == session_pk)
+    return where
+
+
+async def exact_twins(conn: AsyncConnection, observer_pk: int, observed_pk: int, level: str,
+                      session_pk: int | None, fingerprints: Sequence[str]) -> dict[str, Twin]:
+    """Existing conclusions with the same normalised content, by fingerprint."""
+    if not fingerprints:
+        return {}
+    query = (select(t.c.id, t.c.fingerprint, t.c.content, t.c.times_derived, t.c.message_ids)
+             .where(*_collection(observer_pk, observed_pk, level, session_pk),
+                    t.c.fingerprint.in_(sorted(set(fingerprints)))).order_by(t.c.id))
+    found: dict[str, Twin] = {}
+    for row in await conn.execute(query):
+        found.setdefault(row.fingerprint, Twin(row.id, row.content, row.times_derived, row.message_ids))
+    return found
+
+
+async def vectors(conn: AsyncConnection, observer_pk: int, observed_pk: int, level: str, session_pk: int | None,
+                  dimensions: int) -> tuple[list[Twin], np.ndarray]:
+    """The collection's embedded conclusions (of the embedder's size) and their unit vectors as one matrix."""
+    query = (select(t.c.id, t.c.content, t.c.times_derived, t.c.message_ids, t.c.embedding)
+             .where(*_collection(observer_pk, observed_pk, level, session_pk), t.c.embedding.is_not(None)))
+    twins, blobs = [], []
+    for row in await conn.execute(query):
+        if len(row.embedding) == dimensions * 4:
+            twins.append(Twin(row.id, row.content, row.times_derived, row.message_ids))
+            blobs.append(row.embedding)
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimensions)
+    return twins, matrix
+
+
+async def reinforce(conn: AsyncConnection, pk: int, message_ids: Sequence[str], now: datetime) -> None:
+    """Count one more independent derivation of a conclusion and add the messages it was read from again."""
+    current = (await conn.execute(select(t.c.message_ids).where(t.c.id == pk))).scalar_one_or_none()
+    merged = list(dict.fromkeys([*(current or []), *message_ids])) or None
+    await conn.execute(update(t).where(t.c.id == pk).values(times_derived=t.c.times_derived + 1,
+                                                            message_ids=merged))
+
+
+async def replace_content(conn: AsyncConnection, pk: int, content: str, embedding: bytes | None) -> None:
+    """A near-duplicate said more: keep the row (and its count), take the richer wording."""
+    await conn.execute(update(t).where(t.c.id == pk).values(content=content, fingerprint=fingerprint(content),
+                                                            embedding=embedding))
+
+
+def _scoped(workspace_pk: int) -> Any:
+    return select(*_COLUMNS).where(t.c.workspace_id == workspace_pk)
+
+
+async def get(conn: AsyncConnection, workspace_pk: int, workspace_name: str, uid: str) -> Conclusion | None:
+    row = (await conn.execute(_scoped(workspace_pk).where(t.c.uid == uid))).first()
+    return to_conclusion(row, workspace_name) if row else None
+
+
+async def by_uids(conn: AsyncConnection, workspace_pk: int, workspace_name: str, uids: Sequence[str]
+                  ) -> list[Conclusion]:
+    if not uids:
+        return []
+    rows = await conn.execute(_scoped(workspace_pk).where(t.c.uid.in_(list(set(uids)))))
+    return [to_conclusion(r, workspace_name) for r in rows]
+
+
+async def remove(conn: AsyncConnection, workspace_pk: int, uid: str) -> bool:
+    result = await conn.execute(delete(t).where(t.c.workspace_id == workspace_pk, t.c.uid == uid))
+    return result.rowcount > 0
+
+
+async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
+                    filters: dict[str, Any] | None, page: int, size: int, reverse: bool) -> Page[Conclusion]:
+    """Newest first unless `reverse` (spec 9.2)."""
+    query = _scoped(workspace_pk)
+    condition = compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
+    if condition is not None:
+        query = query.where(condition)
+    order = [t.c.created_at, t.c.id] if reverse else [t.c.created_at.desc(), t.c.id.desc()]
+    return await paginate(conn, query, order, page, size, lambda r: to_conclusion(r, workspace_name))
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """Which conclusions a read may see: one observer about one peer, optionally confined to sessions (then only
+    explicit conclusions of those sessions: derived ones rest on premises from anywhere). An empty allowlist
+    sees nothing."""
+
+    workspace_pk: int
+    workspace_name: str
+    observer_pk: int
+    observed_pk: int
+    session_pks: tuple[int, ...] | None = None
+
+    def where(self) -> list[ColumnElement]:
+        where = [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk]
+        if self.session_pks is not None:
+            if not self.session_pks:
+                return [false()]
+            where += [t.c.level == "explicit", t.c.session_id.in_(self.session_pks)]
+        return where
+
+
+async def recent(conn: AsyncConnection, scope: Collection, limit: int,
+                 extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+    """Newest first (by when they were learned)."""
+    if limit <= 0:
+        return []
+    query = (select(*_COLUMNS).where(*scope.where(), *extra)
+             .order_by(t.c.observed_at.desc(), t.c.id.desc()).limit(limit))
+    return [to_conclusion(r, scope.workspace_name) for r in await conn.execute(query)]
+
+
+async def most_derived(conn: AsyncConnection, scope: Collection, limit: int) -> list[Conclusion]:
+    """The most reinforced first, then the newest."""
+    if limit <= 0:
+        return []
+    query = (select(*_COLUMNS).where(*scope.where())
+             .order_by(t.c.times_derived.desc(), t.c.observed_at.desc(), t.c.id.desc()).limit(limit))
+    return [to_conclusion(r, scope.workspace_name) for r in await conn.execute(query)]
+
+
+async def nearest(conn: AsyncConnection, scope: Collection, query_vector: np.ndarray, limit: int,
+                  max_distance: float | None = None, extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+    """The `limit` conclusions closest to `query_vector` (unit length) by cosine, within `max_distance`.
+
+    Exact: a collection is one observer's view of one peer (hundreds to a few thousand rows), so reading its
+    vectors and taking a dot product is faster and simpler than maintaining a second ANN index."""
+    if limit <= 0:
+        return []
+    dims = int(query_vector.shape[0])
+    rows = list(await conn.execute(select(t.c.id, t.c.embedding)
+                                   .where(*scope.where(), *extra, t.c.embedding.is_not(None))))
+    rows = [r for r in rows if len(r.embedding) == dims * 4]
+    if not rows:
+        return []
+    matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(len(rows), dims)
+    similarity = matrix @ query_vector.astype(np.float32)
+    order = np.argsort(-similarity, kind="stable")
+    chosen = [rows[i].id for i in order[:limit]
+              if max_distance is None or 1.0 - float(similarity[i]) <= max_distance]
+    if not chosen:
+        return []
+    found = {r.id: to_conclusion(r, scope.workspace_name)
+             for r in await conn.execute(select(*_COLUMNS).where(t.c.id.in_(chosen)))}
+    return [found[pk] for pk in chosen if pk in found]
+
+
+async def count(conn: AsyncConnection, scope: Collection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(t).where(*scope.where()))).scalar_one())

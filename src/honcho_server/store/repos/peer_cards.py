@@ -1,0 +1,25 @@
+"""Peer cards: one list of entries per (observer, observed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.store.dialect import Dialect
+from honcho_server.store.tables import peer_cards as t
+
+
+async def get(conn: AsyncConnection, observer_pk: int, observed_pk: int) -> list[str] | None:
+    query = select(t.c.entries).where(t.c.observer_id == observer_pk, t.c.observed_id == observed_pk)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def put(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, observer_pk: int, observed_pk: int,
+              entries: list[str], now: datetime) -> None:
+    """Replace the whole card (insert when there is none)."""
+    stmt = dialect.insert(t).values(workspace_id=workspace_pk, observer_id=observer_pk, observed_id=observed_pk,
+                                    entries=entries, updated_at=now)
+    await conn.execute(stmt.on_conflict_do_update(index_elements=["observer_id", "observed_id"],
+                                                  set_={"entries": entries, "updated_at": now}))
