@@ -83,6 +83,27 @@ class WorkerSettings(BaseModel):
     )
 
 
+class DeriverSettings(BaseModel):
+    """How messages are batched into deriver calls and how duplicates are recognised."""
+
+    batch_tokens: int = Field(
+        default=1024, ge=0,
+        description="a peer's queued message tokens in one session that make its batch run at once; smaller "
+        "batches wait up to flush_seconds for more",
+    )
+    max_input_tokens: int = Field(
+        default=4096, ge=256, le=100_000,
+        description="conversation tokens (context included) per deriver call; a longer backlog takes several calls",
+    )
+    flush_seconds: float = Field(
+        default=300.0, ge=0, description="longest a queued message waits for its batch to fill; 0 never waits")
+    dedup_similarity: float = Field(
+        default=0.9, ge=0, le=1,
+        description="cosine similarity from which a new conclusion that also shares its words and numbers with "
+        "an existing one reinforces it instead of being stored again",
+    )
+
+
 EMBEDDING_PROVIDERS = ("local", "openai", "gemini", "hash")
 
 
@@ -206,6 +227,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     defaults: ReasoningDefaults = Field(default_factory=ReasoningDefaults)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    deriver: DeriverSettings = Field(default_factory=DeriverSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 

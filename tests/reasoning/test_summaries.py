@@ -122,9 +122,9 @@ async def test_without_an_llm_summary_jobs_wait(deps: Deps) -> None:
 def test_long_windows_are_folded_in_chunks() -> None:
     from datetime import UTC, datetime
 
-    turns = [summaries.repo.Turn(i, f"u{i}", "ann", "x", 400, datetime(2024, 1, 1, tzinfo=UTC)) for i in range(10)]
+    turns = [summaries.Turn(i, f"u{i}", "ann", "x", 400, datetime(2024, 1, 1, tzinfo=UTC)) for i in range(10)]
     groups = summaries.chunks(turns, limit=1000)
     assert [len(g) for g in groups] == [2, 2, 2, 2, 2]
     assert [t.seq for g in groups for t in g] == list(range(10))
-    big = [summaries.repo.Turn(0, "u", "ann", "x", 5000, datetime(2024, 1, 1, tzinfo=UTC))]
+    big = [summaries.Turn(0, "u", "ann", "x", 5000, datetime(2024, 1, 1, tzinfo=UTC))]
     assert summaries.chunks(big, limit=1000) == [big]

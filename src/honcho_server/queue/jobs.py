@@ -66,6 +66,40 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
     await conn.execute(stmt, rows)
 
 
+async def pending_weight(conn: AsyncConnection, dialect: Dialect, work_unit_key: str) -> int:
+    """The summed payload `tokens` of a work unit's pending jobs (how much a batch has gathered)."""
+    total = func.coalesce(func.sum(dialect.json_number(t.c.payload, "tokens")), 0)
+    query = select(total).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending")
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def release(conn: AsyncConnection, work_unit_key: str, now: datetime) -> None:
+    """Make a work unit's waiting jobs due now (its batch is full)."""
+    await conn.execute(update(t).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending",
+                                       t.c.run_after > now).values(run_after=now, updated_at=now))
+
+
+@dataclass(slots=True)
+class Follower:
+    id: int
+    payload: dict[str, Any]
+
+
+async def followers(conn: AsyncConnection, job: ClaimedJob, limit: int = 200) -> list[Follower]:
+    """The pending jobs queued behind `job` in its work unit, oldest first (a handler may take them in)."""
+    query = (select(t.c.id, t.c.payload)
+             .where(t.c.work_unit_key == job.work_unit_key, t.c.status == "pending", t.c.id > job.id)
+             .order_by(t.c.id).limit(limit))
+    return [Follower(r.id, r.payload) for r in await conn.execute(query)]
+
+
+async def absorb(conn: AsyncConnection, ids: list[int], now: datetime) -> None:
+    """Mark pending jobs done because another job of their unit did their work (in that job's transaction)."""
+    if ids:
+        await conn.execute(update(t).where(t.c.id.in_(ids), t.c.status == "pending").values(
+            status="done", updated_at=now))
+
+
 async def claim(
     conn: AsyncConnection, worker_id: str, kinds: list[str], limit: int, lease: timedelta, now: datetime,
 ) -> list[ClaimedJob]:

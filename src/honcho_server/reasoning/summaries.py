@@ -16,7 +16,9 @@ from honcho_server.domain.models import SessionSummary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.llm.client import LLMClient
 from honcho_server.store.engine import Database
+from honcho_server.store.repos import messages
 from honcho_server.store.repos import summaries as repo
+from honcho_server.store.repos.messages import Turn
 
 CHUNK_TOKENS = 12_000  # conversation tokens per summarising call
 WORDS = {"short": 250, "long": 800}  # the length asked for
@@ -38,15 +40,15 @@ _INSTRUCTIONS = {
 }
 
 
-def render_prompt(previous: str | None, turns: list[repo.Turn]) -> str:
+def render_prompt(previous: str | None, turns: list[Turn]) -> str:
     lines = [f"[{t.created_at:%Y-%m-%d %H:%M}] {t.peer_name}: {t.content}" for t in turns]
     head = f"Previous summary:\n{previous}\n\n" if previous else "There is no previous summary.\n\n"
     return head + "New messages:\n" + "\n".join(lines)
 
 
-def chunks(turns: list[repo.Turn], limit: int = CHUNK_TOKENS) -> list[list[repo.Turn]]:
+def chunks(turns: list[Turn], limit: int = CHUNK_TOKENS) -> list[list[Turn]]:
     """Consecutive groups of at most `limit` tokens (a longer message is a group of its own)."""
-    out: list[list[repo.Turn]] = []
+    out: list[list[Turn]] = []
     size = 0
     for turn in turns:
         if not out or size + turn.token_count > limit:
@@ -65,7 +67,7 @@ async def summarize(db: Database, llm: LLMClient, workspace_pk: int, session_pk:
             previous = await repo.latest(conn, session_pk, kind)
             if previous is not None and previous.last_seq >= seq:
                 continue  # already summarised this far
-            turns = await repo.turns(conn, session_pk, previous.last_seq if previous else 0, seq)
+            turns = await messages.turns(conn, session_pk, previous.last_seq if previous else 0, seq)
         if not turns:
             continue  # the messages are gone (session purged meanwhile)
         text = previous.content if previous else None

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.config import DeriverSettings
 from honcho_server.domain.configuration import MessageConfiguration, ResolvedConfig, resolve
 from honcho_server.domain.models import Membership
+from honcho_server.queue import jobs
 from honcho_server.queue.jobs import NewJob
+from honcho_server.store.dialect import Dialect
 
 
 @dataclass(slots=True)
@@ -30,6 +36,7 @@ def observers_of(sender: str, members: dict[str, Membership]) -> list[str]:
 
 def plan_jobs(
     ctx: SessionContext, messages: list[tuple[int, str, MessageConfiguration | None]], defaults: dict[str, Any],
+    tokens: dict[int, int] | None = None,
 ) -> list[NewJob]:
     """Jobs for a batch: one embed job, one representation job per sender (and observer set and
     configuration) covering all of that sender's messages in the batch, and one summary job per cadence
@@ -40,7 +47,7 @@ def plan_jobs(
     for seq, sender, msg_config in messages:
         config = resolve(defaults, ctx.workspace_configuration, ctx.session_configuration,
                          msg_config.model_dump(exclude_none=True)) if msg_config else base
-        _add_representation(ctx, representation, seq, sender, config)
+        _add_representation(ctx, representation, seq, sender, config, (tokens or {}).get(seq, 0))
         summaries.extend(_summaries(ctx, seq, config))
     seqs = [seq for seq, _, _ in messages]
     embed = NewJob(kind="embed", work_unit_key=f"embed:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
@@ -50,7 +57,7 @@ def plan_jobs(
 
 def _add_representation(
     ctx: SessionContext, planned: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], NewJob], seq: int,
-    sender: str, config: ResolvedConfig,
+    sender: str, config: ResolvedConfig, tokens: int,
 ) -> None:
     """Add `seq` to its sender's representation job (one per observer set and configuration)."""
     observers = observers_of(sender, ctx.members) if config.reasoning_enabled else []
@@ -63,8 +70,29 @@ def _add_representation(
         planned[key] = job = NewJob(
             kind="representation", work_unit_key=f"representation:{ctx.session_pk}:{member.peer_pk}",
             workspace_pk=ctx.workspace_pk, session_pk=ctx.session_pk, observed=sender, observers=observers,
-            payload={"seqs": [], "observers": observers, "observed": sender, "config": config.to_payload()})
+            payload={"seqs": [], "tokens": 0, "observers": observers, "observed": sender,
+                     "config": config.to_payload()})
     job.payload["seqs"].append(seq)
+    job.payload["tokens"] += tokens
+
+
+async def schedule_representation(conn: AsyncConnection, dialect: Dialect, planned: list[NewJob],
+                                  settings: DeriverSettings, now: datetime) -> None:
+    """Batch by tokens with an age flush: a representation job waits up to `flush_seconds` unless its work unit
+    (one sender in one session) has gathered `batch_tokens`, in which case the whole unit is due now. The head
+    job of a unit takes in the jobs queued behind it (reasoning/deriver.py), so one call covers the batch."""
+    for job in planned:
+        if job.kind != "representation":
+            continue
+        if settings.flush_seconds <= 0:
+            job.run_after = now
+            continue
+        gathered = await jobs.pending_weight(conn, dialect, job.work_unit_key) + job.payload["tokens"]
+        if gathered >= settings.batch_tokens:
+            await jobs.release(conn, job.work_unit_key, now)
+            job.run_after = now
+        else:
+            job.run_after = now + timedelta(seconds=settings.flush_seconds)
 
 
 def _summaries(ctx: SessionContext, seq: int, config: ResolvedConfig) -> list[NewJob]:

@@ -16,7 +16,7 @@ from honcho_server.errors import NotFound, ValidationError
 from honcho_server.queue import jobs
 from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
-from honcho_server.services.ingest_jobs import SessionContext, plan_jobs
+from honcho_server.services.ingest_jobs import SessionContext, plan_jobs, schedule_representation
 from honcho_server.store.repos import messages as repo
 from honcho_server.store.repos import sessions as session_repo
 
@@ -56,7 +56,8 @@ async def create(deps: Deps, workspace_name: str, session_name: str, new: list[N
         await repo.insert_many(conn, rows)
         planned = plan_jobs(context, [(m.seq, m.peer_name, n.configuration) for m, n in zip(created, new,
                                                                                             strict=True)],
-                            deps.defaults_layer())
+                            deps.defaults_layer(), {m.seq: m.token_count for m in created})
+        await schedule_representation(conn, deps.db.dialect, planned, deps.settings.deriver, now)
         await jobs.enqueue(conn, deps.db.dialect, planned, now)
     return created
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
@@ -41,6 +43,8 @@ def to_message(row: Any, workspace_name: str, session_name: str) -> Message:
 async def insert_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(insert(t), rows)
 
+
+_TURNS = select(t.c.seq, t.c.uid, PEER_NAME.label("peer_name"), t.c.content, t.c.token_count, t.c.created_at)
 
 _OLDEST_FIRST, _NEWEST_FIRST = [t.c.seq], [t.c.seq.desc()]
 _IN_SESSION = select(*_COLUMNS).where(t.c.session_id == bindparam("session_pk"))
@@ -90,9 +94,40 @@ async def seq_of(conn: AsyncConnection, session_pk: int, uid: str) -> int | None
 
 async def newest_within_budget(
     conn: AsyncConnection, session_pk: int, budget: int, workspace_name: str, session_name: str,
+    from_seq: int | None = None,
 ) -> list[Message]:
-    """The most recent messages whose cumulative token count (newest first) stays within `budget`."""
+    """The most recent messages (at or after `from_seq` when given) whose cumulative token count, counted
+    newest first, stays within `budget`; oldest first."""
     running = func.sum(t.c.token_count).over(order_by=t.c.seq.desc()).label("running")
-    inner = _in_session(session_pk).add_columns(running).subquery()
+    query = _in_session(session_pk)
+    if from_seq is not None:
+        query = query.where(t.c.seq >= from_seq)
+    inner = query.add_columns(running).subquery()
     query = select(inner).where(inner.c.running <= budget).order_by(inner.c.seq)
     return [to_message(r, workspace_name, session_name) for r in await conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    seq: int
+    uid: str
+    peer_name: str
+    content: str
+    token_count: int
+    created_at: datetime
+
+
+async def turns(conn: AsyncConnection, session_pk: int, after_seq: int, upto_seq: int) -> list[Turn]:
+    """The session's messages with `after_seq < seq <= upto_seq`, in order."""
+    query = _TURNS.where(t.c.session_id == session_pk, t.c.seq > after_seq, t.c.seq <= upto_seq).order_by(t.c.seq)
+    return [Turn(r.seq, r.uid, r.peer_name or "", r.content, r.token_count, r.created_at)
+            for r in await conn.execute(query)]
+
+
+async def turns_at(conn: AsyncConnection, session_pk: int, seqs: list[int]) -> list[Turn]:
+    """The session's messages with these seqs, in order (missing ones are left out)."""
+    if not seqs:
+        return []
+    query = _TURNS.where(t.c.session_id == session_pk, t.c.seq.in_(sorted(set(seqs)))).order_by(t.c.seq)
+    return [Turn(r.seq, r.uid, r.peer_name or "", r.content, r.token_count, r.created_at)
+            for r in await conn.execute(query)]

@@ -117,6 +117,19 @@ async def reserve_seqs(conn: AsyncConnection, pk: int, count: int) -> int:
     return (await conn.execute(_RESERVE, {"pk": pk, "count": count})).scalar_one()
 
 
+async def is_active(conn: AsyncConnection, pk: int) -> bool:
+    """Whether the session exists and is not being deleted."""
+    return bool((await conn.execute(select(t.c.is_active).where(t.c.id == pk))).scalar_one_or_none())
+
+
+async def active_pks(conn: AsyncConnection, workspace_pk: int, names: list[str]) -> dict[str, int]:
+    """Primary keys of the named sessions that exist and are active, keyed by name."""
+    if not names:
+        return {}
+    query = select(t.c.name, t.c.id).where(t.c.workspace_id == workspace_pk, t.c.name.in_(names), t.c.is_active)
+    return {row.name: row.id for row in await conn.execute(query)}
+
+
 async def count_active(conn: AsyncConnection, workspace_pk: int) -> int:
     query = select(func.count()).select_from(t).where(t.c.workspace_id == workspace_pk, t.c.is_active)
     return (await conn.execute(query)).scalar_one()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import SessionSummary
 from honcho_server.store.dialect import Dialect
-from honcho_server.store.repos.messages import PEER_NAME
-from honcho_server.store.tables import messages, sessions, workspaces
+from honcho_server.store.tables import sessions, workspaces
 from honcho_server.store.tables import summaries as t
 
 
@@ -41,26 +38,6 @@ async def latest_by_name(conn: AsyncConnection, workspace_name: str, session_nam
     for row in await conn.execute(newest):
         found.setdefault(row.kind, _summary(row))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    seq: int
-    uid: str
-    peer_name: str
-    content: str
-    token_count: int
-    created_at: datetime
-
-
-async def turns(conn: AsyncConnection, session_pk: int, after_seq: int, upto_seq: int) -> list[Turn]:
-    """The session's messages with `after_seq < seq <= upto_seq`, in order."""
-    query = (select(messages.c.seq, messages.c.uid, PEER_NAME.label("peer_name"), messages.c.content,
-                    messages.c.token_count, messages.c.created_at)
-             .where(messages.c.session_id == session_pk, messages.c.seq > after_seq, messages.c.seq <= upto_seq)
-             .order_by(messages.c.seq))
-    return [Turn(r.seq, r.uid, r.peer_name or "", r.content, r.token_count, r.created_at)
-            for r in await conn.execute(query)]
 
 
 async def add(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, session_pk: int, summary: SessionSummary
