@@ -80,3 +80,6 @@ async def screen_input(request: Request) -> None:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 PagingDep = Annotated[Paging, Depends(get_paging)]
+# Query parameters of representation reads (spec 6.9, 7.12).
+TopK = Annotated[int | None, Query(ge=1, le=100)]
+MaxDistance = Annotated[float | None, Query(ge=0.0, le=1.0)]

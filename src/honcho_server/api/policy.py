@@ -19,7 +19,7 @@ from honcho_server.domain.credentials import (
     parse_authorization_header,
     verify_key,
 )
-from honcho_server.errors import Unauthorized
+from honcho_server.errors import Unauthorized, ValidationError
 from honcho_server.services import access
 from honcho_server.services.deps import Deps
 
@@ -131,3 +131,10 @@ def require_claims(
         raise Unauthorized("Unauthorized access to resource")
     if principal.session is not None and session is not None and principal.session != session:
         raise Unauthorized("Unauthorized access to resource")
+
+
+def refuse_scope(principal: Principal) -> None:
+    """A `scope` parameter: only workspace and admin keys may name one (401), and this server has none (422)."""
+    if principal.kind not in ("admin", "workspace"):
+        raise Unauthorized("`scope` requires a workspace- or admin-level key")
+    raise ValidationError("Scopes are not supported by this server yet; leave `scope` out")

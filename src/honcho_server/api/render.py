@@ -11,7 +11,9 @@ from typing import Any
 
 from fastapi import Response
 
+from honcho_server.config import LLMSettings
 from honcho_server.domain import jsontext, models
+from honcho_server.domain.conclusions import Conclusion
 
 
 class JSON(Response):
@@ -73,3 +75,25 @@ def message(m: models.Message) -> dict[str, Any]:
 
 def page(p: models.Page[Any], convert: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     return {"items": [convert(i) for i in p.items], "total": p.total, "page": p.page, "size": p.size, "pages": p.pages}
+
+
+def conclusion(c: Conclusion) -> dict[str, Any]:
+    return {
+        "id": c.uid,
+        "content": c.content,
+        "observer_id": c.observer,
+        "observed_id": c.observed,
+        "session_id": c.session_name,
+        "level": c.level,
+        "created_at": c.created_at,
+        "source_ids": c.source_ids,
+        "times_derived": c.times_derived,
+    }
+
+
+def reasoning(llm: LLMSettings) -> dict[str, Any]:
+    """Whether background reasoning runs (it needs an LLM): said by /health and queue status."""
+    if not llm.enabled:
+        return {"reasoning": "off", "reasoning_detail": "no LLM configured: set HONCHO_LLM__PROVIDER and "
+                "HONCHO_LLM__MODEL; summaries and conclusions wait as pending work until then"}
+    return {"reasoning": "on", "llm": {"provider": llm.provider, "model": llm.model}}

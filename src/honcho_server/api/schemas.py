@@ -111,6 +111,49 @@ class MessageUpdate(_Body):
     metadata: Metadata | None = None
 
 
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("content must not be empty")
+    return value
+
+
+class ConclusionCreate(_Body):
+    content: Annotated[str, StringConstraints(min_length=1, max_length=65535), AfterValidator(strip_nul),
+                       AfterValidator(_not_blank)]
+    observer_id: str = Field(min_length=1)
+    observed_id: str = Field(min_length=1)
+    session_id: str | None = None
+
+
+class ConclusionBatch(_Body):
+    conclusions: list[ConclusionCreate] = Field(
+        min_length=1, max_length=100, validation_alias=AliasChoices("conclusions", "observations"))
+
+
+class ConclusionQueryBody(_Body):
+    query: Text
+    top_k: int = Field(default=10, ge=1, le=100)
+    distance: float | None = Field(default=None, ge=0.0, le=1.0)
+    filters: dict[str, Any] | None = None
+
+
+class RepresentationBody(_Body):
+    session_id: str | None = None
+    filters: dict[str, Any] | None = None
+    scope: str | list[str] | None = None
+    target: str | None = None
+    search_query: Text | None = None
+    search_top_k: int | None = Field(default=None, ge=1, le=100)
+    search_max_distance: float | None = Field(default=None, ge=0.0, le=1.0)
+    include_most_frequent: bool | None = None
+    # Explicit null means the server's maximum (spec 6.6).
+    max_conclusions: int | None = Field(default=25, ge=1, le=100)
+
+
+class PeerCardBody(_Body):
+    peer_card: list[Text]
+
+
 # ---- responses -------------------------------------------------------------------------------
 
 
@@ -150,6 +193,33 @@ class MessageOut(BaseModel):
     created_at: datetime
     workspace_id: str
     token_count: int
+
+
+class ConclusionOut(BaseModel):
+    id: str
+    content: str
+    observer_id: str
+    observed_id: str
+    session_id: str | None
+    level: Literal["explicit", "deductive", "inductive", "contradiction"]
+    created_at: datetime
+    source_ids: list[str] | None
+    times_derived: int
+
+
+class RepresentationOut(BaseModel):
+    representation: str
+
+
+class PeerCardOut(BaseModel):
+    peer_card: list[str] | None
+
+
+class PeerContextOut(BaseModel):
+    peer_id: str
+    target_id: str
+    representation: str | None
+    peer_card: list[str] | None
 
 
 class PageOut(BaseModel, Generic[T]):
@@ -208,17 +278,26 @@ class SessionQueueCountsOut(QueueCountsOut):
     session_id: str
 
 
+class LLMOut(BaseModel):
+    provider: str
+    model: str | None
+
+
 class QueueStatusOut(QueueCountsOut):
     sessions: dict[str, SessionQueueCountsOut] | None = None
+    # For people, not the SDK (it ignores them): whether the reasoning work counted here runs at all.
+    reasoning: Literal["on", "off"]
+    reasoning_detail: str | None = None
+    llm: LLMOut | None = None
 
     @classmethod
-    def of(cls, status: models.QueueStatus) -> QueueStatusOut:
+    def of(cls, status: models.QueueStatus, reasoning: dict[str, Any]) -> QueueStatusOut:
         sessions = None
         if status.sessions is not None:
             sessions = {
                 name: SessionQueueCountsOut(session_id=name, **_counts(c)) for name, c in status.sessions.items()
             }
-        return cls(**_counts(status.totals), sessions=sessions)
+        return cls(**_counts(status.totals), sessions=sessions, **reasoning)
 
 
 def _counts(c: models.QueueCounts) -> dict[str, int]:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from honcho_server.api import render
 from honcho_server.api.deps import DepsDep
 from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.schemas import ErrorOut, KeyOut
@@ -52,11 +53,7 @@ async def create_key(
 @policy(public=True)
 async def health(deps: DepsDep) -> dict:
     """Liveness, and whether background reasoning is on (it needs a configured LLM)."""
-    llm = deps.settings.llm
-    if not llm.enabled:
-        return {"status": "ok", "reasoning": "off",
-                "reasoning_detail": "no LLM configured: set HONCHO_LLM__PROVIDER and HONCHO_LLM__MODEL"}
-    return {"status": "ok", "reasoning": "on", "llm": {"provider": llm.provider, "model": llm.model}}
+    return {"status": "ok", **render.reasoning(deps.settings.llm)}
 
 
 @router.get("/metrics", tags=["health"], response_class=Response)

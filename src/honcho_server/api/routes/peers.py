@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
-from honcho_server.api.policy import PolicyRoute, policy, require_claims
+from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
+from honcho_server.api.policy import PolicyRoute, policy, refuse_scope, require_claims
 from honcho_server.api.schemas import (
     ListBody,
     MessageOut,
     MessageSearch,
     PageOut,
+    PeerCardBody,
+    PeerCardOut,
+    PeerContextOut,
     PeerCreate,
     PeerListBody,
     PeerOut,
     PeerUpdate,
+    RepresentationBody,
+    RepresentationOut,
     SessionOut,
 )
+from honcho_server.domain.conclusions import MAX_CONCLUSIONS
 from honcho_server.errors import ValidationError
-from honcho_server.services import peers, search
+from honcho_server.services import peer_cards, peers, representation, search
+from honcho_server.services.representation import Recall
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"], route_class=PolicyRoute)
 
@@ -77,3 +84,70 @@ async def search_peer(workspace_id: str, peer_id: str, body: MessageSearch, deps
     """Messages written by the peer."""
     found = await search.search(deps, workspace_id, body.query, body.filters, body.limit, peer=peer_id)
     return render.respond([render.message(m) for m in found])
+
+
+def _sessions(body: RepresentationBody) -> list[str] | None:
+    """The allowlist the body asks for: `session_id` alone, else `filters` (spec 11.2)."""
+    allowed = representation.session_allowlist(body.filters)
+    if body.session_id is None:
+        return allowed
+    if allowed is not None and body.session_id not in allowed:
+        raise ValidationError("session_id must be included in filters.session_id")
+    return [body.session_id]
+
+
+@router.post("/{peer_id}/representation", response_model=RepresentationOut)
+@policy(peer="peer_id")
+async def get_representation(
+    workspace_id: str, peer_id: str, deps: DepsDep, principal: PrincipalDep,
+    body: Annotated[RepresentationBody | None, Body()] = None,
+) -> Response:
+    """The peer's working representation of `target` (itself by default) as markdown; "" when unknown."""
+    body = body or RepresentationBody()
+    if body.scope is not None:
+        refuse_scope(principal)
+    recall = Recall(max_conclusions=body.max_conclusions or MAX_CONCLUSIONS, search_query=body.search_query,
+                    search_top_k=body.search_top_k, search_max_distance=body.search_max_distance,
+                    include_most_frequent=bool(body.include_most_frequent))
+    text = await representation.representation(deps, workspace_id, peer_id, body.target or peer_id,
+                                               _sessions(body), recall)
+    return render.respond({"representation": text})
+
+
+@router.get("/{peer_id}/card", response_model=PeerCardOut)
+@policy(peer="peer_id")
+async def get_peer_card(
+    workspace_id: str, peer_id: str, deps: DepsDep, target: Annotated[str | None, Query()] = None
+) -> Response:
+    return render.respond({"peer_card": await peer_cards.get(deps, workspace_id, peer_id, target)})
+
+
+@router.put("/{peer_id}/card", response_model=PeerCardOut)
+@policy(peer="peer_id")
+async def set_peer_card(
+    workspace_id: str, peer_id: str, body: PeerCardBody, deps: DepsDep,
+    target: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Replace the whole card; the peer (and the target) are created when missing."""
+    return render.respond({"peer_card": await peer_cards.put(deps, workspace_id, peer_id, target, body.peer_card)})
+
+
+@router.get("/{peer_id}/context", response_model=PeerContextOut)
+@policy(peer="peer_id")
+async def get_peer_context(
+    workspace_id: str, peer_id: str, deps: DepsDep,
+    target: Annotated[str | None, Query()] = None,
+    search_query: Annotated[str | None, Query()] = None,
+    search_top_k: TopK = None,
+    search_max_distance: MaxDistance = None,
+    include_most_frequent: bool = True,
+    max_conclusions: TopK = None,
+) -> Response:
+    """Representation and card of `target` (itself by default) as the peer sees it, never session-bound."""
+    observed = target or peer_id
+    recall = Recall(max_conclusions=max_conclusions or MAX_CONCLUSIONS, search_query=search_query,
+                    search_top_k=search_top_k, search_max_distance=search_max_distance,
+                    include_most_frequent=include_most_frequent)
+    found = await representation.peer_context(deps, workspace_id, peer_id, observed, recall)
+    return render.respond({"peer_id": peer_id, "target_id": observed, "representation": found.representation,
+                           "peer_card": found.card})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
-from honcho_server.api.policy import PolicyRoute, policy, require_claims
+from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
+from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, refuse_scope, require_claims
 from honcho_server.api.schemas import (
     ListBody,
     Message,
@@ -21,11 +22,17 @@ from honcho_server.api.schemas import (
     SessionOut,
     SessionSummariesOut,
     SessionUpdate,
+    Summary,
 )
+from honcho_server.domain.conclusions import MAX_CONCLUSIONS
 from honcho_server.domain.configuration import SessionPeerConfig
+from honcho_server.domain.credentials import Principal
 from honcho_server.errors import Unauthorized, ValidationError
-from honcho_server.services import context, search, sessions
+from honcho_server.services import access, context, search, sessions
 from honcho_server.services import summaries as summary_service
+from honcho_server.services.context import PeerView
+from honcho_server.services.deps import Deps
+from honcho_server.services.representation import Recall
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions", tags=["sessions"], route_class=PolicyRoute)
 SESSION = dict(session="session_id")
@@ -130,20 +137,73 @@ async def set_session_peer_config(
     return Response(status_code=204)
 
 
+@dataclass(frozen=True)
+class ContextQuery:
+    tokens: int | None
+    summary: bool
+    scope: str | None
+    view: PeerView | None
+
+
+async def context_query(
+    tokens: Annotated[int | None, Query()] = None,
+    summary: bool = True,
+    peer_target: Annotated[str | None, Query()] = None,
+    peer_perspective: Annotated[str | None, Query()] = None,
+    scope: Annotated[str | None, Query()] = None,
+    sessions: Annotated[list[str] | None, Query()] = None,
+    limit_to_session: bool = False,
+    search_query: Annotated[str | None, Query()] = None,
+    search_top_k: TopK = None,
+    search_max_distance: MaxDistance = None,
+    include_most_frequent: bool = False,
+    max_conclusions: TopK = None,
+) -> ContextQuery:
+    """The query parameters of spec 7.12; the peer view only exists with a `peer_target`."""
+    if peer_target is None:
+        for name, value in (("peer_perspective", peer_perspective), ("scope", scope), ("sessions", sessions)):
+            if value is not None:
+                raise ValidationError(f"`{name}` requires `peer_target`")
+        return ContextQuery(tokens, summary, None, None)
+    recall = Recall(max_conclusions=max_conclusions or MAX_CONCLUSIONS, search_query=search_query,
+                    search_top_k=search_top_k, search_max_distance=search_max_distance,
+                    include_most_frequent=include_most_frequent)
+    view = PeerView(target=peer_target, perspective=peer_perspective, sessions=sessions,
+                    limit_to_session=limit_to_session, recall=recall)
+    return ContextQuery(tokens, summary, scope, view)
+
+
+async def _authorize_view(deps: Deps, principal: Principal, workspace_id: str, q: ContextQuery) -> None:
+    """A peer token sees only through its own eyes, and only sessions it is in (spec 7.12); scopes are
+    refused (401 for peer tokens as the spec says, else 422: this server has none)."""
+    if q.scope is not None:
+        if q.view and q.view.perspective is not None:
+            raise ValidationError("`scope` and `peer_perspective` are mutually exclusive")
+        refuse_scope(principal)
+    if q.view is None or principal.kind != "peer":
+        return
+    if q.view.observer != principal.peer:
+        raise Unauthorized(NOT_PERMITTED)
+    for name in q.view.sessions or []:
+        if not await access.is_active_member(deps, workspace_id, name, principal.peer):
+            raise Unauthorized(NOT_PERMITTED)
+
+
 @router.get("/{session_id}/context", response_model=SessionContextOut)
 @policy(member_read=True, **SESSION)
 async def get_session_context(
-    workspace_id: str,
-    session_id: str,
-    deps: DepsDep,
-    tokens: Annotated[int | None, Query()] = None,
-    summary: bool = True,
+    workspace_id: str, session_id: str, deps: DepsDep, principal: PrincipalDep,
+    q: Annotated[ContextQuery, Depends(context_query)],
 ) -> Response:
-    result = await context.session_context(deps, workspace_id, session_id, tokens=tokens, summary=summary)
-    messages = [render.message(m) for m in result.messages]
-    # Summaries, representations and peer cards come with the reasoning layer; until then they are null.
-    empty = {"summary": None, "peer_representation": None, "peer_card": None}
-    return render.respond({"id": session_id, "messages": messages, **empty})
+    """A summary and the newest messages within the token budget, with `peer_target`'s representation and
+    card (as `peer_perspective` sees it) when asked."""
+    await _authorize_view(deps, principal, workspace_id, q)
+    found = await context.session_context(deps, workspace_id, session_id, tokens=q.tokens, summary=q.summary,
+                                          view=q.view)
+    summary = Summary.of(found.summary)
+    return render.respond({"id": session_id, "messages": [render.message(m) for m in found.messages],
+                           "summary": summary.model_dump() if summary else None,
+                           "peer_representation": found.representation, "peer_card": found.card})
 
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)

@@ -77,7 +77,7 @@ async def get_queue_status(
     result = await queue_status.get(
         deps, workspace_id, observer=observer_id or None, sender=sender_id or None, session=session_id or None
     )
-    return QueueStatusOut.of(result)
+    return QueueStatusOut.of(result, render.reasoning(deps.settings.llm))
 
 
 @router.get("/{workspace_id}/usage", response_model=UsageOut)

@@ -156,13 +156,18 @@ async def remove(conn: AsyncConnection, workspace_pk: int, uid: str) -> bool:
     return result.rowcount > 0
 
 
+def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | None) -> ColumnElement | None:
+    """A client filter (spec 4.1) as one condition on conclusion rows (None when it sets none); FilterError."""
+    return compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
+
+
 async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
                     filters: dict[str, Any] | None, page: int, size: int, reverse: bool) -> Page[Conclusion]:
     """Newest first unless `reverse` (spec 9.2)."""
     query = _scoped(workspace_pk)
-    condition = compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
-    if condition is not None:
-        query = query.where(condition)
+    where = condition(dialect, workspace_name, filters)
+    if where is not None:
+        query = query.where(where)
     order = [t.c.created_at, t.c.id] if reverse else [t.c.created_at.desc(), t.c.id.desc()]
     return await paginate(conn, query, order, page, size, lambda r: to_conclusion(r, workspace_name))
 

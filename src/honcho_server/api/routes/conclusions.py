@@ -1,0 +1,60 @@
+"""Conclusion routes (spec section 9). Workspace-level keys only: peer and session tokens are refused."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from honcho_server.api import render
+from honcho_server.api.deps import DepsDep, PagingDep
+from honcho_server.api.policy import PolicyRoute, policy
+from honcho_server.api.schemas import ConclusionBatch, ConclusionOut, ConclusionQueryBody, ListBody, PageOut
+from honcho_server.services import conclusions
+from honcho_server.services.conclusions import ConclusionInput, ConclusionQuery
+
+router = APIRouter(prefix="/v3/workspaces/{workspace_id}/conclusions", tags=["conclusions"], route_class=PolicyRoute)
+
+
+@router.post("", response_model=list[ConclusionOut], status_code=201)
+@policy()
+async def create_conclusions(workspace_id: str, body: ConclusionBatch, deps: DepsDep) -> Response:
+    """Store explicit conclusions (the `observations` key is accepted too); returned in request order."""
+    items = [ConclusionInput(c.content, c.observer_id, c.observed_id, c.session_id) for c in body.conclusions]
+    created = await conclusions.create(deps, workspace_id, items)
+    return render.respond([render.conclusion(c) for c in created], 201)
+
+
+@router.post("/list", response_model=PageOut[ConclusionOut])
+@policy()
+async def list_conclusions(
+    workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None
+) -> Response:
+    """Newest first (`reverse=true`: oldest first)."""
+    page = await conclusions.list_page(
+        deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+    )
+    return render.respond(render.page(page, render.conclusion))
+
+
+@router.post("/query", response_model=list[ConclusionOut])
+@policy()
+async def query_conclusions(workspace_id: str, body: ConclusionQueryBody, deps: DepsDep) -> Response:
+    """The conclusions of one observer about one peer closest in meaning to `query`, most similar first."""
+    found = await conclusions.query(
+        deps, workspace_id, ConclusionQuery(body.query, body.top_k, body.distance, body.filters)
+    )
+    return render.respond([render.conclusion(c) for c in found])
+
+
+@router.get("/{conclusion_id}", response_model=ConclusionOut)
+@policy()
+async def get_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep) -> Response:
+    return render.respond(render.conclusion(await conclusions.get(deps, workspace_id, conclusion_id)))
+
+
+@router.delete("/{conclusion_id}", status_code=204)
+@policy()
+async def delete_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep) -> Response:
+    await conclusions.delete(deps, workspace_id, conclusion_id)
+    return Response(status_code=204)
