@@ -59,6 +59,15 @@ class BadRequest(HonchoError):
     default_message = "Bad request"
 
 
+class ReasoningOff(BadRequest):
+    """A route that needs an LLM on a server without one (4xx, never 5xx: the SDK retries 5xx)."""
+
+    default_message = (
+        "Reasoning is off on this server: no LLM is configured. Set HONCHO_LLM__PROVIDER (openai, anthropic, "
+        "gemini or openai-compatible) and HONCHO_LLM__MODEL, plus HONCHO_LLM__API_KEY and/or HONCHO_LLM__BASE_URL "
+        "as the provider needs, then restart the server.")
+
+
 class Disabled(HonchoError):
     status_code = 405
     default_message = "Feature is disabled"

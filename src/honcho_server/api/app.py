@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from honcho_server import __version__
 from honcho_server.api import errors
 from honcho_server.api.deps import screen_input
-from honcho_server.api.routes import conclusions, keys, messages, peers, sessions, workspaces
+from honcho_server.api.routes import conclusions, keys, messages, peers, reasoning, sessions, workspaces
 from honcho_server.api.schemas import ERROR_RESPONSES
 from honcho_server.config import Settings, load_settings
 from honcho_server.services.deps import Deps
@@ -65,6 +65,6 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
     )
     app.add_middleware(activity.middleware)  # outermost: counts every request, errors included
     errors.install(app)
-    for module in (workspaces, peers, sessions, messages, conclusions, keys):
+    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, keys):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -1,0 +1,27 @@
+"""Scheduling consolidation ("dreams") as durable jobs: one open dream per collection and type."""
+
+from __future__ import annotations
+
+from honcho_server.errors import BadRequest, ReasoningOff
+from honcho_server.queue import jobs
+from honcho_server.queue.jobs import NewJob
+from honcho_server.services import workspaces
+from honcho_server.services.deps import Deps
+
+
+async def schedule(deps: Deps, workspace_name: str, observer: str, observed: str | None, dream_type: str,
+                   session: str | None = None, rebuild: bool = False) -> None:
+    """Queue a dream now (spec 5.7); a twin already pending or running makes this a no-op."""
+    if not deps.settings.llm.enabled:
+        raise ReasoningOff()
+    if not deps.settings.defaults.dream_enabled:
+        raise BadRequest("Dreams are not enabled in the system configuration")
+    observed = observed or observer
+    async with deps.db.write() as conn:
+        ws = await workspaces.require(conn, workspace_name)
+        key = f"dream:{dream_type}:{ws.pk}:{observer}:{observed}"
+        job = NewJob(kind="dream", work_unit_key=key, dedupe_key=key, workspace_pk=ws.pk, observed=observed,
+                     observers=[observer], payload={"observer": observer, "observed": observed,
+                                                    "dream_type": dream_type, "session": session,
+                                                    "rebuild": rebuild})
+        await jobs.enqueue(conn, deps.db.dialect, [job], deps.now())
