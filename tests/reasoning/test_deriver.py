@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from fake_openai import FakeOpenAI, Reply
 from honcho_server.api.app import create_app
+from honcho_server.domain import cards
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
 from honcho_server.reasoning import deriver
@@ -327,3 +328,29 @@ def test_same_claim_needs_shared_words_and_numbers() -> None:
 def test_the_extraction_schema_is_small() -> None:
     schema = json.dumps(deriver.Extraction.model_json_schema())
     assert len(schema) < 1200  # it travels in every prompted-JSON call
+
+
+async def test_durable_identity_facts_go_to_the_peer_card(
+        api: httpx.AsyncClient, llm_deps: Deps, fake: FakeOpenAI, ws: str) -> None:
+    await create_session(api, ws, "s", peers={"alice": {}, "bob": {"observe_others": True}})
+    await add_messages(api, ws, "s", [msg("alice", "I'm Alice, a nurse in Porto")])
+    fake.script({"conclusions": [{"content": "alice is a nurse in Porto", "sources": [1]}],
+                 "card": ["identity: Alice", "ATTRIBUTE: works as a nurse", "she seems tired", "ATTRIBUTE: "]})
+    await Worker(llm_deps).drain()
+    for observer in ("alice", "bob"):
+        card = expect(await api.get(ws_url(ws, f"peers/{observer}/card"), params={"target": "alice"}), 200)
+        assert card["peer_card"] == ["IDENTITY: Alice", "ATTRIBUTE: works as a nurse"]
+    # A session whose configuration keeps reasoning away from cards leaves them alone.
+    await create_session(api, ws, "t", peers={"alice": {}}, configuration={"peer_card": {"create": False}})
+    await add_messages(api, ws, "t", [msg("alice", "I also live with my cat")])
+    fake.script({"conclusions": [], "card": ["RELATIONSHIP: lives with a cat"]})
+    await Worker(llm_deps).drain()
+    card = expect(await api.get(ws_url(ws, "peers/alice/card")), 200)
+    assert card["peer_card"] == ["IDENTITY: Alice", "ATTRIBUTE: works as a nurse"]
+
+
+def test_card_merge_dedups_and_keeps_identity_lines_when_full() -> None:
+    card = cards.merge(["IDENTITY: Ann"], ["identity: ann", "ATTRIBUTE: tall", "x" * 300, "RELATIONSHIP: x" * 30])
+    assert card == ["IDENTITY: Ann", "ATTRIBUTE: tall"]
+    full = cards.merge(["IDENTITY: Ann"], [f"ATTRIBUTE: fact {i}" for i in range(45)])
+    assert len(full) == cards.MAX_ENTRIES and full[0] == "IDENTITY: Ann" and full[-1] == "ATTRIBUTE: fact 44"

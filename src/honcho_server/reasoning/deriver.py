@@ -5,7 +5,8 @@ takes in the jobs queued behind it while the conversation window stays within `d
 LLM call covers a whole batch (services/ingest_jobs.py makes small batches wait for more). The window is the
 sender's messages plus, before each, the message it answered when another peer wrote it.
 
-One call per window extracts the conclusions; they are embedded once and written to every observer's collection
+One call per window extracts the conclusions (and durable identity facts for the peer card, when the
+configuration lets reasoning write cards); the conclusions are embedded once and written to every observer's collection
 with exact and semantic dedup that reinforces (`times_derived`) instead of duplicating. A malformed answer is
 re-asked by the LLM layer and then fails the job (retried, then parked with the error): it is never recorded
 as "nothing to learn". Re-running a job is harmless: a conclusion already derived from the same messages is not
@@ -25,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from honcho_server.config import DeriverSettings
+from honcho_server.domain import cards
 from honcho_server.domain.conclusions import NewConclusion, fingerprint
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
@@ -34,6 +36,7 @@ from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store.repos import conclusions as repo
 from honcho_server.store.repos import messages
+from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos.messages import Turn
@@ -57,6 +60,10 @@ using the timestamp of the message it appears in, never today's date, and write 
 - `about`: the date the fact refers to (YYYY-MM-DD, YYYY-MM or YYYY) when the messages give or imply one, else null.
 - No duplicates, no speculation, nothing invented. If the messages reveal nothing about the target, return an \
 empty list.
+
+`card`: only durable identity facts about the target stated here (name, age, home, work, family and other lasting \
+relationships, standing preferences, standing instructions for the assistant), each starting with IDENTITY:, \
+ATTRIBUTE:, RELATIONSHIP: or INSTRUCTION: and at most one line. Usually empty.
 """
 
 
@@ -68,6 +75,7 @@ class Extracted(BaseModel):
 
 class Extraction(BaseModel):
     conclusions: list[Extracted] = Field(description="facts about the target peer; empty when there are none")
+    card: list[str] = Field(default_factory=list, description="durable identity facts for the target's card")
 
 
 @dataclass(slots=True)
@@ -280,15 +288,17 @@ async def gather(deps: Deps, job: ClaimedJob) -> tuple[Batch, dict[int, Turn]]:
 
 
 async def extract(llm: LLMClient, workspace_pk: int, batch: Batch, turns: dict[int, Turn], limit: int
-                  ) -> list[Candidate]:
-    """One LLM call per window of the batch (usually one)."""
+                  ) -> tuple[list[Candidate], list[str]]:
+    """One LLM call per window of the batch (usually one): the conclusions, and card entries proposed."""
     found: list[Candidate] = []
+    card: list[str] = []
     for part in split(turns, batch.seqs, batch.observed, limit):
         answer = await llm.run("deriver", instructions=INSTRUCTIONS, output_type=Extraction,
                                prompt=render_prompt(batch.observed, part, batch.config.get("custom_instructions")),
                                workspace_pk=workspace_pk)
         found.extend(candidates(answer, part, batch.observed))
-    return found
+        card.extend(answer.card)
+    return found, card
 
 
 async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None = None) -> None:
@@ -296,7 +306,8 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
     assert job.workspace_pk is not None and job.session_pk is not None
     clock = now or deps.now
     batch, turns = await gather(deps, job)
-    found = await extract(deps.llm, job.workspace_pk, batch, turns, deps.settings.deriver.max_input_tokens)
+    found, card = await extract(deps.llm, job.workspace_pk, batch, turns, deps.settings.deriver.max_input_tokens)
+    card = card if batch.config.get("peer_card_create", True) else []
     dims = deps.embedder.dimensions
     if found:  # embedded once for every observer, before the write transaction (the embedder may be remote)
         blobs = await conclusion_blobs(deps.embedder, [c.content for c in found])
@@ -305,13 +316,20 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
     async with deps.db.write() as conn:
         peers = await peer_repo.find_many(conn, job.workspace_pk, [batch.observed, *batch.observers])
         observed = peers.get(batch.observed)
-        if observed is not None and found:
-            for name in dict.fromkeys(batch.observers):
-                if name in peers:
-                    result = await save(conn, job.workspace_pk, job.session_pk, peers[name].id, observed.id,
-                                        _copies(found), deps.settings.deriver, dims, clock())
-                    log.debug("deriver %s -> %s: %d new, %d reinforced", name, batch.observed, result.inserted,
-                              result.reinforced)
+        observers = [peers[n] for n in dict.fromkeys(batch.observers) if n in peers] if observed else []
+        for observer in observers:
+            assert observed is not None
+            if found:
+                result = await save(conn, job.workspace_pk, job.session_pk, observer.id, observed.id,
+                                    _copies(found), deps.settings.deriver, dims, clock())
+                log.debug("deriver %s -> %s: %d new, %d reinforced", observer.name, batch.observed,
+                          result.inserted, result.reinforced)
+            if card:
+                current = await card_repo.get(conn, observer.id, observed.id)
+                merged = cards.merge(current, card)
+                if merged != (current or []):
+                    await card_repo.put(conn, deps.db.dialect, job.workspace_pk, observer.id, observed.id, merged,
+                                        clock())
         await jobs.absorb(conn, batch.absorbed, clock())
 
 
