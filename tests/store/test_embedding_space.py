@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from honcho_server.cli.main import app
 from honcho_server.errors import EmbeddingSpaceMismatch
-from honcho_server.services import embedding, messages, search
+from honcho_server.services import conclusions, embedding, messages, search
 from honcho_server.services.deps import Deps
 from honcho_server.store.engine import Database
 from honcho_server.store.migrate import upgrade
 from honcho_server.store.repos.embeddings import recorded_space
+from honcho_server.store.tables import conclusions as conclusions_table
 from honcho_server.worker.runtime import Worker
 from support import fresh_database_url, make_settings
 
@@ -87,7 +89,10 @@ async def test_another_dimension_is_refused_naming_reembed(open_deps: Callable[[
 
 
 async def test_reembed_switches_model_and_search_keeps_working(open_deps: Callable[[dict], Deps]) -> None:
-    await _seed(open_deps(HASH_64))
+    first = open_deps(HASH_64)
+    await _seed(first)
+    await conclusions.create(first, "w", [conclusions.ConclusionInput(content="ann grows tomatoes",
+                                                                      observer="ann", observed="ann")])
     switched = open_deps(HASH_32)
     seen: list[tuple[int, int]] = []
     assert await embedding.reembed_all(switched, lambda done, total: seen.append((done, total))) == 30
@@ -100,6 +105,9 @@ async def test_reembed_switches_model_and_search_keeps_working(open_deps: Callab
     assert await embedding.prepare_vectors(fresh)
     hits = await search.search(fresh, "w", "gardening tomatoes", None, 5)
     assert len(hits) == 5
+    async with fresh.db.read() as conn:  # conclusions carry their vector on their row: replaced too
+        (blob,) = (await conn.execute(select(conclusions_table.c.embedding))).scalars()
+    assert len(blob) == 32 * 4
     with pytest.raises(EmbeddingSpaceMismatch):
         await embedding.prepare_vectors(open_deps(HASH_64))
 

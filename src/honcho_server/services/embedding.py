@@ -19,6 +19,7 @@ from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.search.documents import document_vectors, query_text
 from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
+from honcho_server.store.repos import conclusions as conclusion_repo
 from honcho_server.store.repos import embeddings as repo
 from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
 
@@ -119,8 +120,23 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
             progress(done, max(total, done))
     async with deps.db.write() as conn:
         await dialect.build_vector_index(conn)
+    await _reembed_conclusions(deps, embedder)
     deps.vectors_ready = True
     return done
+
+
+async def _reembed_conclusions(deps: Deps, embedder: Embedder) -> None:
+    """Conclusions carry their vector on their row: replace each with the new model's."""
+    after = 0
+    while True:
+        async with deps.db.read() as conn:
+            page = await conclusion_repo.page_after(conn, after, REEMBED_PAGE)
+        if not page:
+            return
+        blobs = await conclusion_blobs(embedder, [content for _, content in page])
+        async with deps.db.write() as conn:
+            await conclusion_repo.set_embeddings(conn, [(pk, blob) for (pk, _), blob in zip(page, blobs, strict=True)])
+        after = page[-1][0]
 
 
 # ---------------------------------------------------------------------------------------- conclusion vectors

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, false, func, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.conclusions import Conclusion, NewConclusion, fingerprint
@@ -240,3 +240,15 @@ async def nearest(conn: AsyncConnection, scope: Collection, query_vector: np.nda
 
 async def count(conn: AsyncConnection, scope: Collection) -> int:
     return int((await conn.execute(select(func.count()).select_from(t).where(*scope.where()))).scalar_one())
+
+
+async def page_after(conn: AsyncConnection, after_pk: int, limit: int) -> list[tuple[int, str]]:
+    """(pk, content) of conclusions after `after_pk`, in pk order (re-embedding walks the table with it)."""
+    query = select(t.c.id, t.c.content).where(t.c.id > after_pk).order_by(t.c.id).limit(limit)
+    return [(r.id, r.content) for r in await conn.execute(query)]
+
+
+async def set_embeddings(conn: AsyncConnection, rows: Sequence[tuple[int, bytes]]) -> None:
+    if rows:
+        stmt = update(t).where(t.c.id == bindparam("pk")).values(embedding=bindparam("blob"))
+        await conn.execute(stmt, [{"pk": pk, "blob": blob} for pk, blob in rows])
