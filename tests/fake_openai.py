@@ -40,6 +40,8 @@ class FakeOpenAI:
         self.delay = 0.0  # seconds each request is held (to catch a client mid-call)
         self.chat_requests: list[dict[str, Any]] = []
         self._script: list[Step] = []
+        # Answers requests once the script is used up (a stand-in model for long-running servers); None: 500.
+        self.responder: Callable[[dict[str, Any]], Any] | None = None
         self._lock = threading.Lock()
         fake = self
 
@@ -98,7 +100,8 @@ class FakeOpenAI:
     def _chat(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.chat_requests.append(body)
-            step: Any = self._script.pop(0) if self._script else Reply(500, {"error": {"message": "nothing scripted"}})
+            fallback = self.responder or Reply(500, {"error": {"message": "nothing scripted"}})
+            step: Any = self._script.pop(0) if self._script else fallback
         time.sleep(self.delay)
         if callable(step):
             step = step(body)

@@ -44,7 +44,7 @@ for _p in (str(TESTS_DIR), str(SDK_DIR)):
 from honcho import Honcho  # noqa: E402
 from sdk_helpers import unique  # noqa: E402
 
-from fake_openai import FakeEmbeddings  # noqa: E402
+from fake_openai import FakeEmbeddings, FakeOpenAI  # noqa: E402
 
 # The SDK falls back to these when arguments are None; a developer's shell must not change the tests.
 for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):
@@ -244,6 +244,22 @@ def openai_server(backend: str, new_database, tmp_path_factory, embedding_endpoi
            "HONCHO_EMBEDDING__MODEL": "fake-embed", "HONCHO_EMBEDDING__DIMENSIONS": "64",
            "HONCHO_EMBEDDING__API_KEY": "sk-test"}
     yield from _running(_start(f"{backend}-openai-embed", new_database, tmp_path_factory, extra_env=env))
+
+
+@pytest.fixture(scope="session")
+def chat_model() -> Iterator[FakeOpenAI]:
+    """The LLM of `reasoning_server`: scripted answers first, then `chat_model.responder` (set by a test)."""
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def reasoning_server(backend: str, new_database, tmp_path_factory, chat_model) -> Iterator[ServerProcess]:
+    """A server with reasoning on: its LLM is the loopback fake, batches are not held back."""
+    env = {"HONCHO_LLM__PROVIDER": "openai-compatible", "HONCHO_LLM__MODEL": "stand-in",
+           "HONCHO_LLM__BASE_URL": chat_model.base_url, "HONCHO_DERIVER__FLUSH_SECONDS": "0",
+           "HONCHO_WORKER__POLL_INTERVAL_SECONDS": "0.1"}
+    yield from _running(_start(f"{backend}-reasoning", new_database, tmp_path_factory, extra_env=env))
 
 
 @pytest.fixture(scope="session")
