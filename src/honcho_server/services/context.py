@@ -21,8 +21,6 @@ from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import summaries as summary_repo
 from honcho_server.store.repos import workspaces as workspace_repo
 
-SUMMARY_SHARE = 0.4  # at most this share of the budget goes to the summary
-
 
 @dataclass(frozen=True, slots=True)
 class PeerView:
@@ -63,7 +61,7 @@ def check_view(session_name: str, view: PeerView) -> None:
 def choose_summary(found: dict[str, SessionSummary], budget: int) -> SessionSummary | None:
     """The long summary when it fits 40% of the budget and says more than the short one; else the short one
     when it fits; else none."""
-    room = int(SUMMARY_SHARE * budget)
+    room = budget * 2 // 5  # floor(0.4 * budget), exactly
     long, short = found.get("long"), found.get("short")
     short_tokens = short.token_count if short else 0
     if long is not None and long.token_count <= room and long.token_count > short_tokens:

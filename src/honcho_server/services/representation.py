@@ -59,6 +59,17 @@ def session_allowlist(filters: dict[str, Any] | None) -> list[str] | None:
     return list(dict.fromkeys(ids))
 
 
+def allowlist(session_id: str | None, filters: dict[str, Any] | None) -> list[str] | None:
+    """The sessions a representation request confines recall to: `session_id` alone (which must then be in
+    the `filters` allowlist, when one is given too), else the `filters` allowlist, else none."""
+    allowed = session_allowlist(filters)
+    if session_id is None:
+        return allowed
+    if allowed is not None and session_id not in allowed:
+        raise ValidationError("session_id must be included in filters.session_id")
+    return [session_id]
+
+
 def check_session_ids(ids: list[Any], where: str) -> None:
     if len(ids) > MAX_ALLOWLIST:
         raise ValidationError(f"{where} may list at most {MAX_ALLOWLIST} sessions, not {len(ids)}")

@@ -86,16 +86,6 @@ async def search_peer(workspace_id: str, peer_id: str, body: MessageSearch, deps
     return render.respond([render.message(m) for m in found])
 
 
-def _sessions(body: RepresentationBody) -> list[str] | None:
-    """The allowlist the body asks for: `session_id` alone, else `filters` (spec 11.2)."""
-    allowed = representation.session_allowlist(body.filters)
-    if body.session_id is None:
-        return allowed
-    if allowed is not None and body.session_id not in allowed:
-        raise ValidationError("session_id must be included in filters.session_id")
-    return [body.session_id]
-
-
 @router.post("/{peer_id}/representation", response_model=RepresentationOut)
 @policy(peer="peer_id")
 async def get_representation(
@@ -110,7 +100,7 @@ async def get_representation(
                     search_top_k=body.search_top_k, search_max_distance=body.search_max_distance,
                     include_most_frequent=bool(body.include_most_frequent))
     text = await representation.representation(deps, workspace_id, peer_id, body.target or peer_id,
-                                               _sessions(body), recall)
+                                               representation.allowlist(body.session_id, body.filters), recall)
     return render.respond({"representation": text})
 
 

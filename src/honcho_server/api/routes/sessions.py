@@ -146,6 +146,7 @@ class ContextQuery:
 
 
 async def context_query(
+    session_id: str,
     tokens: Annotated[int | None, Query()] = None,
     summary: bool = True,
     peer_target: Annotated[str | None, Query()] = None,
@@ -170,6 +171,7 @@ async def context_query(
                     include_most_frequent=include_most_frequent)
     view = PeerView(target=peer_target, perspective=peer_perspective, sessions=sessions,
                     limit_to_session=limit_to_session, recall=recall)
+    context.check_view(session_id, view)  # before any authorization lookup is made for it
     return ContextQuery(tokens, summary, scope, view)
 
 
