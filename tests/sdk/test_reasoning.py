@@ -13,7 +13,6 @@ from honcho import Honcho
 from honcho.api_types import SessionPeerConfig
 from sdk_helpers import eventually
 
-from conftest import ServerProcess
 from fake_openai import FakeOpenAI
 
 LINE = re.compile(r"^\[(\d+)\] \S+ \S+ ([\w-]+): (.*)$", re.MULTILINE)
@@ -48,7 +47,7 @@ def _drained(honcho: Honcho) -> bool:
     return status.pending_work_units == 0 and status.in_progress_work_units == 0
 
 
-def test_the_sdk_reads_back_derived_knowledge(reasoning_server: ServerProcess, model: FakeOpenAI,
+def test_the_sdk_reads_back_derived_knowledge(reasoning_server: Any, model: FakeOpenAI,
                                               make_client) -> None:
     honcho = make_client(reasoning_server)
     alice, bob = honcho.peer("alice"), honcho.peer("bob")
