@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from honcho_server.cli import cost_bench as cb
 from honcho_server.cli import retrieval_bench as rb
-from honcho_server.config import EmbeddingSettings, Settings, load_settings
+from honcho_server.config import DeriverSettings, EmbeddingSettings, Settings, load_settings
 from honcho_server.errors import EmbeddingSpaceMismatch
 
 bench_app = typer.Typer(help="Benchmarks run through the server's own services.", no_args_is_help=True,
@@ -125,3 +126,104 @@ def recall_table(report: rb.Report) -> Table:
             label = f"{category} {rb.LOCOMO_CATEGORY_NAMES[category]}"
         table.add_row(label, str(row["questions"]), *(f"{row[f'recall@{k}']:.3f}" for k in rb.KS))
     return table
+
+
+class OutputMode(enum.StrEnum):
+    tool = "tool"
+    prompted = "prompted"
+
+
+@bench_app.command("cost")
+def cost(
+    path: Annotated[Path | None, typer.Argument(help="LoCoMo folder or file (default: the shared copy)")] = None,
+    conversation: Annotated[int, typer.Option("--conversation", min=0, help="Which LoCoMo conversation (0-9)")] = 0,
+    limit: Annotated[int | None, typer.Option("--messages", min=1, help="Only the first M messages")] = None,
+    output_mode: Annotated[OutputMode, typer.Option(
+        "--output-mode", help="How structured answers are asked for: tool (function calling, what OpenAI, "
+        "Anthropic and Gemini get) or prompted (schema in the prompt, local models)")] = OutputMode.tool,
+    batch_tokens: Annotated[int | None, typer.Option(min=0, help="Ours: deriver.batch_tokens (default: ours)")] = None,
+    max_input_tokens: Annotated[int | None, typer.Option(
+        min=256, help="Ours: deriver.max_input_tokens (default: ours)")] = None,
+    flush_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Ours: deriver.flush_seconds (default: ours)")] = None,
+    reference_flush_seconds: Annotated[float, typer.Option(
+        min=0, help="The reference's age flush (REPRESENTATION_BATCH_MAX_AGE_SECONDS)")] = cb.REFERENCE.flush_seconds,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """LLM input and output tokens per 100 ingested messages (deriver + summaries) on a LoCoMo conversation,
+    for our batching and the reference server's (512-token gate, 1,800 s age flush, windows of at most 1,024
+    tokens) side by side, measured in one run against a recording fake model on loopback.
+
+    The conversation is replayed as a live chat (one create call per message at its dataset time, the worker
+    drained after each on a clock that follows those times), each configuration on a fresh SQLite database,
+    with the same prompts. Input tokens are what the server really sends (o200k_base count of every message,
+    tool and schema sent). Output tokens depend on the fake: one conclusion of at most 25 tokens per message of
+    the target peer with 5+ words, and summaries of 0.8 x the asked word limit (capped by the material). The
+    reference's own deriver prompt is longer (three worked examples), so its column is a lower bound."""
+    err = Console(stderr=True)
+    try:
+        conversations = rb.load_dataset("locomo", path)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"Cannot load locomo from {path or rb.DEFAULT_PATHS['locomo']}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if conversation >= len(conversations):
+        typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
+                   f"{len(conversations) - 1})", err=True)
+        raise typer.Exit(code=2)
+    overrides = dict(batch_tokens=batch_tokens, max_input_tokens=max_input_tokens, flush_seconds=flush_seconds)
+    try:
+        ours = DeriverSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        typer.echo(f"Invalid deriver settings: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    reference = cb.REFERENCE.model_copy(update=dict(flush_seconds=reference_flush_seconds))
+    with tempfile.TemporaryDirectory(prefix="honcho-cost-") as scratch:
+        report = asyncio.run(cb.run(conversations[conversation], conversation, limit=limit, scratch=Path(scratch),
+                                    output_mode=output_mode.value, ours=ours, reference=reference,
+                                    progress=lambda line: err.print(f"[dim]{line}")))
+    if as_json:
+        typer.echo(json.dumps(cb.as_dict(report), indent=2))
+    else:
+        print_cost_report(Console(), report)
+
+
+def print_cost_report(console: Console, report: cb.Report) -> None:
+    ours, reference = report.configurations
+    console.print(f"[bold]LLM cost of ingestion[/bold]: LoCoMo conversation {report.conversation} "
+                  f"({report.conversation_id}), {report.messages} messages in {report.sessions} sessions, "
+                  f"{report.conversation_tokens:,} conversation tokens; {report.output_mode} output, fake model; "
+                  f"reference = the reference server's batching with our prompts")
+    table = Table(show_edge=False)
+    table.add_column("", no_wrap=True)
+    for column in (ours.label, "reference", "ours/ref"):
+        table.add_column(column, justify="right", no_wrap=True)
+
+    def row(label: str, a: float, b: float, *, ratio: bool = True, style: str | None = None) -> None:
+        shown = f"{a / b:.2f}" if ratio and b else ""
+        table.add_row(label, _number(a), _number(b), shown, style=style)
+
+    table.add_row("batch tokens/window/flush", *(f"{r.batch_tokens}/{r.max_input_tokens}/{r.flush_seconds:g}s"
+                                                  for r in (ours, reference)), "")
+    row("messages", ours.messages, reference.messages, ratio=False)
+    row("conversation tokens", ours.conversation_tokens, reference.conversation_tokens, ratio=False)
+    for task in cb.TASKS:
+        a, b = ours.tasks[task], reference.tasks[task]
+        row(f"{task} calls", a.calls, b.calls)
+        row(f"{task} input tokens", a.input_tokens, b.input_tokens)
+        row(f"{task} output tokens", a.output_tokens, b.output_tokens)
+    for key, label in (("calls", "calls"), ("input_tokens", "input tokens"), ("output_tokens", "output tokens")):
+        row(f"per 100 messages: {label}", ours.per_100_messages[key], reference.per_100_messages[key],
+            style="bold")
+    row("conclusions stored", ours.conclusions, reference.conclusions)
+    console.print(table)
+    failed = {r.label: r.jobs for r in (ours, reference)
+              if any(state != "done" for states in r.jobs.values() for state in states)}
+    if failed:
+        console.print(f"[red]jobs not done after the final drain: {failed}")
+    for note in report.notes:
+        console.print(f"[dim]- {note}")
+    console.print(f"[dim]{report.total_seconds:.1f} s")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"

@@ -1,0 +1,166 @@
+"""A recording, OpenAI-compatible chat model on loopback for `honcho-server bench cost`.
+
+`POST /v1/chat/completions` answers the server's own reasoning prompts plausibly and reports `usage` the way a
+provider would bill it:
+
+* prompt_tokens = o200k_base tokens of everything sent: every message's content, plus the JSON of `tools` and
+  `response_format` when present. This is what the server really sends, so input figures are measured.
+* completion_tokens = o200k_base tokens of the answer. The answer is made up by the rules below, so output figures
+  depend on them:
+  - deriver (system prompt "You read part of a conversation..."): one conclusion per message of the target peer
+    with 5+ words, "<peer> said on <date> that <the message's first words>", cut to at most 25 tokens (15-25 on
+    LoCoMo), citing that message;
+  - summary (instructions say "At most N words"): about 0.8 x N words taken from the material it was given (the
+    previous summary and the new messages), capped by that material's length;
+  - anything else: "OK".
+
+Structured answers go back as a tool call when the request offers tools (tool output), else as JSON text
+(prompted or native output). Each response is written in one piece with TCP_NODELAY (no delayed-ACK stalls).
+No embeddings endpoint: the bench embeds locally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from honcho_server.domain.tokens import count_tokens, truncate_to_tokens
+
+DERIVER_MARK = "You read part of a conversation"
+SUMMARY_WORDS = 0.8  # share of the asked word limit a summary uses
+FACT_MAX_TOKENS = 25
+FACT_MIN_WORDS = 5  # a message needs this many words to yield a conclusion
+
+_LINE = re.compile(r"^\[(\d+)\] (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} (\S+): (.*)$", re.MULTILINE)
+_TARGET = re.compile(r"^Target peer: (\S+)", re.MULTILINE)
+_AT_MOST = re.compile(r"At most (\d+) words")
+_SUMMARY_LINE = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}\] \S+: ", re.MULTILINE)
+
+
+@dataclass(slots=True)
+class Usage:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class FakeLLM:
+    """Start with `with FakeLLM() as fake:`; `fake.base_url` is the OpenAI-compatible API root."""
+
+    usage: dict[str, Usage] = field(default_factory=dict)  # per kind: deriver, summary, other
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.rstrip("/").endswith("/chat/completions"):
+                    try:
+                        status, payload = 200, fake.complete(json.loads(raw))
+                    except (ValueError, KeyError, TypeError) as exc:
+                        status, payload = 400, {"error": {"message": f"bad request: {exc}"}}
+                else:
+                    status, payload = 404, {"error": {"message": f"{self.path} is not served by the bench fake"}}
+                body = json.dumps(payload).encode()
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+                self.wfile.write(head + body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bench-fake-llm", daemon=True)
+
+    def __enter__(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.usage = {}
+
+    # ---- answering ---------------------------------------------------------------------------------------
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The chat completion for one request body (recorded in `usage`)."""
+        messages = body["messages"]
+        system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
+        user = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user")
+        if system.lstrip().startswith(DERIVER_MARK):
+            kind, answer = "deriver", json.dumps({"conclusions": conclusions(user)})
+        elif match := _AT_MOST.search(system):
+            kind, answer = "summary", summary(user, int(match.group(1)))
+        else:
+            kind, answer = "other", "OK"
+        if body.get("max_tokens") or body.get("max_completion_tokens"):
+            answer = truncate_to_tokens(answer, int(body.get("max_tokens") or body["max_completion_tokens"]))
+        prompt = sum(count_tokens(_text(m.get("content"))) for m in messages)
+        prompt += sum(count_tokens(json.dumps(body[key])) for key in ("tools", "response_format") if body.get(key))
+        completion = count_tokens(answer)
+        with self._lock:
+            seen = self.usage.setdefault(kind, Usage())
+            seen.requests += 1
+            seen.prompt_tokens += prompt
+            seen.completion_tokens += completion
+        message: dict[str, Any] = {"role": "assistant", "content": answer}
+        tools = [t["function"]["name"] for t in body.get("tools") or [] if t.get("type") == "function"]
+        if tools and kind == "deriver":  # tool output: the answer is the arguments of the output tool
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": tools[0], "arguments": answer}}]}
+        return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": message,
+                             "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}}
+
+
+def _text(content: Any) -> str:
+    """A message's content as text (a string, or a list of parts)."""
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def conclusions(prompt: str) -> list[dict[str, Any]]:
+    """One short fact per message of the target peer with enough words, citing it."""
+    target = _TARGET.search(prompt)
+    if target is None:
+        return []
+    out = []
+    for number, date, peer, content in _LINE.findall(prompt):
+        words = content.split()
+        if peer != target.group(1) or len(words) < FACT_MIN_WORDS:
+            continue
+        fact = truncate_to_tokens(f"{peer} said on {date} that {' '.join(words)}", FACT_MAX_TOKENS)
+        out.append({"content": fact.strip(), "sources": [int(number)], "about": None})
+    return out
+
+
+def summary(prompt: str, limit: int) -> str:
+    """About SUMMARY_WORDS x `limit` words of the material (previous summary, then new messages' text)."""
+    previous, _, new = prompt.partition("New messages:\n")
+    previous = previous.removeprefix("Previous summary:\n") if previous.startswith("Previous summary:") else ""
+    material = previous.split() + _SUMMARY_LINE.sub("", new).split()
+    return " ".join(material[: min(round(SUMMARY_WORDS * limit), len(material))])
