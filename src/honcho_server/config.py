@@ -95,8 +95,12 @@ class DeriverSettings(BaseModel):
         default=4096, ge=256, le=100_000,
         description="conversation tokens (context included) per deriver call; a longer backlog takes several calls",
     )
+    quiet_seconds: float = Field(
+        default=120.0, ge=0,
+        description="a smaller batch is derived once its sender has been quiet this long in the session")
     flush_seconds: float = Field(
-        default=300.0, ge=0, description="longest a queued message waits for its batch to fill; 0 never waits")
+        default=1800.0, ge=0,
+        description="longest a queued message waits for its batch, however lively the session; 0 never waits")
     dedup_similarity: float = Field(
         default=0.9, ge=0, le=1,
         description="cosine similarity from which a new conclusion that also shares its words and numbers with "

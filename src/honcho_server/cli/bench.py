@@ -144,6 +144,8 @@ def cost(
     batch_tokens: Annotated[int | None, typer.Option(min=0, help="Ours: deriver.batch_tokens (default: ours)")] = None,
     max_input_tokens: Annotated[int | None, typer.Option(
         min=256, help="Ours: deriver.max_input_tokens (default: ours)")] = None,
+    quiet_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Ours: deriver.quiet_seconds (default: ours)")] = None,
     flush_seconds: Annotated[float | None, typer.Option(
         min=0, help="Ours: deriver.flush_seconds (default: ours)")] = None,
     reference_flush_seconds: Annotated[float, typer.Option(
@@ -170,13 +172,15 @@ def cost(
         typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
                    f"{len(conversations) - 1})", err=True)
         raise typer.Exit(code=2)
-    overrides = dict(batch_tokens=batch_tokens, max_input_tokens=max_input_tokens, flush_seconds=flush_seconds)
+    overrides = dict(batch_tokens=batch_tokens, max_input_tokens=max_input_tokens, quiet_seconds=quiet_seconds,
+                     flush_seconds=flush_seconds)
     try:
         ours = DeriverSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         typer.echo(f"Invalid deriver settings: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    reference = cb.REFERENCE.model_copy(update=dict(flush_seconds=reference_flush_seconds))
+    reference = cb.REFERENCE.model_copy(update=dict(quiet_seconds=reference_flush_seconds,
+                                                    flush_seconds=reference_flush_seconds))
     with tempfile.TemporaryDirectory(prefix="honcho-cost-") as scratch:
         report = asyncio.run(cb.run(conversations[conversation], conversation, limit=limit, scratch=Path(scratch),
                                     output_mode=output_mode.value, ours=ours, reference=reference,
@@ -202,8 +206,9 @@ def print_cost_report(console: Console, report: cb.Report) -> None:
         shown = f"{a / b:.2f}" if ratio and b else ""
         table.add_row(label, _number(a), _number(b), shown, style=style)
 
-    table.add_row("batch tokens/window/flush", *(f"{r.batch_tokens}/{r.max_input_tokens}/{r.flush_seconds:g}s"
-                                                  for r in (ours, reference)), "")
+    table.add_row("batch tokens/window/quiet/flush",
+                  *(f"{r.batch_tokens}/{r.max_input_tokens}/{r.quiet_seconds:g}s/{r.flush_seconds:g}s"
+                    for r in (ours, reference)), "")
     row("messages", ours.messages, reference.messages, ratio=False)
     row("conversation tokens", ours.conversation_tokens, reference.conversation_tokens, ratio=False)
     for task in cb.TASKS:

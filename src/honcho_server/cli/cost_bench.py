@@ -3,11 +3,11 @@ batching and for the reference server's, measured in the same run against a reco
 
 The conversation is replayed as a live chat: one create call per message, in order, through the message service
 (LoCoMo sessions -> sessions, speakers -> peers, each message at its dataset time), and after each call the
-worker runs until nothing is due, with the services' clock at that message's time, so the age flush
-(`deriver.flush_seconds`) behaves as it would in real time. At the end the clock moves past the flush delay and
-the worker drains once more, so every message is derived. Each configuration gets a fresh SQLite database and
-the same prompts; only the batching settings differ. Tokens are read back from the `llm_calls` accounting the
-server keeps for every LLM call (services/llm_usage.py).
+worker runs until nothing is due, with the services' clock at that message's time, so the quiet-period and age
+flushes (`deriver.quiet_seconds`, `deriver.flush_seconds`) behave as they would in real time. At the end the
+clock moves past the flush delay and the worker drains once more, so every message is derived. Each
+configuration gets a fresh SQLite database and the same prompts; only the batching settings differ. Tokens are
+read back from the `llm_calls` accounting the server keeps for every LLM call (services/llm_usage.py).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ TASKS = ("deriver", "summary")
 # The reference server's batching (Honcho 3.0.12): a sender's queued messages are derived once they reach 512
 # tokens (REPRESENTATION_BATCH_WORK_UNIT_TARGET_TOKENS) or the oldest waited 1,800 s
 # (REPRESENTATION_BATCH_MAX_AGE_SECONDS), in windows of at most 1,024 conversation tokens
-# (REPRESENTATION_BATCH_TARGET_INPUT_TOKENS); summaries every 20 / 60 messages, as ours.
-REFERENCE = DeriverSettings(batch_tokens=512, max_input_tokens=1024, flush_seconds=1800)
+# (REPRESENTATION_BATCH_TARGET_INPUT_TOKENS); summaries every 20 / 60 messages, as ours. It has no quiet-period
+# flush: its only timer is the age flush (quiet_seconds = flush_seconds says so here).
+REFERENCE = DeriverSettings(batch_tokens=512, max_input_tokens=1024, quiet_seconds=1800, flush_seconds=1800)
 
 NOTES = (
     "Input tokens are measured: the o200k_base count of everything the server sends (every message of the "
@@ -76,6 +77,7 @@ class Result:
     label: str
     batch_tokens: int
     max_input_tokens: int
+    quiet_seconds: float
     flush_seconds: float
     messages: int
     conversation_tokens: int
@@ -195,7 +197,8 @@ async def replay(settings: Settings, config: Configuration, turns: list[rb.Turn]
         cost.output_tokens += row.output_tokens
         cost.failed += row.failed
     result = Result(name=config.name, label=config.label, batch_tokens=config.deriver.batch_tokens,
-                    max_input_tokens=config.deriver.max_input_tokens, flush_seconds=config.deriver.flush_seconds,
+                    max_input_tokens=config.deriver.max_input_tokens, quiet_seconds=config.deriver.quiet_seconds,
+                    flush_seconds=config.deriver.flush_seconds,
                     messages=created, conversation_tokens=tokens, tasks=tasks, per_100_messages={},
                     conclusions=int(stored_conclusions), jobs=jobs, seconds=time.perf_counter() - started)
     totals = _totals(result)

@@ -66,17 +66,26 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
     await conn.execute(stmt, rows)
 
 
-async def pending_weight(conn: AsyncConnection, dialect: Dialect, work_unit_key: str) -> int:
-    """The summed payload `tokens` of a work unit's pending jobs (how much a batch has gathered)."""
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What a work unit's pending jobs hold: their summed payload `tokens`, and when the oldest was queued."""
+
+    tokens: int
+    oldest: datetime | None
+
+
+async def gathered(conn: AsyncConnection, dialect: Dialect, work_unit_key: str) -> Gathered:
     total = func.coalesce(func.sum(dialect.json_number(t.c.payload, "tokens")), 0)
-    query = select(total).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending")
-    return int((await conn.execute(query)).scalar_one())
+    query = select(total, func.min(t.c.created_at)).where(t.c.work_unit_key == work_unit_key,
+                                                          t.c.status == "pending")
+    tokens, oldest = (await conn.execute(query)).one()
+    return Gathered(int(tokens), oldest)
 
 
-async def release(conn: AsyncConnection, work_unit_key: str, now: datetime) -> None:
-    """Make a work unit's waiting jobs due now (its batch is full)."""
-    await conn.execute(update(t).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending",
-                                       t.c.run_after > now).values(run_after=now, updated_at=now))
+async def reschedule(conn: AsyncConnection, work_unit_key: str, run_after: datetime, now: datetime) -> None:
+    """Make a work unit's pending jobs due at `run_after`."""
+    await conn.execute(update(t).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending").values(
+        run_after=run_after, updated_at=now))
 
 
 @dataclass(slots=True)

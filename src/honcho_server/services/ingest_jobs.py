@@ -78,21 +78,25 @@ def _add_representation(
 
 async def schedule_representation(conn: AsyncConnection, dialect: Dialect, planned: list[NewJob],
                                   settings: DeriverSettings, now: datetime) -> None:
-    """Batch by tokens with an age flush: a representation job waits up to `flush_seconds` unless its work unit
-    (one sender in one session) has gathered `batch_tokens`, in which case the whole unit is due now. The head
-    job of a unit takes in the jobs queued behind it (reasoning/deriver.py), so one call covers the batch."""
+    """When a sender's batch (its work unit: one sender in one session) is derived: at once when it has gathered
+    `batch_tokens`; otherwise once the sender has been quiet for `quiet_seconds` (each new message pushes that
+    back), but never later than `flush_seconds` after its oldest message. A conversation is thus usually derived
+    in one call when it pauses, not cut in pieces by a timer. The head job of the unit takes in the jobs queued
+    behind it (reasoning/deriver.py)."""
     for job in planned:
         if job.kind != "representation":
             continue
         if settings.flush_seconds <= 0:
             job.run_after = now
             continue
-        gathered = await jobs.pending_weight(conn, dialect, job.work_unit_key) + job.payload["tokens"]
-        if gathered >= settings.batch_tokens:
-            await jobs.release(conn, job.work_unit_key, now)
-            job.run_after = now
+        waiting = await jobs.gathered(conn, dialect, job.work_unit_key)
+        if waiting.tokens + job.payload["tokens"] >= settings.batch_tokens:
+            due = now
         else:
-            job.run_after = now + timedelta(seconds=settings.flush_seconds)
+            latest = (waiting.oldest or now) + timedelta(seconds=settings.flush_seconds)
+            due = min(latest, now + timedelta(seconds=settings.quiet_seconds))
+        await jobs.reschedule(conn, job.work_unit_key, due, now)
+        job.run_after = due
 
 
 def _summaries(ctx: SessionContext, seq: int, config: ResolvedConfig) -> list[NewJob]:
