@@ -1,20 +1,19 @@
 """A loopback OpenAI-compatible server for end-to-end tests: `/v1/embeddings` (vectors from the hash embedder)
 and `/v1/chat/completions` (answers scripted by the test, every request recorded).
 
-Each response goes out in one write with TCP_NODELAY, so clients never wait on delayed ACKs."""
+The HTTP side is the package's loopback server (one write per response, TCP_NODELAY)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from honcho_server.cli.loopback import LoopbackServer
 from honcho_server.embeddings.hashing import HashEmbedder
 
 
@@ -43,37 +42,16 @@ class FakeOpenAI:
         # Answers requests once the script is used up (a stand-in model for long-running servers); None: 500.
         self.responder: Callable[[dict[str, Any]], Any] | None = None
         self._lock = threading.Lock()
-        fake = self
+        self._server = LoopbackServer(self._handle, name="test-fake-openai")
+        self.base_url = f"{self._server.url}/v1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                if self.path == "/v1/embeddings":
-                    return self._send(200, fake._embeddings(body))
-                if self.path == "/v1/chat/completions":
-                    reply = fake._chat(body)
-                    return self._send(reply.status, reply.body, reply.headers)
-                return self._send(404, {"error": {"message": "not found"}})
-
-            def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-                raw = json.dumps(payload).encode()
-                extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json"
-                        f"\r\nContent-Length: {len(raw)}\r\n{extra}\r\n").encode()
-                self.wfile.write(head + raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+    def _handle(self, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if path == "/v1/embeddings":
+            return 200, self._embeddings(body), {}
+        if path == "/v1/chat/completions":
+            reply = self._chat(body)
+            return reply.status, reply.body, reply.headers
+        return 404, {"error": {"message": "not found"}}, {}
 
     def script(self, *steps: Step) -> None:
         """Queue the answers of the next chat requests, in order."""
@@ -117,12 +95,11 @@ class FakeOpenAI:
                                         "finish_reason": "stop"}], "usage": usage})
 
     def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.__exit__(*exc)
 
 
 FakeEmbeddings = FakeOpenAI  # the embedding tests' name for it

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from honcho_server.cli.loopback import LoopbackServer
 from honcho_server.domain.tokens import count_tokens, truncate_to_tokens
 
 DERIVER_MARK = "You read part of a conversation"
@@ -58,44 +57,20 @@ class FakeLLM:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        fake = self
+        self._server = LoopbackServer(self._handle, name="bench-fake-llm")
+        self.base_url = f"{self._server.url}/v1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path.rstrip("/").endswith("/chat/completions"):
-                    try:
-                        status, payload = 200, fake.complete(json.loads(raw))
-                    except (ValueError, KeyError, TypeError) as exc:
-                        status, payload = 400, {"error": {"message": f"bad request: {exc}"}}
-                else:
-                    status, payload = 404, {"error": {"message": f"{self.path} is not served by the bench fake"}}
-                body = json.dumps(payload).encode()
-                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-                self.wfile.write(head + body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bench-fake-llm", daemon=True)
+    def _handle(self, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if path.rstrip("/").endswith("/chat/completions"):
+            return 200, self.complete(body), {}
+        return 404, {"error": {"message": f"{path} is not served by the bench fake"}}, {}
 
     def __enter__(self) -> FakeLLM:
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.__exit__(*exc)
 
     def reset(self) -> None:
         with self._lock:

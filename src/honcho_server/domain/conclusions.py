@@ -86,44 +86,32 @@ def render_markdown(conclusions: list[Conclusion], premises: dict[str, str] | No
     by_level: dict[str, list[Conclusion]] = {level: [] for level in LEVELS}
     for c in sorted(conclusions, key=lambda c: (c.observed_at, c.pk)):
         by_level.setdefault(c.level, []).append(c)
-    sections: list[str] = []
-    if by_level["explicit"]:
-        lines = [f"[{_stamp(c.observed_at)}] {c.content}{_cite(c)}" for c in by_level["explicit"]]
-        sections.append("## Explicit Observations\n\n" + "\n".join(lines))
-    if by_level["deductive"]:
-        blocks = []
-        for c in by_level["deductive"]:
-            block = f"[{_stamp(c.observed_at)}] {c.content}"
-            sources = [premises[s] for s in c.source_ids or [] if s in premises]
-            if sources:
-                block += "\n   Premises:\n" + "\n".join(f"   - {p}" for p in sources)
-            blocks.append(block)
-        sections.append("## Deductive Observations\n\n" + "\n".join(blocks))
-    if by_level["inductive"]:
-        blocks = []
-        for c in by_level["inductive"]:
-            meta = c.metadata or {}
-            block = f" **Pattern** [{meta.get('confidence', 'medium')}]: {c.content}"
-            if meta.get("pattern_type"):
-                block += f"\n   **Type**: {meta['pattern_type']}"
-            sources = [premises[s] for s in c.source_ids or [] if s in premises]
-            if sources:
-                shown = [f"   - {p}" for p in sources[:5]]
-                if len(sources) > 5:
-                    shown.append(f"   - ... and {len(sources) - 5} more")
-                block += "\n   **Sources**:\n" + "\n".join(shown)
-            blocks.append(block)
-        sections.append("## Inductive Observations\n\n" + "\n".join(blocks))
-    if by_level["contradiction"]:
-        blocks = []
-        for c in by_level["contradiction"]:
-            block = f" **CONTRADICTION**: {c.content}"
-            sources = [premises[s] for s in c.source_ids or [] if s in premises]
-            if sources:
-                block += "\n   **Conflicting statements**:\n" + "\n".join(f"   - {p}" for p in sources)
-            blocks.append(block)
-        sections.append("## Contradictions\n\n" + "\n".join(blocks))
-    return "\n\n".join(sections)
+
+    def premise_list(c: Conclusion, heading: str, cap: int | None = None) -> str:
+        found = [premises[s] for s in c.source_ids or [] if s in premises]
+        if not found:
+            return ""
+        shown = [f"   - {p}" for p in found[:cap]]
+        if cap is not None and len(found) > cap:
+            shown.append(f"   - ... and {len(found) - cap} more")
+        return f"\n   {heading}:\n" + "\n".join(shown)
+
+    def inductive(c: Conclusion) -> str:
+        meta = c.metadata or {}
+        kind = f"\n   **Type**: {meta['pattern_type']}" if meta.get("pattern_type") else ""
+        return (f" **Pattern** [{meta.get('confidence', 'medium')}]: {c.content}{kind}"
+                + premise_list(c, "**Sources**", 5))
+
+    render = {
+        "explicit": lambda c: f"[{_stamp(c.observed_at)}] {c.content}{_cite(c)}",
+        "deductive": lambda c: f"[{_stamp(c.observed_at)}] {c.content}" + premise_list(c, "Premises"),
+        "inductive": inductive,
+        "contradiction": lambda c: f" **CONTRADICTION**: {c.content}" + premise_list(c, "**Conflicting statements**"),
+    }
+    titles = {"explicit": "Explicit Observations", "deductive": "Deductive Observations",
+              "inductive": "Inductive Observations", "contradiction": "Contradictions"}
+    return "\n\n".join(f"## {titles[level]}\n\n" + "\n".join(render[level](c) for c in by_level[level])
+                       for level in LEVELS if by_level[level])
 
 
 def _cite(c: Conclusion) -> str:

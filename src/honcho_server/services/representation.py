@@ -137,16 +137,22 @@ async def collection(conn: AsyncConnection, ws: Workspace, observer_pk: int, obs
     return Collection(ws.pk, ws.name, observer_pk, observed_pk, session_pks)
 
 
+async def _workspace_and_peers(conn: AsyncConnection, workspace_name: str, observer: str, observed: str
+                               ) -> tuple[Workspace | None, dict[str, Any]]:
+    """The workspace and the rows of those of the two peers that exist (scope names refused first)."""
+    check_not_scope("peer", observer)
+    check_not_scope("target", observed)
+    ws = await workspace_repo.find(conn, workspace_name)
+    return ws, (await peer_repo.find_many(conn, ws.pk, [observer, observed]) if ws else {})
+
+
 async def representation(deps: Deps, workspace_name: str, observer: str, observed: str,
                          sessions: list[str] | None, recall: Recall) -> str:
     """`observer`'s working representation of `observed`, confined to `sessions` when given (then explicit
     conclusions of those sessions only). Unknown peers have an empty representation."""
-    check_not_scope("peer", observer)
-    check_not_scope("target", observed)
     vector = await prepare(deps, recall)
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        rows = await peer_repo.find_many(conn, ws.pk, [observer, observed]) if ws else {}
+        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed)
         if ws is None or observer not in rows or observed not in rows:
             return ""
         scope = await collection(conn, ws, rows[observer].id, rows[observed].id, sessions)
@@ -162,12 +168,9 @@ class PeerContext:
 async def peer_context(deps: Deps, workspace_name: str, observer: str, observed: str, recall: Recall
                        ) -> PeerContext:
     """Representation and card in one read (never session-restricted). NotFound when the observer is missing."""
-    check_not_scope("peer", observer)
-    check_not_scope("target", observed)
     vector = await prepare(deps, recall)
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        rows = await peer_repo.find_many(conn, ws.pk, [observer, observed]) if ws else {}
+        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed)
         if ws is None or observer not in rows:
             raise NotFound(f"Peer {observer} not found in workspace {workspace_name}")
         if observed not in rows:
