@@ -16,12 +16,10 @@ import pytest
 for folder in (Path(__file__).parent, Path(__file__).parent / "api", Path(__file__).parent / "sdk"):
     sys.path.insert(0, str(folder))
 
-from honcho_server.api.app import create_app  # noqa: E402
 from honcho_server.services.deps import Deps  # noqa: E402
-from honcho_server.store.engine import Database  # noqa: E402
 from honcho_server.store.migrate import upgrade  # noqa: E402
 from honcho_server.worker.runtime import Worker  # noqa: E402
-from support import BACKENDS, fresh_database_url, make_settings  # noqa: E402
+from support import BACKENDS, api_client, fresh_database_url, new_deps  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -38,16 +36,14 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 async def deps(database_url: str) -> AsyncIterator[Deps]:
-    settings = make_settings(database_url)
-    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    deps = new_deps(database_url)
     yield deps
     await deps.db.dispose()
 
 
 @pytest.fixture(scope="session")
 async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(deps.settings, deps=deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with api_client(deps) as c:
         yield c
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from honcho_server.config import Settings
 
@@ -22,3 +27,22 @@ def fresh_database_url(backend: str, tmp_dir: Path) -> str:
 
 def make_settings(url: str, **overrides: object) -> Settings:
     return Settings(db={"url": url}, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def api_client(deps: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of the app built on `deps` (no server, no worker)."""
+    from honcho_server.api.app import create_app
+
+    app = create_app(deps.settings, deps=deps)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+def new_deps(url: str, **overrides: object) -> Any:
+    """Deps on a migrated database (the caller disposes of `deps.db`)."""
+    from honcho_server.services.deps import Deps
+    from honcho_server.store.engine import Database
+
+    settings = make_settings(url, **overrides)
+    return Deps(db=Database(settings.db.url, settings.db), settings=settings)

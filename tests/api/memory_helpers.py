@@ -13,7 +13,6 @@ import httpx
 from api_helpers import workspace_pk
 from sqlalchemy import select
 
-from honcho_server.api.app import create_app
 from honcho_server.domain.conclusions import NewConclusion
 from honcho_server.domain.models import SessionSummary
 from honcho_server.embeddings.base import EmbeddingError
@@ -23,6 +22,7 @@ from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store import tables
 from honcho_server.store.repos import conclusions as conclusion_repo
 from honcho_server.store.repos import summaries as summary_repo
+from support import api_client
 
 HASH_DIMENSIONS = 128
 
@@ -43,8 +43,7 @@ class FailingEmbedder:
 @contextlib.asynccontextmanager
 async def client_with(deps: Deps, embedder: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app on the shared database whose embedder is `embedder`."""
-    app = create_app(deps.settings, deps=Deps(db=deps.db, settings=deps.settings, embedder_instance=embedder))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with api_client(Deps(db=deps.db, settings=deps.settings, embedder_instance=embedder)) as c:
         yield c
 
 

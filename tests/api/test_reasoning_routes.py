@@ -10,9 +10,9 @@ import pytest
 from api_helpers import create_peer, create_workspace, expect, workspace_pk, ws_url
 from sqlalchemy import select
 
-from honcho_server.api.app import create_app
 from honcho_server.services.deps import Deps
 from honcho_server.store.tables import jobs
+from support import api_client
 
 ROUTES = [("peers/alice/chat", {"query": "What does alice like?"}),
           ("chat", {"query": "Who likes tea?"}),
@@ -43,8 +43,7 @@ async def llm_client(deps: Deps) -> AsyncIterator[tuple[httpx.AsyncClient, Deps]
     settings.llm = settings.llm.model_validate({"provider": "openai-compatible", "model": "m",
                                                 "base_url": "http://127.0.0.1:9/v1"})
     llm_deps = Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder_instance)
-    app = create_app(settings, deps=llm_deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with api_client(llm_deps) as c:
         yield c, llm_deps
 
 

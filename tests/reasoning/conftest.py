@@ -9,25 +9,21 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from honcho_server.api.app import create_app
 from honcho_server.services.deps import Deps
-from honcho_server.store.engine import Database
 from honcho_server.store.migrate import upgrade
-from support import fresh_database_url, make_settings
+from support import api_client, fresh_database_url, new_deps
 
 
 @pytest.fixture(scope="module")
 async def deps(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deps]:
     url = fresh_database_url(backend, tmp_path_factory.mktemp(f"reasoning-{backend}"))
     upgrade(url)
-    settings = make_settings(url)
-    deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
+    deps = new_deps(url)
     yield deps
     await deps.db.dispose()
 
 
 @pytest.fixture(scope="module")
 async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(deps.settings, deps=deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with api_client(deps) as c:
         yield c

@@ -19,7 +19,6 @@ from api_helpers import add_messages, create_session, expect, msg, session_url, 
 from sqlalchemy import select
 
 from fake_openai import FakeOpenAI, Reply
-from honcho_server.api.app import create_app
 from honcho_server.domain import cards
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
@@ -30,6 +29,7 @@ from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.tables import conclusions, llm_calls
 from honcho_server.store.tables import jobs as jobs_table
 from honcho_server.worker.runtime import Worker
+from support import api_client
 
 LINE = re.compile(r"^\[(\d+)\] (\d{4}-\d\d-\d\d) \d\d:\d\d ([\w-]+): (.*)$", re.MULTILINE)
 SENT = datetime(2024, 3, 10, 15, 30, tzinfo=UTC)
@@ -84,8 +84,7 @@ def llm_deps(deps: Deps, fake: FakeOpenAI) -> Deps:
 
 @pytest.fixture
 async def api(llm_deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(llm_deps.settings, deps=llm_deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with api_client(llm_deps) as c:
         yield c
 
 
@@ -184,8 +183,7 @@ async def test_malformed_json_is_retried_then_parked_with_its_error(
 
 async def test_jobs_batch_by_tokens_with_an_age_flush(deps: Deps, fake: FakeOpenAI, ws: str) -> None:
     llm_deps = _deps(deps, fake, flush_seconds=600, batch_tokens=40)
-    app = create_app(llm_deps.settings, deps=llm_deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as api:
+    async with api_client(llm_deps) as api:
         await create_session(api, ws, "s", peers={"alice": {}})
         for i in range(3):  # three small create calls: under the token target, they wait
             await add_messages(api, ws, "s", [msg("alice", f"Fact number {i} about my garden")])
@@ -209,8 +207,7 @@ async def test_jobs_batch_by_tokens_with_an_age_flush(deps: Deps, fake: FakeOpen
 async def test_a_small_batch_runs_once_its_oldest_message_waited_long_enough(
         deps: Deps, fake: FakeOpenAI, ws: str) -> None:
     llm_deps = _deps(deps, fake, flush_seconds=600, batch_tokens=10_000)
-    app = create_app(llm_deps.settings, deps=llm_deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as api:
+    async with api_client(llm_deps) as api:
         await create_session(api, ws, "s", peers={"alice": {}})
         await add_messages(api, ws, "s", [msg("alice", "I collect stamps")])
     await Worker(llm_deps).drain()
@@ -251,8 +248,7 @@ async def test_duplicates_reinforce_and_reruns_count_nothing_twice(
 
 async def test_semantic_dedup_keeps_different_facts_apart(deps: Deps, fake: FakeOpenAI, ws: str) -> None:
     llm_deps = _deps(deps, fake, dedup_similarity=0.3)
-    app = create_app(llm_deps.settings, deps=llm_deps)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as api:
+    async with api_client(llm_deps) as api:
         await create_session(api, ws, "s", peers={"alice": {}})
         await add_messages(api, ws, "s", [msg("alice", "hello")])
         fake.script({"conclusions": [{"content": "alice drinks green tea every morning", "sources": [1]},
