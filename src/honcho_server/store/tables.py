@@ -230,6 +230,9 @@ conclusions = Table(
     Column("about_at", UTCDateTime(), nullable=True),  # when what it says happened or holds, when stated
     Column("metadata", Json, nullable=False),  # internal metadata (the API's `metadata` filter reads it)
     Column("embedding", LargeBinary, nullable=True),  # float32 unit vector of the configured embedder
+    # Set when consolidation replaced it with a newer or merged conclusion: kept as history, out of current reads.
+    Column("superseded_by", String(UID_LEN), nullable=True),
+    Column("superseded_at", UTCDateTime(), nullable=True),
     _created_at(),
     CheckConstraint("level IN ('explicit', 'deductive', 'inductive', 'contradiction')", name="level"),
     ForeignKeyConstraint(["workspace_id", "observer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),

@@ -25,6 +25,7 @@ _observed = peers.alias("observed")
 OBSERVER_NAME = select(_observer.c.name).where(_observer.c.id == t.c.observer_id).scalar_subquery()
 OBSERVED_NAME = select(_observed.c.name).where(_observed.c.id == t.c.observed_id).scalar_subquery()
 SESSION_NAME = select(sessions.c.name).where(sessions.c.id == t.c.session_id).scalar_subquery()
+CURRENT = t.c.superseded_by.is_(None)  # not replaced by consolidation
 _COLUMNS = (t.c.id, t.c.uid, t.c.level, t.c.content, t.c.times_derived, t.c.message_ids, t.c.source_ids,
             t.c.observed_at, t.c.about_at, t.c.created_at, t.c.metadata, OBSERVER_NAME.label("observer"),
             OBSERVED_NAME.label("observed"), SESSION_NAME.label("session_name"))
@@ -37,7 +38,7 @@ def fields(workspace_name: str) -> dict[str, Field]:
         "observed_id": OBSERVED_NAME, "observed": OBSERVED_NAME,
         "session_id": SESSION_NAME, "session_name": SESSION_NAME,
         "workspace_id": literal(workspace_name), "workspace_name": literal(workspace_name),
-        "id": t.c.uid, "content": t.c.content,
+        "id": t.c.uid, "content": t.c.content, "superseded_by": t.c.superseded_by,
     }
     found = {key: Field(column, "text") for key, column in text_fields.items()}
     found.update({
@@ -86,7 +87,7 @@ class Twin:
 
 def _collection(observer_pk: int, observed_pk: int, level: str, session_pk: int | None) -> list[ColumnElement]:
     """One observer's conclusions about one peer at one level; explicit ones only within their session."""
-    where = [t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, t.c.level == level]
+    where = [t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, t.c.level == level, CURRENT]
     if level == "explicit":
         where.append(t.c.session_id.is_(None) if session_pk is None else t.c.session_id == session_pk)
     return where
@@ -156,6 +157,15 @@ async def remove(conn: AsyncConnection, workspace_pk: int, uid: str) -> bool:
     return result.rowcount > 0
 
 
+def _mentions(filters: Any, key: str) -> bool:
+    """Whether `key` appears anywhere in a filter (inside AND / OR / NOT too)."""
+    if isinstance(filters, dict):
+        return key in filters or any(_mentions(v, key) for v in filters.values())
+    if isinstance(filters, list):
+        return any(_mentions(v, key) for v in filters)
+    return False
+
+
 def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | None) -> ColumnElement | None:
     """A client filter (spec 4.1) as one condition on conclusion rows (None when it sets none); FilterError."""
     return compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
@@ -163,8 +173,11 @@ def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | N
 
 async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
                     filters: dict[str, Any] | None, page: int, size: int, reverse: bool) -> Page[Conclusion]:
-    """Newest first unless `reverse` (spec 9.2)."""
+    """Newest first unless `reverse` (spec 9.2). Superseded conclusions are history: listed only when the filter
+    asks about `superseded_by` (e.g. `{"superseded_by": {"ne": null}}`)."""
     query = _scoped(workspace_pk)
+    if not _mentions(filters, "superseded_by"):
+        query = query.where(CURRENT)
     where = condition(dialect, workspace_name, filters)
     if where is not None:
         query = query.where(where)
@@ -185,7 +198,7 @@ class Collection:
     session_pks: tuple[int, ...] | None = None
 
     def where(self) -> list[ColumnElement]:
-        where = [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk]
+        where = [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk, CURRENT]
         if self.session_pks is not None:
             if not self.session_pks:
                 return [false()]
