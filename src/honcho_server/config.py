@@ -108,6 +108,17 @@ class DeriverSettings(BaseModel):
     )
 
 
+class DreamSettings(BaseModel):
+    """When consolidation ("dreams") runs on its own; `POST .../schedule_dream` runs one at once."""
+
+    threshold: int = Field(default=50, ge=1, description="new explicit conclusions in a collection that call for one")
+    idle_minutes: float = Field(
+        default=60.0, ge=0, description="how long the observed peer must have been quiet (each batch pushes it back)")
+    min_hours_between: float = Field(default=8.0, ge=0, description="least time between two dreams of a collection")
+    max_conclusions: int = Field(
+        default=200, ge=10, le=2000, description="newest current conclusions one dream reads")
+
+
 EMBEDDING_PROVIDERS = ("local", "openai", "gemini", "hash")
 
 
@@ -232,6 +243,7 @@ class Settings(BaseSettings):
     defaults: ReasoningDefaults = Field(default_factory=ReasoningDefaults)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     deriver: DeriverSettings = Field(default_factory=DeriverSettings)
+    dream: DreamSettings = Field(default_factory=DreamSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 

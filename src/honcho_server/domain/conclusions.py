@@ -56,6 +56,7 @@ class NewConclusion:
     about_at: datetime | None = None
     embedding: bytes | None = None
     times_derived: int = 1
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

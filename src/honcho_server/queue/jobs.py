@@ -24,6 +24,16 @@ OPEN = ("pending", "running")
 _OPEN_LITERAL = t.c.status.in_([literal_column(f"'{status}'") for status in OPEN])
 
 
+def dream_unit(workspace_pk: int, observer: str, observed: str) -> str:
+    """Dreams of one collection (of any type) run one at a time."""
+    return f"dream:{workspace_pk}:{observer}:{observed}"
+
+
+def dream_key(dream_type: str, workspace_pk: int, observer: str, observed: str) -> str:
+    """At most one open dream of a type per collection."""
+    return f"dream:{dream_type}:{workspace_pk}:{observer}:{observed}"
+
+
 @dataclass(slots=True)
 class NewJob:
     kind: str
@@ -86,6 +96,21 @@ async def reschedule(conn: AsyncConnection, work_unit_key: str, run_after: datet
     """Make a work unit's pending jobs due at `run_after`."""
     await conn.execute(update(t).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending").values(
         run_after=run_after, updated_at=now))
+
+
+async def last_done(conn: AsyncConnection, dedupe_key: str) -> datetime | None:
+    """When the latest finished job with this dedupe key finished."""
+    query = select(func.max(t.c.updated_at)).where(t.c.dedupe_key == dedupe_key, t.c.status == "done")
+    return (await conn.execute(query)).scalar_one()
+
+
+async def push_back(conn: AsyncConnection, dialect: Dialect, dedupe_key: str, run_after: datetime,
+                    now: datetime) -> int:
+    """Delay the pending job holding `dedupe_key` to `run_after` when it was scheduled automatically
+    (payload `auto`); jobs a client asked for keep their time. Returns how many moved."""
+    stmt = update(t).where(t.c.dedupe_key == dedupe_key, t.c.status == "pending", t.c.run_after < run_after,
+                           dialect.json_text(t.c.payload, "auto") == "true")
+    return (await conn.execute(stmt.values(run_after=run_after, updated_at=now))).rowcount
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from honcho_server.domain.conclusions import NewConclusion, fingerprint
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import ClaimedJob
+from honcho_server.reasoning import dreams
 from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
@@ -324,6 +325,9 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
                                     _copies(found), deps.settings.deriver, dims, clock())
                 log.debug("deriver %s -> %s: %d new, %d reinforced", observer.name, batch.observed,
                           result.inserted, result.reinforced)
+                if batch.config.get("dream_enabled", True):
+                    await dreams.consider(conn, deps.db.dialect, deps.settings.dream, job.workspace_pk,
+                                          (observer.id, observer.name), (observed.id, observed.name), clock())
             if card:
                 current = await card_repo.get(conn, observer.id, observed.id)
                 merged = cards.merge(current, card)

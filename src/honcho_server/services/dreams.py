@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from honcho_server.errors import BadRequest, ReasoningOff
 from honcho_server.queue import jobs
-from honcho_server.queue.jobs import NewJob
+from honcho_server.queue.jobs import NewJob, dream_key, dream_unit
 from honcho_server.services import workspaces
 from honcho_server.services.deps import Deps
 
@@ -19,8 +19,8 @@ async def schedule(deps: Deps, workspace_name: str, observer: str, observed: str
     observed = observed or observer
     async with deps.db.write() as conn:
         ws = await workspaces.require(conn, workspace_name)
-        key = f"dream:{dream_type}:{ws.pk}:{observer}:{observed}"
-        job = NewJob(kind="dream", work_unit_key=key, dedupe_key=key, workspace_pk=ws.pk, observed=observed,
+        job = NewJob(kind="dream", work_unit_key=dream_unit(ws.pk, observer, observed),
+                     dedupe_key=dream_key(dream_type, ws.pk, observer, observed), workspace_pk=ws.pk, observed=observed,
                      observers=[observer], payload={"observer": observer, "observed": observed,
                                                     "dream_type": dream_type, "session": session,
                                                     "rebuild": rebuild})

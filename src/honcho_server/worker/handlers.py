@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.reasoning import deriver, summaries
+from honcho_server.reasoning import deriver, dreams, summaries
 from honcho_server.services import deletion, embedding
 from honcho_server.services.deps import Deps
 
@@ -27,7 +27,7 @@ REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspa
             "embed": embedding.embed_new_messages}
 # Jobs that need an LLM. Without one configured they are not claimed: they wait, counted as pending in queue
 # status, and run once a provider is configured.
-REASONING = {"summary": summarize_session, "representation": deriver.derive}
+REASONING = {"summary": summarize_session, "representation": deriver.derive, "dream": dreams.run_dream}
 
 
 def registry(settings: Settings) -> dict:

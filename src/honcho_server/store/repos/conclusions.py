@@ -68,7 +68,7 @@ async def insert(conn: AsyncConnection, workspace_pk: int, items: Sequence[NewCo
                  session_id=c.session_pk, level=c.level, content=c.content, fingerprint=fingerprint(c.content),
                  times_derived=c.times_derived, message_ids=list(c.message_ids) if c.message_ids else None,
                  source_ids=list(c.source_ids) if c.source_ids else None, observed_at=c.observed_at,
-                 about_at=c.about_at, metadata={}, embedding=c.embedding, created_at=now)
+                 about_at=c.about_at, metadata=c.metadata or {}, embedding=c.embedding, created_at=now)
             for uid, c in zip(uids, items, strict=True)]
     if rows:
         await conn.execute(t.insert(), rows)
@@ -265,3 +265,39 @@ async def set_embeddings(conn: AsyncConnection, rows: Sequence[tuple[int, bytes]
     if rows:
         stmt = update(t).where(t.c.id == bindparam("pk")).values(embedding=bindparam("blob"))
         await conn.execute(stmt, [{"pk": pk, "blob": blob} for pk, blob in rows])
+
+
+async def supersede(conn: AsyncConnection, pks: Sequence[int], by_uid: str, now: datetime) -> None:
+    """Retire conclusions in favour of `by_uid`: kept as history, out of current reads."""
+    if pks:
+        await conn.execute(update(t).where(t.c.id.in_(list(pks)), CURRENT).values(superseded_by=by_uid,
+                                                                                   superseded_at=now))
+
+
+async def fold_in(conn: AsyncConnection, pk: int, times_derived: int, message_ids: Sequence[str],
+                  content: str | None = None, embedding: bytes | None = None) -> None:
+    """Give a kept conclusion the count and sources of the duplicates merged into it (and a new wording)."""
+    values: dict[str, Any] = {"times_derived": times_derived, "message_ids": list(message_ids) or None}
+    if content is not None:
+        values.update(content=content, fingerprint=fingerprint(content), embedding=embedding)
+    await conn.execute(update(t).where(t.c.id == pk).values(**values))
+
+
+async def count_explicit_since(conn: AsyncConnection, observer_pk: int, observed_pk: int,
+                               since: datetime | None) -> int:
+    """Current explicit conclusions of a collection recorded after `since` (all when None)."""
+    query = select(func.count()).select_from(t).where(t.c.observer_id == observer_pk,
+                                                      t.c.observed_id == observed_pk, t.c.level == "explicit", CURRENT)
+    if since is not None:
+        query = query.where(t.c.created_at > since)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def exact_twins_any_level(conn: AsyncConnection, observer_pk: int, observed_pk: int,
+                                fingerprints: Sequence[str]) -> set[str]:
+    """Which of `fingerprints` a current conclusion of the collection already has (any level, any session)."""
+    if not fingerprints:
+        return set()
+    query = select(t.c.fingerprint).where(t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, CURRENT,
+                                          t.c.fingerprint.in_(sorted(set(fingerprints))))
+    return set((await conn.execute(query)).scalars())

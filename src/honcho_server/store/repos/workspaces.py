@@ -43,6 +43,11 @@ async def find(conn: AsyncConnection, name: str, *, for_update: bool = False) ->
     return to_workspace(row) if row else None
 
 
+async def find_by_pk(conn: AsyncConnection, pk: int) -> Workspace | None:
+    row = (await conn.execute(select(t).where(t.c.id == pk))).first()
+    return to_workspace(row) if row else None
+
+
 async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
     await conn.execute(update(t).where(t.c.id == pk).values(**values))
 
