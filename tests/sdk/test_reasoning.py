@@ -26,6 +26,10 @@ def stand_in_model(body: dict[str, Any]) -> Any:
     """Deriver: one fact per message of the target, and a card line when a name is given. Summaries: the
     conversation's contents, briefly."""
     system, user = _prompt(body, "system"), _prompt(body, "user")
+    if system.startswith("You consolidate"):
+        lisbon = [int(n) for n, text in re.findall(r"^\[(\d+)\] [^:]*: (.*)$", user, re.M) if "Lisbon" in text]
+        return {"deductions": [{"content": "alice lives in Portugal", "premises": lisbon[:1]}],
+                "card": ["IDENTITY: Alice", "ATTRIBUTE: lives in Lisbon"]}
     if system.startswith("You read part of a conversation"):
         target = re.search(r"Target peer: (\S+)", user).group(1)  # type: ignore[union-attr]
         facts = [{"content": f"{target} said: {text}", "sources": [int(n)]}
@@ -89,3 +93,18 @@ def test_the_sdk_reads_back_derived_knowledge(reasoning_server: Any, model: Fake
     assert ctx.peer_card and ctx.messages
     from_bob = session.context(peer_target="alice", peer_perspective="bob", tokens=4000)
     assert from_bob.peer_representation and "Lisbon" in from_bob.peer_representation
+
+
+def test_schedule_dream_consolidates_through_the_sdk(reasoning_server: Any, model: FakeOpenAI, make_client) -> None:
+    honcho = make_client(reasoning_server)
+    alice = honcho.peer("alice")
+    session = honcho.session("home")
+    session.add_messages([alice.message("Hi, my name is Alice and I live in Lisbon")])
+    eventually(lambda: _drained(honcho), timeout=60)
+    honcho.schedule_dream(alice)
+    eventually(lambda: _drained(honcho), timeout=60)
+    deduced = [c for c in alice.conclusions.list() if c.level == "deductive"]
+    assert [c.content for c in deduced] == ["alice lives in Portugal"]
+    (premise,) = deduced[0].source_ids or []
+    assert "Lisbon" in alice.conclusions.get(premise).content
+    assert alice.get_card() == ["IDENTITY: Alice", "ATTRIBUTE: lives in Lisbon"]
