@@ -14,6 +14,7 @@ from fastapi import Response
 from honcho_server.config import LLMSettings
 from honcho_server.domain import jsontext, models
 from honcho_server.domain.conclusions import Conclusion
+from honcho_server.domain.receipts import Receipt
 
 
 class JSON(Response):
@@ -25,6 +26,20 @@ class JSON(Response):
 
 def respond(content: Any, status_code: int = 200) -> JSON:
     return JSON(content, status_code=status_code)
+
+
+# Every deletion that cascades answers with its receipt's counts in this header (compact JSON, bounded in size).
+RECEIPT_HEADER = "X-Honcho-Receipt"
+
+
+def receipt(done: Receipt) -> JSON:
+    """The whole receipt as the body, its counts in the header."""
+    return JSON(done.as_dict(), headers={RECEIPT_HEADER: done.header()})
+
+
+def receipt_only_header(done: Receipt) -> Response:
+    """204 without a body (what the SDK expects), the counts in the header."""
+    return Response(status_code=204, headers={RECEIPT_HEADER: done.header()})
 
 
 def workspace(w: models.Workspace) -> dict[str, Any]:

@@ -318,6 +318,30 @@ class KeyOut(BaseModel):
     key: str
 
 
+class ReceiptCountsOut(BaseModel):
+    conclusions_removed: int
+    conclusions_updated: int
+    conclusions_restored: int
+    messages_removed: int
+    summaries_removed: int
+    cards_affected: int
+    jobs_enqueued: int
+
+
+class ReceiptOut(BaseModel):
+    """What a cascading deletion removed, changed, restored and queued (domain/receipts.py)."""
+
+    deleted: dict[str, str] | None
+    conclusions_removed: list[str]
+    conclusions_updated: list[str]
+    conclusions_restored: list[str]
+    messages_removed: list[str]
+    summaries_removed: list[dict[str, Any]]
+    cards_affected: list[dict[str, Any]]
+    jobs_enqueued: list[dict[str, Any]]
+    counts: ReceiptCountsOut
+
+
 # ---- errors (documentation only: api/errors.py renders them) -------------------------------------
 
 

@@ -315,6 +315,7 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
         for cand, blob in zip(found, blobs, strict=True):
             cand.vector = np.frombuffer(blob, dtype="<f4")
     async with deps.db.write() as conn:
+        found, card = await _still_sourced(conn, job.session_pk, turns, found, card)
         peers = await peer_repo.find_many(conn, job.workspace_pk, [batch.observed, *batch.observers])
         observed = peers.get(batch.observed)
         observers = [peers[n] for n in dict.fromkeys(batch.observers) if n in peers] if observed else []
@@ -335,6 +336,22 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
                     await card_repo.put(conn, deps.db.dialect, job.workspace_pk, observer.id, observed.id, merged,
                                         clock())
         await jobs.absorb(conn, batch.absorbed, clock())
+
+
+async def _still_sourced(conn: Any, session_pk: int, turns: dict[int, Turn], found: list[Candidate],
+                         card: list[str]) -> tuple[list[Candidate], list[str]]:
+    """Messages deleted while the model worked (services/cascade.py) are not cited: a conclusion read only from
+    them is dropped, and so are the proposed card entries (they cannot be traced to their messages)."""
+    shown = {t.uid for t in turns.values()}
+    present = await messages.present_uids(conn, session_pk, sorted(shown))
+    if present == shown:
+        return found, card
+    kept = []
+    for cand in found:
+        cand.message_ids = [m for m in cand.message_ids if m in present]
+        if cand.message_ids:
+            kept.append(cand)
+    return kept, []
 
 
 def _copies(found: list[Candidate]) -> list[Candidate]:

@@ -23,6 +23,7 @@ from honcho_server.store.repos.messages import Turn
 CHUNK_TOKENS = 12_000  # conversation tokens per summarising call
 WORDS = {"short": 250, "long": 800}  # the length asked for
 MAX_OUTPUT_TOKENS = {"short": 600, "long": 1800}
+MAX_ATTEMPTS = 3  # summarising again after messages were deleted meanwhile, before the job fails (and is retried)
 
 _INSTRUCTIONS = {
     "short": (
@@ -61,24 +62,44 @@ def chunks(turns: list[Turn], limit: int = CHUNK_TOKENS) -> list[list[Turn]]:
 
 async def summarize(db: Database, llm: LLMClient, workspace_pk: int, session_pk: int, seq: int, kinds: list[str],
                     now: Callable[[], datetime]) -> None:
-    """Write the `kinds` summaries of the session up to message `seq` (see the module docstring)."""
+    """Write the `kinds` summaries of the session up to message `seq` (see the module docstring).
+
+    A message deleted while the model worked (services/cascade.py) must not live on in the summary: the write
+    checks that every message summarised is still there, and summarises again without it otherwise."""
     for kind in kinds:
-        async with db.read() as conn:
-            previous = await repo.latest(conn, session_pk, kind)
-            if previous is not None and previous.last_seq >= seq:
-                continue  # already summarised this far
-            turns = await messages.turns(conn, session_pk, previous.last_seq if previous else 0, seq)
-        if not turns:
-            continue  # the messages are gone (session purged meanwhile)
-        text = previous.content if previous else None
-        for group in chunks(turns):  # no transaction is open while the model works
-            text = (await llm.run("summary", instructions=_INSTRUCTIONS[kind].format(words=WORDS[kind]),
-                                  prompt=render_prompt(text, group), workspace_pk=workspace_pk,
-                                  max_output_tokens=MAX_OUTPUT_TOKENS[kind])).strip()
-        if not text:
-            raise ValueError(f"the model returned an empty {kind} summary")  # retried, then parked: never saved
-        last = turns[-1]
-        summary = SessionSummary(kind=kind, content=text, last_seq=last.seq, message_uid=last.uid,
-                                 token_count=count_tokens(text), created_at=now())
-        async with db.write() as conn:
-            await repo.add(conn, db.dialect, workspace_pk, session_pk, summary)
+        for _ in range(MAX_ATTEMPTS):
+            if await _summarize_kind(db, llm, workspace_pk, session_pk, seq, kind, now):
+                break
+        else:
+            raise RuntimeError(f"the session's messages kept changing while its {kind} summary was written")
+
+
+async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, session_pk: int, seq: int, kind: str,
+                          now: Callable[[], datetime]) -> bool:
+    """One attempt; False when a summarised message was deleted meanwhile (nothing written)."""
+    async with db.read() as conn:
+        previous = await repo.latest(conn, session_pk, kind)
+        if previous is not None and previous.last_seq >= seq:
+            return True  # already summarised this far
+        after = previous.last_seq if previous else 0
+        turns = await messages.turns(conn, session_pk, after, seq)
+    if not turns:
+        return True  # the messages are gone (session purged meanwhile)
+    text = previous.content if previous else None
+    for group in chunks(turns):  # no transaction is open while the model works
+        text = (await llm.run("summary", instructions=_INSTRUCTIONS[kind].format(words=WORDS[kind]),
+                              prompt=render_prompt(text, group), workspace_pk=workspace_pk,
+                              max_output_tokens=MAX_OUTPUT_TOKENS[kind])).strip()
+    if not text:
+        raise ValueError(f"the model returned an empty {kind} summary")  # retried, then parked: never saved
+    last = turns[-1]
+    summary = SessionSummary(kind=kind, content=text, last_seq=last.seq, message_uid=last.uid,
+                             token_count=count_tokens(text), created_at=now())
+    async with db.write() as conn:
+        if await messages.count_between(conn, session_pk, after, last.seq) != len(turns):
+            return False
+        current = await repo.latest(conn, session_pk, kind)
+        if (current.last_seq if current else 0) != after:
+            return False  # the summary folded in was deleted meanwhile (it covered a deleted message)
+        await repo.add(conn, db.dialect, workspace_pk, session_pk, summary)
+    return True

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.conclusions import Conclusion, NewConclusion
 from honcho_server.domain.ids import SCOPE_PREFIX
 from honcho_server.domain.models import Page, Workspace
+from honcho_server.domain.receipts import Receipt
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.embeddings.base import EmbeddingError
 from honcho_server.errors import NotFound, ValidationError
 from honcho_server.search.terms import query_terms
-from honcho_server.services import workspaces
+from honcho_server.services import cascade, workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs, query_vector
 from honcho_server.store.repos import conclusions as repo
@@ -127,11 +128,9 @@ async def get(deps: Deps, workspace_name: str, uid: str) -> Conclusion:
     return found
 
 
-async def delete(deps: Deps, workspace_name: str, uid: str) -> None:
-    async with deps.db.write() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        if ws is None or not await repo.remove(conn, ws.pk, uid):
-            raise _not_found(uid, workspace_name)
+async def delete(deps: Deps, workspace_name: str, uid: str) -> Receipt:
+    """Delete a conclusion and what rests on it (services/cascade.py); NotFound when there is none."""
+    return await cascade.delete_conclusion(deps, workspace_name, uid)
 
 
 def _collection_names(filters: dict[str, Any] | None) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from honcho_server.services.deps import Deps
 
 
 async def delete_session(deps: Deps, job: ClaimedJob) -> None:
-    await deletion.purge_session(deps, job.payload["session_pk"])
+    await deletion.purge_session(deps, job.payload["session_pk"], job_id=job.id)
 
 
 async def delete_workspace(deps: Deps, job: ClaimedJob) -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep
 from honcho_server.api.policy import PolicyRoute, policy
-from honcho_server.api.schemas import ConclusionBatch, ConclusionOut, ConclusionQueryBody, ListBody, PageOut
+from honcho_server.api.schemas import (
+    ConclusionBatch,
+    ConclusionOut,
+    ConclusionQueryBody,
+    ListBody,
+    PageOut,
+    ReceiptOut,
+)
 from honcho_server.services import conclusions
 from honcho_server.services.conclusions import ConclusionInput, ConclusionQuery
 
@@ -53,8 +60,15 @@ async def get_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep) -
     return render.respond(render.conclusion(await conclusions.get(deps, workspace_id, conclusion_id)))
 
 
-@router.delete("/{conclusion_id}", status_code=204)
+@router.delete("/{conclusion_id}", status_code=204, responses={200: {"model": ReceiptOut,
+                                                                     "description": "The receipt (`receipt=true`)"}})
 @policy()
-async def delete_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep) -> Response:
-    await conclusions.delete(deps, workspace_id, conclusion_id)
-    return Response(status_code=204)
+async def delete_conclusion(
+    workspace_id: str, conclusion_id: str, deps: DepsDep,
+    receipt: Annotated[bool, Query(description="answer 200 with the deletion's receipt instead of 204")] = False,
+) -> Response:
+    """Delete a conclusion and what rests on it (conclusions left without premises or sources; history it
+    superseded comes back). 204 without a body, as the SDK expects, with the receipt's counts in the
+    `X-Honcho-Receipt` header; with `receipt=true`, 200 and the whole receipt."""
+    done = await conclusions.delete(deps, workspace_id, conclusion_id)
+    return render.receipt(done) if receipt else render.receipt_only_header(done)

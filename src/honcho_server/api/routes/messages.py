@@ -20,13 +20,14 @@ from honcho_server.api.schemas import (
     MessageOut,
     MessageUpdate,
     PageOut,
+    ReceiptOut,
     as_utc,
 )
 from honcho_server.domain import jsontext
 from honcho_server.domain.configuration import MessageConfiguration
 from honcho_server.domain.metadata import check_metadata
 from honcho_server.errors import FileTooLarge
-from honcho_server.services import messages, uploads
+from honcho_server.services import cascade, messages, uploads
 
 router = APIRouter(
     prefix="/v3/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"], route_class=PolicyRoute
@@ -149,3 +150,12 @@ async def update_message(
 ) -> Response:
     updated = await messages.update_metadata(deps, workspace_id, session_id, message_id, body.metadata)
     return render.respond(render.message(updated))
+
+
+@router.delete("/{message_id}", response_model=ReceiptOut)
+@policy(**SESSION)
+async def delete_message(workspace_id: str, session_id: str, message_id: str, deps: DepsDep) -> Response:
+    """Delete a message and what rests on it: conclusions read only from it, the summaries covering it (queued
+    again without it), its vector and full-text entry. Not in the reference API. 200 with the receipt (its counts
+    also in the `X-Honcho-Receipt` header); 404 for an unknown session or message."""
+    return render.receipt(await cascade.delete_message(deps, workspace_id, session_id, message_id))

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 # Message vectors live in tables whose names all start with this (created by code, not by migrations: the
 # dimension is runtime configuration). Drift checks skip every table with this prefix.
@@ -126,6 +127,16 @@ class Dialect(ABC):
     @abstractmethod
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         """Top-level `key` as a number, NULL when absent or not numeric."""
+
+    @abstractmethod
+    def json_array_items(self, column: Any) -> TableValuedAlias:
+        """The elements of a JSON array column as a table (one text column, `value`), for a correlated EXISTS;
+        NULL, JSON null and non-array values have no elements."""
+
+    @abstractmethod
+    async def refresh_message_text(self, conn: AsyncConnection, message_pks: Sequence[int]) -> None:
+        """Recompute the full-text documents of these messages. Each holds the tail of the turn before it (the
+        message with the previous seq), so a message that follows a deleted one must be re-indexed to forget it."""
 
     @abstractmethod
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],

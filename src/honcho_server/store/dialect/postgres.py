@@ -14,13 +14,16 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    func,
     literal,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from honcho_server.store.dialect import jsonsem, pg_text, pg_vectors
 from honcho_server.store.dialect.base import Dialect, VectorScope, check_k
@@ -67,6 +70,17 @@ class PostgresDialect(Dialect):
         # Typed as text: left untyped, the result is typed JSONB, and the text operators used on it
         # (ILIKE, comparisons with strings) are ones JSONB does not declare, which SQLAlchemy deprecates.
         return type_coerce(column, JSONB).op("->>", return_type=Text())(literal(key))
+
+    def json_array_items(self, column: Any) -> TableValuedAlias:
+        doc = type_coerce(column, JSONB)
+        array = case((func.jsonb_typeof(doc) == "array", doc), else_=cast(literal("[]"), JSONB))
+        return func.jsonb_array_elements_text(array).table_valued("value")
+
+    async def refresh_message_text(self, conn: AsyncConnection, message_pks: Sequence[int]) -> None:
+        pks = sorted({int(pk) for pk in message_pks})
+        if pks:
+            # The row trigger of migration 0005 recomputes `content_tsv` whenever `content` is assigned.
+            await conn.execute(text("UPDATE messages SET content = content WHERE id = ANY(:pks)"), {"pks": pks})
 
     def __init__(self) -> None:
         self._text_stats = pg_text.TextStats()  # the full-text statistics of this database, read once a minute

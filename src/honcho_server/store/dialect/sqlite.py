@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, Table, bindparam, column, event, func, literal_column, table
+from sqlalchemy import ColumnElement, Select, Table, bindparam, column, event, func, literal_column, table, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import Boolean, Float, String
 
 from honcho_server.store.dialect import jsonsem, sqlite_vectors
@@ -27,6 +28,16 @@ _warned_no_vectors = False
 # vec0 reads vector chunks as BLOBs; memory-mapping the file keeps them from being copied into SQLite's small
 # page cache on every query (measured: 7.2 -> 4.4 ms per 10k-vector search). Address space, not resident memory.
 MMAP_SIZE = 1 << 30
+
+
+# A message's full-text row as the insert trigger of migration 0005 writes it: "<sender>: <text>", and the sender and
+# last 25 words of the message before it (seq - 1) as context. Keep the two in step.
+_FTS_REINDEX = text(
+    "INSERT INTO messages_fts(rowid, body, context) SELECT m.id, "
+    "coalesce((SELECT name FROM peers WHERE id = m.peer_id), '') || ': ' || m.content, "
+    "coalesce((SELECT coalesce((SELECT name FROM peers WHERE id = p.peer_id), '') || ': ' || "
+    "honcho_tail_words(p.content, 25) FROM messages p WHERE p.session_id = m.session_id AND p.seq = m.seq - 1), '') "
+    "FROM messages m WHERE m.id IN :pks").bindparams(bindparam("pks", expanding=True))
 
 
 class SqliteDialect(Dialect):
@@ -101,6 +112,18 @@ class SqliteDialect(Dialect):
 
     def json_number(self, column: Any, key: str) -> ColumnElement[float]:
         return func.honcho_json_number(column, key, type_=Float)
+
+    def json_array_items(self, column: Any) -> TableValuedAlias:
+        return func.json_each(column).table_valued("value")
+
+    async def refresh_message_text(self, conn: AsyncConnection, message_pks: Sequence[int]) -> None:
+        pks = sorted({int(pk) for pk in message_pks})
+        if not pks:
+            return
+        params = {"pks": pks}
+        await conn.execute(text("DELETE FROM messages_fts WHERE rowid IN :pks").bindparams(
+            bindparam("pks", expanding=True)), params)
+        await conn.execute(_FTS_REINDEX, params)
 
     async def text_search(self, conn: AsyncConnection, messages: Table, query: Select[Any], terms: list[str],
                           limit: int, scope_rows: int | None = None) -> Select[Any]:

@@ -131,3 +131,20 @@ async def turns_at(conn: AsyncConnection, session_pk: int, seqs: list[int]) -> l
     query = _TURNS.where(t.c.session_id == session_pk, t.c.seq.in_(sorted(set(seqs)))).order_by(t.c.seq)
     return [Turn(r.seq, r.uid, r.peer_name or "", r.content, r.token_count, r.created_at)
             for r in await conn.execute(query)]
+
+
+async def count_between(conn: AsyncConnection, session_pk: int, after_seq: int, upto_seq: int) -> int:
+    """How many of the session's messages have `after_seq < seq <= upto_seq`."""
+    query = select(func.count()).select_from(t).where(t.c.session_id == session_pk, t.c.seq > after_seq,
+                                                      t.c.seq <= upto_seq)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def present_uids(conn: AsyncConnection, session_pk: int, uids: list[str]) -> set[str]:
+    """Which of `uids` are still messages of the session."""
+    found: set[str] = set()
+    ordered = sorted(set(uids))
+    for start in range(0, len(ordered), 500):
+        query = select(t.c.uid).where(t.c.session_id == session_pk, t.c.uid.in_(ordered[start:start + 500]))
+        found.update((await conn.execute(query)).scalars())
+    return found
