@@ -45,7 +45,8 @@ async def conclusion_rows(deps: Deps, ws: str) -> dict[str, Row]:
 async def assert_no_orphans(deps: Deps, ws: str, deleted: list[tuple[str, int]] = ()) -> None:
     """Nothing in the workspace points at what is gone: every premise, source message and successor of a
     conclusion exists (so no explicit conclusion cites only missing messages); no summary covers a
-    deleted message (`deleted`: (session name, seq)); every session's message_count is its number of messages."""
+    deleted message (`deleted`: (session name, seq); checked before any summary is written again: a new one
+    covers the span without it); every session's message_count is its number of messages."""
     c, m, s, sm = tables.conclusions, tables.messages, tables.sessions, tables.summaries
     ws_pk = await workspace_pk(deps, ws)
     async with deps.db.read() as conn:
