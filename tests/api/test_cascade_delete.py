@@ -317,3 +317,11 @@ async def test_session_purge_cascades_and_keeps_its_receipt(client: httpx.AsyncC
     assert receipt["summaries_removed"] == [{"session_id": "s1", "summary_type": "short", "message_id": m1[3]}]
     assert receipt["cards_affected"] == [{"observer_id": "alice", "observed_id": "alice"}]
     assert receipt["messages_removed"] == [] and receipt["counts"]["messages_removed"] == 6
+
+
+async def test_browsers_may_read_the_receipt_header(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
+    await _setup(client, ws)
+    e1 = await store_conclusion(deps, ws, "alice", "alice", "alice lives in Lisbon")
+    response = await client.delete(ws_url(ws, "conclusions", e1), headers={"Origin": "http://localhost:3000"})
+    assert response.status_code == 204
+    assert "x-honcho-receipt" in response.headers.get("access-control-expose-headers", "").lower()

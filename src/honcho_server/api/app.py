@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from honcho_server import __version__
 from honcho_server.api import errors
 from honcho_server.api.deps import screen_input
+from honcho_server.api.render import RECEIPT_HEADER
 from honcho_server.api.routes import conclusions, keys, messages, peers, reasoning, sessions, workspaces
 from honcho_server.api.schemas import ERROR_RESPONSES
 from honcho_server.config import Settings, load_settings
@@ -62,6 +63,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
+        expose_headers=[RECEIPT_HEADER],  # deletion receipts' counts, readable by browser clients too
     )
     app.add_middleware(activity.middleware)  # outermost: counts every request, errors included
     errors.install(app)

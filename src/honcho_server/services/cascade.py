@@ -26,8 +26,10 @@ What rests on what:
   is rewritten from the conclusions that remain, without being shown the old one. Entries set through `PUT
   .../card` that no remaining conclusion supports may be dropped by that rebuild.
 
-Each deletion is computed and applied in one write transaction (the rows it changes are locked first), so readers
-see either everything before it or everything after it.
+A conclusion or message deletion is computed and applied in one write transaction (the rows it changes are locked
+first), so readers see everything before it or everything after it. A session purge (services/deletion.py) runs the
+cascade in one transaction before its messages go in batches, and once more with the deletion of the session row
+(for anything derived from the session meanwhile).
 """
 
 from __future__ import annotations
