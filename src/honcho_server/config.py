@@ -119,6 +119,34 @@ class DreamSettings(BaseModel):
         default=200, ge=10, le=2000, description="newest current conclusions one dream reads")
 
 
+class DialecticLevel(BaseModel):
+    """What one reasoning level of the chat may spend (its model: `llm.dialectic_<level>`)."""
+
+    tool_rounds: int = Field(ge=0, le=50, description="model turns that may call retrieval tools before the answer")
+    max_output_tokens: int = Field(gt=0, description="cap of each model turn's output (the answer included)")
+    prefetch: int = Field(ge=0, le=100, description="conclusions closest to the question put in the prompt")
+
+
+class DialecticSettings(BaseModel):
+    """The chat agent (spec 11): per-level budgets in one table, and the prompt's bounds."""
+
+    minimal: DialecticLevel = DialecticLevel(tool_rounds=1, max_output_tokens=300, prefetch=10)
+    low: DialecticLevel = DialecticLevel(tool_rounds=3, max_output_tokens=1000, prefetch=20)
+    medium: DialecticLevel = DialecticLevel(tool_rounds=5, max_output_tokens=2000, prefetch=25)
+    high: DialecticLevel = DialecticLevel(tool_rounds=8, max_output_tokens=4000, prefetch=30)
+    max: DialecticLevel = DialecticLevel(tool_rounds=12, max_output_tokens=8000, prefetch=40)
+    session_history_tokens: int = Field(
+        default=4096, ge=0, description="recent messages of the chat's session put in the prompt (0: none)")
+    context_tokens: int = Field(
+        default=12_000, ge=500,
+        description="most tokens of retrieved memory (cards, prefetched conclusions, session history) in the "
+        "prompt; the question itself is never cut")
+    tool_result_tokens: int = Field(default=3000, ge=200, description="longest result one tool call returns")
+
+    def level(self, name: str) -> DialecticLevel:
+        return getattr(self, name)
+
+
 EMBEDDING_PROVIDERS = ("local", "openai", "gemini", "hash")
 
 
@@ -244,6 +272,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     deriver: DeriverSettings = Field(default_factory=DeriverSettings)
     dream: DreamSettings = Field(default_factory=DreamSettings)
+    dialectic: DialecticSettings = Field(default_factory=DialecticSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 

@@ -8,6 +8,7 @@
     ├── Unauthorized        401  authentication or authorization failed (the API never says 403)
     ├── ObserverLimit       400  too many observers in one session
     ├── BadRequest          400  a well-formed request that cannot be honoured
+    ├── LLMFailed           502  the LLM provider failed or answered malformed, after the retries
     ├── Disabled            405  the feature is switched off
     ├── UnsupportedFileType 415  upload of a type we cannot read
     └── FileTooLarge        413  upload over the size limit
@@ -66,6 +67,14 @@ class ReasoningOff(BadRequest):
         "Reasoning is off on this server: no LLM is configured. Set HONCHO_LLM__PROVIDER (openai, anthropic, "
         "gemini or openai-compatible) and HONCHO_LLM__MODEL, plus HONCHO_LLM__API_KEY and/or HONCHO_LLM__BASE_URL "
         "as the provider needs, then restart the server.")
+
+
+class LLMFailed(HonchoError):
+    """The configured LLM could not give an answer (provider errors after the retries, or malformed answers
+    after the re-asks): the server's upstream failed, not the request."""
+
+    status_code = 502
+    default_message = "The LLM provider failed"
 
 
 class Disabled(HonchoError):

@@ -12,39 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from pydantic_ai import Agent
-from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior
+from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError
 from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
 from pydantic_ai.usage import RunUsage
 
 from honcho_server.config import LLMSettings
-from honcho_server.llm import metrics, models
-from honcho_server.llm.base import LLMCall, LLMOutputError, LLMProviderError, Recorder
+from honcho_server.llm import agent, metrics, models
+from honcho_server.llm.agent import AgentResult, AgentStream, AgentTask
+from honcho_server.llm.base import LLMCall, LLMError, LLMOutputError, LLMProviderError, Recorder
 from honcho_server.llm.pricing import estimate_cost
+from honcho_server.llm.retrying import delay, transient
 
 log = logging.getLogger("honcho_server.llm")
 T = TypeVar("T")
-BACKOFF_BASE, BACKOFF_MAX = 0.5, 30.0
-_TRANSIENT = {408, 409, 425, 429}  # and every 5xx
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, ModelHTTPError):
-        return exc.status_code in _TRANSIENT or exc.status_code >= 500
-    return isinstance(exc, ModelAPIError | TimeoutError)  # no status: connection errors and timeouts
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    try:
-        return min(float(headers.get("retry-after", "")), BACKOFF_MAX)
-    except ValueError:
-        return None
 
 
 class LLMClient:
@@ -57,7 +42,7 @@ class LLMClient:
         self.recorder = recorder
         self._model_for = model_for
         self._models: dict[str, tuple[models.TaskModel, Any]] = {}
-        self._sleep = sleep
+        self.sleep = sleep
 
     @property
     def enabled(self) -> bool:
@@ -67,7 +52,8 @@ class LLMClient:
         """The task's provider and model (raises LLMNotConfigured when reasoning is off)."""
         return models.resolve(self.settings, task)
 
-    def _model(self, task: str) -> tuple[models.TaskModel, Any]:
+    def model(self, task: str) -> tuple[models.TaskModel, Any]:
+        """The task's resolved settings and its pydantic-ai model (built once)."""
         if task not in self._models:
             spec = models.resolve(self.settings, task)
             self._models[task] = (spec, self._model_for(spec))
@@ -77,38 +63,58 @@ class LLMClient:
                   workspace_pk: int | None = None, max_output_tokens: int | None = None) -> T:
         """The model's answer to `prompt` under `instructions`, as `output_type` (str: plain text).
         `max_output_tokens` lowers the task's cap for this call."""
-        spec, model = self._model(task)
+        spec, model = self.model(task)
         agent = Agent(model, output_type=self._output_spec(output_type, spec.output_mode),
                       instructions=instructions, retries={"output": self.settings.output_retries})
-        cap = min(spec.max_output_tokens, max_output_tokens or spec.max_output_tokens)
-        model_settings: dict[str, Any] = {"max_tokens": cap, "timeout": spec.timeout_seconds}
-        if spec.temperature is not None:
-            model_settings["temperature"] = spec.temperature
+        model_settings = self.model_settings(spec, max_output_tokens)
         usage, started, attempt = RunUsage(), time.perf_counter(), 0
         try:
             while True:
                 try:
-                    result = await agent.run(prompt, model_settings=cast(Any, model_settings), usage=usage)
-                    await self._record(spec, usage, started, None, workspace_pk)
+                    result = await agent.run(prompt, model_settings=model_settings, usage=usage)
+                    await self.record(spec, usage, started, None, workspace_pk)
                     return cast(T, result.output)
                 except (ModelAPIError, TimeoutError) as exc:
-                    if not _transient(exc) or attempt >= self.settings.max_retries:
+                    if not transient(exc) or attempt >= self.settings.max_retries:
                         raise
-                    delay = _retry_after(exc) or min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt)
+                    wait = delay(exc, attempt)
                     attempt += 1
                     log.warning("%s: %s/%s failed (%s); retry %d in %.1f s", task, spec.provider, spec.model,
-                                exc, attempt, delay)
-                    await self._sleep(delay * (0.75 + random.random() / 2))
-        except UnexpectedModelBehavior as exc:
-            await self._record(spec, usage, started, f"malformed answer: {exc}", workspace_pk)
-            raise LLMOutputError(f"{spec.provider}/{spec.model} gave no valid answer for {task}: {exc}") from exc
-        except ModelHTTPError as exc:
-            await self._record(spec, usage, started, f"HTTP {exc.status_code}: {exc}", workspace_pk)
-            raise LLMProviderError(f"{spec.provider}/{spec.model} answered HTTP {exc.status_code}: {exc.body!r}",
-                                   exc.status_code) from exc
-        except (ModelAPIError, TimeoutError) as exc:
-            await self._record(spec, usage, started, f"unreachable: {exc}", workspace_pk)
-            raise LLMProviderError(f"{spec.provider}/{spec.model} unreachable: {exc}") from exc
+                                exc, attempt, wait)
+                    await self.sleep(wait)
+        except (AgentRunError, ModelAPIError, TimeoutError) as exc:
+            raise await self.failed(spec, usage, started, workspace_pk, exc) from exc
+
+    async def run_agent(self, task: AgentTask) -> AgentResult:
+        """An agent run with tools (llm/agent.py): the answer once complete."""
+        return await agent.run(self, task)
+
+    def stream_agent(self, task: AgentTask) -> AgentStream:
+        """An agent run with tools whose text answer is read as the model writes it (llm/agent.py)."""
+        return AgentStream(self, task)
+
+    def model_settings(self, spec: models.TaskModel, max_output_tokens: int | None) -> Any:
+        """Request settings of a task: its output cap (lowered to `max_output_tokens`), timeout, temperature."""
+        cap = min(spec.max_output_tokens, max_output_tokens or spec.max_output_tokens)
+        settings: dict[str, Any] = {"max_tokens": cap, "timeout": spec.timeout_seconds}
+        if spec.temperature is not None:
+            settings["temperature"] = spec.temperature
+        return settings
+
+    async def failed(self, spec: models.TaskModel, usage: RunUsage, started: float, workspace_pk: int | None,
+                     exc: BaseException) -> LLMError:
+        """Record a failed run and say what went wrong as an LLMError."""
+        name = f"{spec.provider}/{spec.model}"
+        if isinstance(exc, ModelHTTPError):
+            error, out = f"HTTP {exc.status_code}: {exc}", LLMProviderError(
+                f"{name} answered HTTP {exc.status_code}: {exc.body!r}", exc.status_code)
+        elif isinstance(exc, ModelAPIError | TimeoutError):
+            error, out = f"unreachable: {exc}", LLMProviderError(f"{name} unreachable: {exc}")
+        else:  # malformed answers after the re-asks, or more requests than the run may make
+            error, out = f"malformed answer: {exc}", LLMOutputError(f"{name} gave no valid answer for {spec.task}: "
+                                                                   f"{exc}")
+        await self.record(spec, usage, started, error, workspace_pk)
+        return out
 
     @staticmethod
     def _output_spec(output_type: type[Any], mode: str) -> Any:
@@ -116,7 +122,7 @@ class LLMClient:
             return str
         return {"tool": ToolOutput, "native": NativeOutput, "prompted": PromptedOutput}[mode](output_type)
 
-    async def _record(self, spec: models.TaskModel, usage: RunUsage, started: float, error: str | None,
+    async def record(self, spec: models.TaskModel, usage: RunUsage, started: float, error: str | None,
                       workspace_pk: int | None) -> None:
         inp, out = usage.input_tokens or 0, usage.output_tokens or 0
         call = LLMCall(task=spec.task, provider=spec.provider, model=spec.model, input_tokens=inp,
