@@ -1,5 +1,6 @@
 """A loopback OpenAI-compatible server for end-to-end tests: `/v1/embeddings` (vectors from the hash embedder)
-and `/v1/chat/completions` (answers scripted by the test, every request recorded).
+and `/v1/chat/completions` (answers scripted by the test, every request recorded; tool calls with `ToolCalls`;
+streamed as server-sent chunks when the request says `stream: true`).
 
 The HTTP side is the package's loopback server (one write per response, TCP_NODELAY)."""
 
@@ -13,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from honcho_server.cli.loopback import LoopbackServer
+from honcho_server.cli.fake_llm import stream_events
+from honcho_server.cli.loopback import LoopbackServer, Streamed
 from honcho_server.embeddings.hashing import HashEmbedder
 
 
@@ -26,9 +28,16 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# A chat step: assistant text, a JSON-able object (sent as its JSON text), a Reply, or a function of the request
-# body returning one of those.
-Step = str | dict[str, Any] | list[Any] | Reply | Callable[[dict[str, Any]], Any]
+@dataclass
+class ToolCalls:
+    """An assistant turn calling tools: (name, arguments) pairs."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+
+
+# A chat step: assistant text, a JSON-able object (sent as its JSON text), ToolCalls, a Reply, or a function of the
+# request body returning one of those.
+Step = str | dict[str, Any] | list[Any] | ToolCalls | Reply | Callable[[dict[str, Any]], Any]
 
 
 class FakeOpenAI:
@@ -41,6 +50,7 @@ class FakeOpenAI:
         self._script: list[Step] = []
         # Answers requests once the script is used up (a stand-in model for long-running servers); None: 500.
         self.responder: Callable[[dict[str, Any]], Any] | None = None
+        self.stream_delay = 0.0  # seconds between the chunks of a streamed answer
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handle, name="test-fake-openai")
         self.base_url = f"{self._server.url}/v1"
@@ -50,6 +60,8 @@ class FakeOpenAI:
             return 200, self._embeddings(body), {}
         if path == "/v1/chat/completions":
             reply = self._chat(body)
+            if body.get("stream") and reply.status == 200:
+                return 200, Streamed(stream_events(reply.body, piece=5), delay=self.stream_delay), reply.headers
             return reply.status, reply.body, reply.headers
         return 404, {"error": {"message": "not found"}}, {}
 
@@ -85,14 +97,24 @@ class FakeOpenAI:
             step = step(body)
         if isinstance(step, Reply):
             return step
-        text = step if isinstance(step, str) else json.dumps(step)
+        message: dict[str, Any]
+        if isinstance(step, ToolCalls):
+            text = json.dumps(step.calls)
+            calls = [{"id": f"call_{len(self.chat_requests)}_{i}", "type": "function",
+                      "function": {"name": name, "arguments": json.dumps(args)}}
+                     for i, (name, args) in enumerate(step.calls)]
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+        else:
+            text = step if isinstance(step, str) else json.dumps(step)
+            message = {"role": "assistant", "content": text}
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
         usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(text) // 4 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return Reply(200, {"id": f"chatcmpl-{len(self.chat_requests)}", "object": "chat.completion", "created": 0,
                            "model": body.get("model", "fake"),
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                        "finish_reason": "stop"}], "usage": usage})
+                           "choices": [{"index": 0, "message": message,
+                                        "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
+                           "usage": usage})
 
     def __enter__(self) -> FakeOpenAI:
         self._server.__enter__()

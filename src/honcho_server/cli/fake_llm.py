@@ -111,6 +111,33 @@ class FakeLLM:
                           "total_tokens": prompt + completion}}
 
 
+def stream_events(completion: dict[str, Any], piece: int = 12) -> list[str]:
+    """A chat completion as the `stream: true` chunks an OpenAI-compatible server sends (data of each event): the
+    text in pieces of `piece` characters, each tool call's arguments likewise, the finish reason, the usage, then
+    `[DONE]`."""
+    choice = completion["choices"][0]
+    message, base = choice["message"], {k: completion[k] for k in ("id", "created", "model")}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        return json.dumps({**base, "object": "chat.completion.chunk",
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    def pieces(text: str) -> list[str]:
+        return [text[i:i + piece] for i in range(0, len(text), piece)] or [""]
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": p}) for p in pieces(message.get("content") or "") if p]
+    for index, tool in enumerate(message.get("tool_calls") or []):
+        function = tool["function"]
+        out.append(chunk({"tool_calls": [{"index": index, "id": tool["id"], "type": "function",
+                                          "function": {"name": function["name"], "arguments": ""}}]}))
+        out += [chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]})
+                for p in pieces(function["arguments"])]
+    out.append(chunk({}, choice["finish_reason"]))
+    out.append(json.dumps({**base, "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}))
+    return [*out, "[DONE]"]
+
+
 def _text(content: Any) -> str:
     """A message's content as text (a string, or a list of parts)."""
     if isinstance(content, list):

@@ -1,18 +1,30 @@
 """A loopback JSON-over-HTTP server for fakes of remote APIs (benchmarks and tests).
 
 Each response goes out in one write with TCP_NODELAY: a client never waits ~40 ms on a delayed ACK, which would
-otherwise dominate every latency figure measured against the fake."""
+otherwise dominate every latency figure measured against the fake. A handler may answer with `Streamed` instead of
+a JSON payload: its events then go out as server-sent events, one HTTP chunk each, `delay` seconds apart."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# (path, decoded JSON body) -> (status, JSON payload, extra headers)
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A `text/event-stream` answer: each event's data (already JSON text, or e.g. `[DONE]`) as one chunk."""
+
+    events: Sequence[str]
+    delay: float = 0.0  # seconds between events
+
+
+# (path, decoded JSON body) -> (status, JSON payload or Streamed, extra headers)
 Handle = Callable[[str, Any], tuple[int, Any, dict[str, str]]]
 
 
@@ -33,11 +45,26 @@ class LoopbackServer:
                     status, payload, headers = handle(self.path, json.loads(raw))
                 except (ValueError, KeyError, TypeError) as exc:
                     status, payload, headers = 400, {"error": {"message": f"bad request: {exc}"}}, {}
+                if isinstance(payload, Streamed):
+                    self._stream(status, payload, headers)
+                    return
                 body = json.dumps(payload).encode()
                 extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json"
                         f"\r\nContent-Length: {len(body)}\r\n{extra}\r\n").encode()
                 self.wfile.write(head + body)
+
+            def _stream(self, status: int, streamed: Streamed, headers: dict[str, str]) -> None:
+                extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                self.wfile.write((f"HTTP/1.1 {status} OK\r\nContent-Type: text/event-stream\r\n"
+                                  f"Transfer-Encoding: chunked\r\n{extra}\r\n").encode())
+                for number, data in enumerate(streamed.events):
+                    if number and streamed.delay:
+                        time.sleep(streamed.delay)
+                    chunk = f"data: {data}\n\n".encode()
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
 
             def log_message(self, *args: object) -> None:
                 pass
