@@ -153,6 +153,18 @@ async def test_card_refresh_rebuilds_the_card_only(
     assert card == ["ATTRIBUTE: works as a nurse"]
 
 
+async def test_a_rebuild_of_an_emptied_collection_clears_the_card(
+        api: tuple[httpx.AsyncClient, Deps], model: FakeModel, ws: str) -> None:
+    client, deps = api
+    await create_session(client, ws, "s", peers={"alice": {}})
+    expect(await client.put(ws_url(ws, "peers/alice/card"), json={"peer_card": ["IDENTITY: stale"]}), 200)
+    body = {"observer": "alice", "dream_type": "card_refresh", "rebuild": True}
+    expect(await client.post(ws_url(ws, "schedule_dream"), json=body), 204)
+    await Worker(deps).drain()
+    assert model.dream_prompts == []
+    assert expect(await client.get(ws_url(ws, "peers/alice/card")), 200)["peer_card"] is None
+
+
 async def test_dreams_are_scheduled_durably_once_and_pushed_back_by_activity(
         deps: Deps, model: FakeModel, ws: str) -> None:
     moment = [datetime(2031, 5, 1, 9, tzinfo=UTC)]

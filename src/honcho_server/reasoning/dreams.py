@@ -248,6 +248,9 @@ async def run_dream(deps: Deps, job: ClaimedJob) -> None:
         listed = list(reversed(await repo.recent(conn, target.scope, deps.settings.dream.max_conclusions)))
         card = await card_repo.get(conn, target.scope.observer_pk, target.scope.observed_pk)
     if not listed:
+        if dream_type == "card_refresh" and job.payload.get("rebuild") and may_write_card and card:
+            async with deps.db.write() as conn:  # nothing left to know: a rebuilt card is empty
+                await card_repo.clear(conn, target.scope.observer_pk, target.scope.observed_pk)
         return
     names = {"observer": target.observer, "observed": target.observed}
     if dream_type == "card_refresh":

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, bindparam, delete, false, func, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.conclusions import Conclusion, NewConclusion, fingerprint
@@ -150,11 +150,6 @@ async def by_uids(conn: AsyncConnection, workspace_pk: int, workspace_name: str,
         return []
     rows = await conn.execute(_scoped(workspace_pk).where(t.c.uid.in_(list(set(uids)))))
     return [to_conclusion(r, workspace_name) for r in rows]
-
-
-async def remove(conn: AsyncConnection, workspace_pk: int, uid: str) -> bool:
-    result = await conn.execute(delete(t).where(t.c.workspace_id == workspace_pk, t.c.uid == uid))
-    return result.rowcount > 0
 
 
 def _mentions(filters: Any, key: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect import Dialect
@@ -23,3 +23,7 @@ async def put(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, observ
                                     entries=entries, updated_at=now)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["observer_id", "observed_id"],
                                                   set_={"entries": entries, "updated_at": now}))
+
+
+async def clear(conn: AsyncConnection, observer_pk: int, observed_pk: int) -> None:
+    await conn.execute(delete(t).where(t.c.observer_id == observer_pk, t.c.observed_id == observed_pk))
