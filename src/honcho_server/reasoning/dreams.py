@@ -287,7 +287,10 @@ async def _embed(deps: Deps, changes: Plan) -> None:
 
 async def apply(conn: AsyncConnection, dialect: Dialect, scope: Collection, changes: Plan, now: datetime) -> None:
     """Write a plan; conclusions no longer current (changed since the dream read them) are left alone."""
-    current = {c.pk for c in await repo.recent(conn, scope, 100_000)}
+    mentioned = [c.pk for f in changes.folds for c in (f.keep, *f.duplicates)]
+    mentioned += [c.pk for pair in changes.superseded for c in pair]
+    mentioned += [p.pk for d in changes.derived for p in d.premises]
+    current = await repo.lock_current(conn, mentioned)
     alive = set(current)  # premises may be merged away below and still be premises (history)
     for fold in changes.folds:
         dups = [d for d in fold.duplicates if d.pk in current]

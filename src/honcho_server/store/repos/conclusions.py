@@ -296,3 +296,12 @@ async def exact_twins_any_level(conn: AsyncConnection, observer_pk: int, observe
     query = select(t.c.fingerprint).where(t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, CURRENT,
                                           t.c.fingerprint.in_(sorted(set(fingerprints))))
     return set((await conn.execute(query)).scalars())
+
+
+async def lock_current(conn: AsyncConnection, pks: Sequence[int]) -> set[int]:
+    """Those of `pks` still current, share-locked until commit (a concurrent delete waits, so a new conclusion
+    never cites a premise that vanished meanwhile; SQLite's single writer already serialises)."""
+    if not pks:
+        return set()
+    query = select(t.c.id).where(t.c.id.in_(sorted(set(pks))), CURRENT).with_for_update(read=True)
+    return set((await conn.execute(query)).scalars())
