@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from honcho_server.cli import chat_bench
 from honcho_server.cli import cost_bench as cb
 from honcho_server.cli import retrieval_bench as rb
 from honcho_server.config import DeriverSettings, EmbeddingSettings, Settings, load_settings
@@ -232,3 +233,64 @@ def print_cost_report(console: Console, report: cb.Report) -> None:
 
 def _number(value: float) -> str:
     return f"{value:,.1f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+
+
+@bench_app.command("chat")
+def chat(
+    path: Annotated[Path | None, typer.Argument(help="LoCoMo folder or file (default: the shared copy)")] = None,
+    conversation: Annotated[int, typer.Option("--conversation", min=0, help="Which LoCoMo conversation (0-9)")] = 0,
+    limit: Annotated[int | None, typer.Option("--messages", min=1, help="Only the first M messages")] = None,
+    questions: Annotated[int, typer.Option("--questions", min=1, help="Questions asked at each level")] = 10,
+    turns: Annotated[int | None, typer.Option(
+        "--turns", min=0, help="Tool turns the fake model takes at most (default: all the level allows)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Dialectic chat at each reasoning level against a recording fake model: input and output tokens, tool turns,
+    requests, wall time and time to the first streamed delta per chat, on a memory built from a LoCoMo
+    conversation (messages derived into conclusions by the worker with the same fake). The fake uses every tool
+    turn a level allows (its worst case); input tokens are measured, output tokens depend on the fake."""
+    err = Console(stderr=True)
+    try:
+        conversations = rb.load_dataset("locomo", path)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"Cannot load locomo from {path or rb.DEFAULT_PATHS['locomo']}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if conversation >= len(conversations):
+        typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
+                   f"{len(conversations) - 1})", err=True)
+        raise typer.Exit(code=2)
+    if not conversations[conversation].questions:
+        typer.echo(f"conversation {conversation} has no questions to ask", err=True)
+        raise typer.Exit(code=2)
+    with tempfile.TemporaryDirectory(prefix="honcho-chat-") as scratch:
+        report = asyncio.run(chat_bench.run(conversations[conversation], conversation, limit=limit,
+                                            questions=questions, scratch=Path(scratch), turns=turns,
+                                            progress=lambda line: err.print(f"[dim]{line}")))
+    if as_json:
+        typer.echo(json.dumps(chat_bench.as_dict(report), indent=2))
+    else:
+        print_chat_report(Console(), report)
+
+
+def print_chat_report(console: Console, report: chat_bench.Report) -> None:
+    console.print(f"[bold]Dialectic chat[/bold]: LoCoMo conversation {report.conversation} "
+                  f"({report.conversation_id}), memory of {report.messages} messages in {report.sessions} sessions "
+                  f"and {report.conclusions} conclusions (built in {report.build_seconds:.1f} s); "
+                  f"{len(report.questions)} questions per level, streamed peer chats, fake model")
+    table = Table(show_edge=False)
+    columns = ("level", "turns\nallowed", "output\ncap", "read-\nahead", "tool\nturns", "requests",
+               "input\ntokens", "output\ntokens", "wall ms\np50", "wall ms\np95", "1st delta\nms p50",
+               "1st delta\nms p95")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "level" else "right")
+    for row in report.levels:
+        table.add_row(row.level, str(row.tool_turns_allowed), _number(row.output_cap), str(row.prefetch),
+                      f"{row.tool_rounds:g}", f"{row.requests:g}", _number(row.input_tokens),
+                      _number(row.output_tokens), f"{row.wall_ms_p50:.0f}", f"{row.wall_ms_p95:.0f}",
+                      f"{row.first_delta_ms_p50:.0f}", f"{row.first_delta_ms_p95:.0f}")
+    console.print(table)
+    console.print(f"[dim](each level: {report.levels[0].chats if report.levels else 0} chats; tool turns, requests "
+                  "and tokens are means per chat)")
+    for note in report.notes:
+        console.print(f"[dim]- {note}")
+    console.print(f"[dim]{report.total_seconds:.1f} s")

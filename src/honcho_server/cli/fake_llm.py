@@ -3,8 +3,9 @@
 `POST /v1/chat/completions` answers the server's own reasoning prompts plausibly and reports `usage` the way a
 provider would bill it:
 
-* prompt_tokens = o200k_base tokens of everything sent: every message's content, plus the JSON of `tools` and
-  `response_format` when present. This is what the server really sends, so input figures are measured.
+* prompt_tokens = o200k_base tokens of everything sent: every message's content and earlier tool calls' JSON, plus
+  the JSON of `tools` and `response_format` when present. This is what the server really sends, so input figures
+  are measured.
 * completion_tokens = o200k_base tokens of the answer. The answer is made up by the rules below, so output figures
   depend on them:
   - deriver (system prompt "You read part of a conversation..."): one conclusion per message of the target peer
@@ -12,22 +13,26 @@ provider would bill it:
     LoCoMo), citing that message;
   - summary (instructions say "At most N words"): about 0.8 x N words taken from the material it was given (the
     previous summary and the new messages), capped by that material's length;
+  - the dialectic chat (the request offers the `answer` tool): a diligent agent using every tool turn it is
+    allowed, then answering in at most 60 tokens (cli/fake_dialectic.py);
   - anything else: "OK".
 
 Structured answers go back as a tool call when the request offers tools (tool output), else as JSON text
-(prompted or native output). Each response is written in one piece with TCP_NODELAY (no delayed-ACK stalls).
-No embeddings endpoint: the bench embeds locally.
+(prompted or native output). Each response is written in one piece with TCP_NODELAY (no delayed-ACK stalls), or
+as OpenAI stream chunks when the request says `stream: true`. No embeddings endpoint: the bench embeds locally.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from honcho_server.cli.loopback import LoopbackServer
+from honcho_server.cli import fake_dialectic
+from honcho_server.cli.loopback import LoopbackServer, Streamed
 from honcho_server.domain.tokens import count_tokens, truncate_to_tokens
 
 DERIVER_MARK = "You read part of a conversation"
@@ -52,8 +57,9 @@ class Usage:
 class FakeLLM:
     """Start with `with FakeLLM() as fake:`; `fake.base_url` is the OpenAI-compatible API root."""
 
-    usage: dict[str, Usage] = field(default_factory=dict)  # per kind: deriver, summary, other
+    usage: dict[str, Usage] = field(default_factory=dict)  # per kind: deriver, summary, dialectic, other
     base_url: str = ""
+    dialectic_turns: int | None = None  # tool turns the fake chat agent takes at most (None: all it is allowed)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -62,7 +68,8 @@ class FakeLLM:
 
     def _handle(self, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         if path.rstrip("/").endswith("/chat/completions"):
-            return 200, self.complete(body), {}
+            completion = self.complete(body)
+            return 200, Streamed(stream_events(completion)) if body.get("stream") else completion, {}
         return 404, {"error": {"message": f"{path} is not served by the bench fake"}}, {}
 
     def __enter__(self) -> FakeLLM:
@@ -83,32 +90,43 @@ class FakeLLM:
         messages = body["messages"]
         system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer"))
         user = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user")
-        if system.lstrip().startswith(DERIVER_MARK):
+        tools = [t["function"]["name"] for t in body.get("tools") or [] if t.get("type") == "function"]
+        message: dict[str, Any] | None = None
+        if fake_dialectic.is_chat(tools):
+            kind, (message, answer) = "dialectic", fake_dialectic.turn(body, tools, self.dialectic_turns)
+        elif system.lstrip().startswith(DERIVER_MARK):
             kind, answer = "deriver", json.dumps({"conclusions": conclusions(user)})
         elif match := _AT_MOST.search(system):
             kind, answer = "summary", summary(user, int(match.group(1)))
         else:
             kind, answer = "other", "OK"
-        if body.get("max_tokens") or body.get("max_completion_tokens"):
+        if message is None and (body.get("max_tokens") or body.get("max_completion_tokens")):
             answer = truncate_to_tokens(answer, int(body.get("max_tokens") or body["max_completion_tokens"]))
-        prompt = sum(count_tokens(_text(m.get("content"))) for m in messages)
-        prompt += sum(count_tokens(json.dumps(body[key])) for key in ("tools", "response_format") if body.get(key))
+        prompt = sum(_tokens(_text(m.get("content"))) for m in messages)
+        prompt += sum(_tokens(json.dumps(m["tool_calls"])) for m in messages if m.get("tool_calls"))
+        prompt += sum(_tokens(json.dumps(body[key])) for key in ("tools", "response_format") if body.get(key))
         completion = count_tokens(answer)
         with self._lock:
             seen = self.usage.setdefault(kind, Usage())
             seen.requests += 1
             seen.prompt_tokens += prompt
             seen.completion_tokens += completion
-        message: dict[str, Any] = {"role": "assistant", "content": answer}
-        tools = [t["function"]["name"] for t in body.get("tools") or [] if t.get("type") == "function"]
-        if tools and kind == "deriver":  # tool output: the answer is the arguments of the output tool
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": tools[0], "arguments": answer}}]}
+        if message is None:
+            message = {"role": "assistant", "content": answer}
+            if tools and kind == "deriver":  # tool output: the answer is the arguments of the output tool
+                message = {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": tools[0], "arguments": answer}}]}
         return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model", "fake"),
                 "choices": [{"index": 0, "message": message,
                              "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                           "total_tokens": prompt + completion}}
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> int:
+    """o200k_base tokens of a text; remembered, because a chat re-sends its whole history with every request."""
+    return count_tokens(text)
 
 
 def stream_events(completion: dict[str, Any], piece: int = 12) -> list[str]:

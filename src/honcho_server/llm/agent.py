@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -28,7 +28,7 @@ from pydantic_ai import Agent
 from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelRetry
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
-from pydantic_ai.tools import RunContext
+from pydantic_ai.tools import RunContext, Tool
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 from pydantic_ai.toolsets.wrapper import WrapperToolset
@@ -114,6 +114,20 @@ class _Recording(WrapperToolset[Any]):
         return result
 
 
+_SCHEMAS: dict[Any, Any] = {}  # a tool function's schema, by function (methods: one for every instance)
+
+
+def _tool(function: Callable[..., Awaitable[Any]]) -> Tool[Any]:
+    """A pydantic-ai tool of `function`; its schema (signature and docstring parsed) is built once per function."""
+    key = getattr(function, "__func__", function)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        tool: Tool[Any] = Tool(function)
+        _SCHEMAS[key] = tool.function_schema
+        return tool
+    return Tool(function, function_schema=replace(schema, function=function))
+
+
 def _output(output_type: Any, mode: str) -> Any:
     if output_type is str:
         return ToolOutput(_Answer, name=ANSWER_TOOL, description=ANSWER_DESCRIPTION)
@@ -137,7 +151,7 @@ class _Run:
 def _prepare(client: LLMClient, task: AgentTask) -> _Run:
     spec, model = client.model(task.task)
     rounds = task.max_tool_rounds
-    functions = FunctionToolset(list(task.tools)).filtered(lambda ctx, _: ctx.run_step <= rounds)
+    functions = FunctionToolset([_tool(t) for t in task.tools]).filtered(lambda ctx, _: ctx.run_step <= rounds)
     recording = _Recording(functions)
     retrying = RetryingModel(model, max_retries=client.settings.max_retries, sleep=client.sleep,
                              label=f"{task.task}: {spec.provider}/{spec.model}")

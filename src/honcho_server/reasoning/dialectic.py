@@ -64,7 +64,10 @@ class ChatRequest:
 class Reply:
     content: str | None
     evidence: dict[str, Any] | None = None
-    tool_rounds: int = 0
+    tool_rounds: int = 0  # model turns that called tools
+    requests: int = 0  # provider requests (tool turns, the answer, re-asks)
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass(slots=True)
@@ -93,7 +96,7 @@ class Chat:
         else:
             content = json.dumps(result.output.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)
         found = evidence(self.read_ahead, result.tool_calls) if self.request.evidence else None
-        return Reply(content, found, result.tool_rounds)
+        return Reply(content, found, result.tool_rounds, result.requests, result.input_tokens, result.output_tokens)
 
     async def answer(self) -> Reply:
         """The complete answer. LLMFailed (502) when the model cannot give one."""
