@@ -188,3 +188,14 @@ async def test_peer_keys_are_confined_to_their_sessions(deps: Deps, ws: str) -> 
         expect(await client.post(ws_url(ws, "peers/bob/chat"), json={"query": "q"}, headers=alice), 401)
         expect(await client.post(ws_url(ws, "chat"), json={"query": "q"}, headers=alice), 401)
         expect(await client.post(ws_url(ws, "chat"), json={"query": "q"}, headers=bearer(sign(w=ws))), 200)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_half_configured_provider_is_a_400_saying_what_is_missing(deps: Deps, ws: str, stream: bool) -> None:
+    settings = deps.settings.model_copy(deep=True)
+    settings.llm = settings.llm.model_validate({"provider": "openai-compatible", "model": "m"})  # no base_url
+    async with api_client(Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder,
+                               vectors_ready=deps.vectors_ready)) as client:
+        await _seed(client, ws)
+        response = await client.post(ws_url(ws, "peers/alice/chat"), json={"query": "Where?", "stream": stream})
+    assert response.status_code == 400 and "HONCHO_LLM__BASE_URL" in response.json()["detail"]

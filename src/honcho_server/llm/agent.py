@@ -227,6 +227,14 @@ class AgentStream:
                 runner.cancel()
 
     async def _run(self) -> None:
+        try:
+            await self._produce()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # whatever ends the run early reaches the reader, which raises it
+            self._queue.put_nowait(exc)
+
+    async def _produce(self) -> None:
         client, task, queue = self._client, self._task, self._queue
         prepared = _prepare(client, task)
         try:
@@ -255,11 +263,10 @@ class AgentStream:
             error.__cause__ = exc
             await queue.put(error)
             return
-        except Exception as exc:  # a bug: the reader raises it
+        except Exception as exc:  # a bug: accounted for, then raised to the reader
             await client.record(prepared.spec, prepared.usage, prepared.started, f"failed: {exc!r}",
                                 task.workspace_pk)
-            await queue.put(exc)
-            return
+            raise
         await client.record(prepared.spec, prepared.usage, prepared.started, None, task.workspace_pk)
         self.result = _result(prepared, final, messages, True)
         await queue.put(_END)

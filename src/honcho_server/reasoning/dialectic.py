@@ -29,9 +29,9 @@ from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.configuration import resolve
 from honcho_server.domain.models import Message, Session, Workspace
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.errors import LLMFailed, NotFound
+from honcho_server.errors import LLMFailed, NotFound, ReasoningOff
 from honcho_server.llm.agent import AgentResult, AgentTask, ToolCall
-from honcho_server.llm.base import LLMError
+from honcho_server.llm.base import LLMError, LLMNotConfigured
 from honcho_server.reasoning.memory_tools import Found, MemoryTools, Scope, conclusion_line, fit, message_line
 from honcho_server.services import peers, sessions, workspaces
 from honcho_server.services.deps import Deps
@@ -103,7 +103,7 @@ class Chat:
         try:
             result = await self.deps.llm.run_agent(self._task())
         except LLMError as exc:
-            raise LLMFailed(f"The chat could not be answered: {exc}") from exc
+            raise _failure(exc) from exc
         self.reply = self._reply(result)
         return self.reply
 
@@ -122,11 +122,19 @@ class Chat:
             async for delta in deltas:
                 yield delta
         except LLMError as exc:
-            raise LLMFailed(f"The chat could not be answered: {exc}") from exc
+            raise _failure(exc) from exc
         finally:
             await deltas.aclose()  # a reader that stops early stops the model
         assert stream.result is not None
         self.reply = self._reply(stream.result)
+
+
+def _failure(exc: LLMError) -> Exception:
+    """A half-configured provider is the server's setting to fix (400, as without one); anything else the LLM
+    did is a failed upstream (502)."""
+    if isinstance(exc, LLMNotConfigured):
+        return ReasoningOff(f"Reasoning is not fully configured on this server: {exc}")
+    return LLMFailed(f"The chat could not be answered: {exc}")
 
 
 # -------------------------------------------------------------------------------------------------- evidence
