@@ -373,3 +373,15 @@ async def test_missing_target_or_session_is_404_after_the_peer_is_created(deps: 
     with pytest.raises(NotFound, match="Workspace"):
         await dialectic.prepare(llm_deps, ChatRequest("no-such-ws-" + uuid.uuid4().hex[:6], "Q?"))
     assert model.turns == []
+
+
+async def test_with_nothing_in_memory_the_model_is_told_so_and_how_to_abstain(deps: Deps, memory: Memory) -> None:
+    model = ScriptedModel([lambda turn: [answer("I don't have any information about that.")]])
+    chat = await dialectic.prepare(with_model(deps, model), ChatRequest(memory.ws, "What is carol's favourite film?",
+                                                                      peer="carol", evidence=True))
+    reply = await chat.answer()
+    (turn,) = model.turns
+    assert "No conclusions were found close to the question." in turn.prompt
+    assert "If memory holds nothing relevant, say so plainly" in turn.instructions
+    assert reply.content == "I don't have any information about that."
+    assert reply.evidence == {"conclusions": [], "messages": [], "tool_calls": []}
