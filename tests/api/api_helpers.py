@@ -228,3 +228,9 @@ async def memberships(deps: Deps, ws: str, session: str) -> dict[str, Any]:
     )
     async with deps.db.read() as conn:
         return {r.name: r for r in await conn.execute(query)}
+
+
+async def session_keys(deps: Deps, ws: str, session: str = "s") -> tuple[int, int]:
+    """(workspace pk, session pk) of an existing session."""
+    row = await session_row(deps, ws, session)
+    return row.workspace_id, row.id

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from api_helpers import add_messages, create_session, expect, msg, session_url, ws_url
+from api_helpers import add_messages, create_session, expect, msg, session_keys, session_url, ws_url
 from cascade_helpers import assert_no_orphans, conclusion_rows
 from memory_helpers import store_summary
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
@@ -22,8 +22,6 @@ from honcho_server.llm.client import LLMClient
 from honcho_server.reasoning import deriver, summaries
 from honcho_server.services import cascade
 from honcho_server.services.deps import Deps
-from honcho_server.store.repos import sessions as session_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.worker.runtime import Worker
 from support import api_client
 
@@ -59,15 +57,6 @@ async def _session(client: httpx.AsyncClient, ws: str, count: int) -> dict[int, 
     return {i: m["id"] for i, m in enumerate(made, 1)}
 
 
-async def _keys(deps: Deps, ws: str) -> tuple[int, int]:
-    async with deps.db.read() as conn:
-        workspace = await workspace_repo.find(conn, ws)
-        assert workspace is not None
-        session = await session_repo.find(conn, workspace.pk, "s", ws)
-        assert session is not None
-        return workspace.pk, session.pk
-
-
 async def test_a_message_deleted_while_summarizing_is_summarized_away(client: httpx.AsyncClient, deps: Deps,
                                                                       ws: str) -> None:
     notes = await _session(client, ws, 10)
@@ -77,7 +66,7 @@ async def test_a_message_deleted_while_summarizing_is_summarized_away(client: ht
             await cascade.delete_message(deps, ws, "s", notes[5])
 
     llm_deps, prompts = _llm_deps(deps, delete_note_5_first)
-    workspace_pk, session_pk = await _keys(deps, ws)
+    workspace_pk, session_pk = await session_keys(deps, ws)
     await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 10, ["short"], llm_deps.now)
     assert len(prompts) == 2 and "note 5 " in prompts[0] and "note 5 " not in prompts[1]
     short = expect(await client.get(session_url(ws, "s", "summaries")), 200)["short_summary"]
@@ -96,7 +85,7 @@ async def test_a_summary_is_not_folded_onto_one_a_deletion_removed(client: httpx
             await cascade.delete_message(deps, ws, "s", notes[3])
 
     llm_deps, prompts = _llm_deps(deps, delete_note_3_first)
-    workspace_pk, session_pk = await _keys(deps, ws)
+    workspace_pk, session_pk = await session_keys(deps, ws)
     await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 8, ["short"], llm_deps.now)
     assert prompts[0].startswith("Previous summary:\nsaw 1,2,3,4")
     assert prompts[1].startswith("There is no previous summary")

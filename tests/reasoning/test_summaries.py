@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from api_helpers import add_messages, expect, msg, session_url, ws_url
+from api_helpers import add_messages, expect, msg, session_keys, session_url, ws_url
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -19,8 +19,6 @@ from honcho_server.llm.base import LLMProviderError
 from honcho_server.llm.client import LLMClient
 from honcho_server.reasoning import summaries
 from honcho_server.services.deps import Deps
-from honcho_server.store.repos import sessions as session_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.tables import summaries as summaries_table
 from honcho_server.worker import handlers
 from honcho_server.worker.runtime import Worker
@@ -66,15 +64,6 @@ async def _session(client: httpx.AsyncClient, ws: str, count: int) -> None:
                                          for i in range(1, count + 1)])
 
 
-async def _keys(deps: Deps, ws: str) -> tuple[int, int]:
-    async with deps.db.read() as conn:
-        workspace = await workspace_repo.find(conn, ws)
-        assert workspace is not None
-        session = await session_repo.find(conn, workspace.pk, "s", ws)
-        assert session is not None
-        return workspace.pk, session.pk
-
-
 async def test_summaries_follow_the_cadence(client: httpx.AsyncClient, llm_deps: Deps, ws: str) -> None:
     await _session(client, ws, 25)
     await Worker(llm_deps).drain()
@@ -95,7 +84,7 @@ async def test_summaries_follow_the_cadence(client: httpx.AsyncClient, llm_deps:
 async def test_a_failed_summary_leaves_no_gap(client: httpx.AsyncClient, llm_deps: Deps, fake: FakeSummarizer,
                                               ws: str) -> None:
     await _session(client, ws, 20)
-    workspace_pk, session_pk = await _keys(llm_deps, ws)
+    workspace_pk, session_pk = await session_keys(llm_deps, ws)
     fake.failing = True
     with pytest.raises(LLMProviderError):
         await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 10, ["short"], llm_deps.now)

@@ -134,6 +134,20 @@ class OutputMode(enum.StrEnum):
     prompted = "prompted"
 
 
+def _locomo(path: Path | None, conversation: int) -> list[rb.Conversation]:
+    """The LoCoMo conversations, with `conversation` known to be one of them (exit 2 otherwise)."""
+    try:
+        conversations = rb.load_dataset("locomo", path)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"Cannot load locomo from {path or rb.DEFAULT_PATHS['locomo']}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if conversation >= len(conversations):
+        typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
+                   f"{len(conversations) - 1})", err=True)
+        raise typer.Exit(code=2)
+    return conversations
+
+
 @bench_app.command("cost")
 def cost(
     path: Annotated[Path | None, typer.Argument(help="LoCoMo folder or file (default: the shared copy)")] = None,
@@ -164,15 +178,7 @@ def cost(
     the target peer with 5+ words, and summaries of 0.8 x the asked word limit (capped by the material). The
     reference's own deriver prompt is longer (three worked examples), so its column is a lower bound."""
     err = Console(stderr=True)
-    try:
-        conversations = rb.load_dataset("locomo", path)
-    except (OSError, ValueError, KeyError) as exc:
-        typer.echo(f"Cannot load locomo from {path or rb.DEFAULT_PATHS['locomo']}: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    if conversation >= len(conversations):
-        typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
-                   f"{len(conversations) - 1})", err=True)
-        raise typer.Exit(code=2)
+    conversations = _locomo(path, conversation)
     overrides = dict(batch_tokens=batch_tokens, max_input_tokens=max_input_tokens, quiet_seconds=quiet_seconds,
                      flush_seconds=flush_seconds)
     try:
@@ -250,15 +256,7 @@ def chat(
     conversation (messages derived into conclusions by the worker with the same fake). The fake uses every tool
     turn a level allows (its worst case); input tokens are measured, output tokens depend on the fake."""
     err = Console(stderr=True)
-    try:
-        conversations = rb.load_dataset("locomo", path)
-    except (OSError, ValueError, KeyError) as exc:
-        typer.echo(f"Cannot load locomo from {path or rb.DEFAULT_PATHS['locomo']}: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    if conversation >= len(conversations):
-        typer.echo(f"--conversation {conversation}: the dataset has {len(conversations)} (0-"
-                   f"{len(conversations) - 1})", err=True)
-        raise typer.Exit(code=2)
+    conversations = _locomo(path, conversation)
     if not conversations[conversation].questions:
         typer.echo(f"conversation {conversation} has no questions to ask", err=True)
         raise typer.Exit(code=2)
