@@ -10,8 +10,8 @@
   writes next to its tool calls ("let me look that up") is never mistaken for the answer, and the answer can be
   streamed as the model writes it, from that turn only (it is generated once). Structured answers use the
   configured output mode (tool, native or prompted).
-* Provider requests are retried one by one on transient failures (llm/retrying.py); the run, its tokens,
-  requests and latency are recorded once, as for `LLMClient.run`.
+* Provider requests are retried one by one on transient failures (the client's models, llm/retrying.py); the
+  run, its tokens, requests and latency are recorded once, as for `LLMClient.run`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from pydantic_ai.toolsets.wrapper import WrapperToolset
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from honcho_server.llm import models
-from honcho_server.llm.retrying import RetryingModel
 
 if TYPE_CHECKING:
     from honcho_server.llm.client import LLMClient
@@ -153,9 +152,7 @@ def _prepare(client: LLMClient, task: AgentTask) -> _Run:
     rounds = task.max_tool_rounds
     functions = FunctionToolset([_tool(t) for t in task.tools]).filtered(lambda ctx, _: ctx.run_step <= rounds)
     recording = _Recording(functions)
-    retrying = RetryingModel(model, max_retries=client.settings.max_retries, sleep=client.sleep,
-                             label=f"{task.task}: {spec.provider}/{spec.model}")
-    agent: Agent[Any, Any] = Agent(retrying, output_type=_output(task.output_type, spec.output_mode),
+    agent: Agent[Any, Any] = Agent(model, output_type=_output(task.output_type, spec.output_mode),
                                    instructions=task.instructions, toolsets=[recording],
                                    retries={"output": client.settings.output_retries, "tools": 2})
     names = frozenset(getattr(t, "__name__", "") for t in task.tools)

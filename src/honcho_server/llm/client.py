@@ -3,8 +3,9 @@
 * Structured output works on every provider: function calling (`tool`), the provider's JSON-schema mode
   (`native`) or the schema in the prompt with the answer parsed and validated (`prompted`, for local models).
   An answer that does not validate is re-asked `output_retries` times; then LLMOutputError.
-* Transient failures (429, 5xx, timeouts, connection errors) are retried with exponential backoff and jitter,
-  honouring Retry-After, `max_retries` times; then LLMProviderError. Other 4xx fail at once.
+* Transient failures (429, 5xx, timeouts, connection errors) are retried per provider request with exponential
+  backoff and jitter, honouring Retry-After, `max_retries` times (llm/retrying.py); then LLMProviderError. Other
+  4xx fail at once.
 * Every run is reported to the recorder (tokens, requests, latency, estimated cost, outcome), failures too.
 """
 
@@ -26,7 +27,7 @@ from honcho_server.llm import agent, metrics, models
 from honcho_server.llm.agent import AgentResult, AgentStream, AgentTask
 from honcho_server.llm.base import LLMCall, LLMError, LLMOutputError, LLMProviderError, Recorder
 from honcho_server.llm.pricing import estimate_cost
-from honcho_server.llm.retrying import delay, transient
+from honcho_server.llm.retrying import RetryingModel
 
 log = logging.getLogger("honcho_server.llm")
 T = TypeVar("T")
@@ -53,10 +54,13 @@ class LLMClient:
         return models.resolve(self.settings, task)
 
     def model(self, task: str) -> tuple[models.TaskModel, Any]:
-        """The task's resolved settings and its pydantic-ai model (built once)."""
+        """The task's resolved settings and its pydantic-ai model (built once), whose requests are retried on
+        transient failures (llm/retrying.py)."""
         if task not in self._models:
             spec = models.resolve(self.settings, task)
-            self._models[task] = (spec, self._model_for(spec))
+            model = RetryingModel(self._model_for(spec), max_retries=self.settings.max_retries, sleep=self.sleep,
+                                  label=f"{task}: {spec.provider}/{spec.model}")
+            self._models[task] = (spec, model)
         return self._models[task]
 
     async def run(self, task: str, *, instructions: str, prompt: str, output_type: type[T] = cast(Any, str),
@@ -67,23 +71,13 @@ class LLMClient:
         agent = Agent(model, output_type=self._output_spec(output_type, spec.output_mode),
                       instructions=instructions, retries={"output": self.settings.output_retries})
         model_settings = self.model_settings(spec, max_output_tokens)
-        usage, started, attempt = RunUsage(), time.perf_counter(), 0
+        usage, started = RunUsage(), time.perf_counter()
         try:
-            while True:
-                try:
-                    result = await agent.run(prompt, model_settings=model_settings, usage=usage)
-                    await self.record(spec, usage, started, None, workspace_pk)
-                    return cast(T, result.output)
-                except (ModelAPIError, TimeoutError) as exc:
-                    if not transient(exc) or attempt >= self.settings.max_retries:
-                        raise
-                    wait = delay(exc, attempt)
-                    attempt += 1
-                    log.warning("%s: %s/%s failed (%s); retry %d in %.1f s", task, spec.provider, spec.model,
-                                exc, attempt, wait)
-                    await self.sleep(wait)
+            result = await agent.run(prompt, model_settings=model_settings, usage=usage)
         except (AgentRunError, ModelAPIError, TimeoutError) as exc:
             raise await self.failed(spec, usage, started, workspace_pk, exc) from exc
+        await self.record(spec, usage, started, None, workspace_pk)
+        return cast(T, result.output)
 
     async def run_agent(self, task: AgentTask) -> AgentResult:
         """An agent run with tools (llm/agent.py): the answer once complete."""
