@@ -350,3 +350,21 @@ def test_card_merge_dedups_and_keeps_identity_lines_when_full() -> None:
     assert card == ["IDENTITY: Ann", "ATTRIBUTE: tall"]
     full = cards.merge(["IDENTITY: Ann"], [f"ATTRIBUTE: fact {i}" for i in range(45)])
     assert len(full) == cards.MAX_ENTRIES and full[0] == "IDENTITY: Ann" and full[-1] == "ATTRIBUTE: fact 44"
+
+
+async def test_one_stored_conclusion_matched_twice_in_a_batch_keeps_every_source(
+        deps: Deps, fake: FakeOpenAI, ws: str) -> None:
+    llm_deps = _deps(deps, fake, dedup_similarity=0.3)
+    async with api_client(llm_deps) as api:
+        await create_session(api, ws, "s", peers={"alice": {}})
+        first = await add_messages(api, ws, "s", [msg("alice", "I have a dog")])
+        fake.script({"conclusions": [{"content": "alice has a dog named Rover", "sources": [1]}]})
+        await Worker(llm_deps).drain()
+        later = await add_messages(api, ws, "s", [msg("alice", "Rover is my dog"), msg("alice", "Rover again")])
+        # The same row matched exactly by one fact and by meaning and words by another.
+        fake.script({"conclusions": [{"content": "alice has a dog named Rover", "sources": [1]},
+                                     {"content": "alice has a dog called Rover", "sources": [2]}]})
+        await Worker(llm_deps).drain()
+    (row,) = await _rows(llm_deps, ws)
+    assert row["times_derived"] == 3
+    assert row["message_ids"] == [first[0]["id"], later[0]["id"], later[1]["id"]]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,11 +95,11 @@ class Candidate:
     message_ids: list[str]
     observed_at: datetime
     about_at: datetime | None
-    vector: np.ndarray | None = None
+    blob: bytes | None = None  # the stored vector (float32, unit length)
 
     @property
-    def blob(self) -> bytes | None:
-        return None if self.vector is None else self.vector.astype("<f4").tobytes()
+    def vector(self) -> np.ndarray | None:
+        return None if self.blob is None else np.frombuffer(self.blob, dtype="<f4")
 
 
 # ------------------------------------------------------------------------------------------------- windows
@@ -220,7 +219,10 @@ async def save(conn: Any, workspace_pk: int, session_pk: int, observer_pk: int, 
                                    [fingerprint(c.content) for c in found])
     known_twins, matrix = await repo.vectors(conn, observer_pk, observed_pk, "explicit", session_pk, dimensions)
     kept = [_Kept(t.pk, t.content, list(t.message_ids or []), matrix[i]) for i, t in enumerate(known_twins)]
-    by_fp = {fp: _Kept(t.pk, t.content, list(t.message_ids or []), None) for fp, t in exact.items()}
+    # One _Kept per stored row, whichever way it is matched: its message ids accumulate across the batch.
+    by_pk = {k.pk: k for k in kept}
+    by_fp = {fp: by_pk.get(t.pk) or _Kept(t.pk, t.content, list(t.message_ids or []), None)
+             for fp, t in exact.items()}
     for cand in found:
         fp = fingerprint(cand.content)
         twin = by_fp.get(fp) or _semantic_twin(kept, cand, settings.dedup_similarity)
@@ -236,7 +238,7 @@ async def save(conn: Any, workspace_pk: int, session_pk: int, observer_pk: int, 
             assert twin.candidate is not None
             twin.candidate.message_ids = twin.message_ids
             continue
-        await repo.reinforce(conn, twin.pk, cand.message_ids, now)
+        await repo.reinforce(conn, twin.pk, twin.message_ids)
         saved.reinforced += 1
         if richer(cand.content, twin.content):
             await repo.replace_content(conn, twin.pk, cand.content, cand.blob)
@@ -251,13 +253,14 @@ async def save(conn: Any, workspace_pk: int, session_pk: int, observer_pk: int, 
 
 
 def _semantic_twin(kept: list[_Kept], cand: Candidate, threshold: float) -> _Kept | None:
-    if cand.vector is None:
+    vector = cand.vector
+    if vector is None:
         return None
     best, best_sim = None, threshold
     for item in kept:
         if item.vector is None:
             continue
-        sim = float(item.vector @ cand.vector)
+        sim = float(item.vector @ vector)
         if sim >= best_sim and same_claim(cand.content, item.content):
             best, best_sim = item, sim
     return best
@@ -302,10 +305,10 @@ async def extract(llm: LLMClient, workspace_pk: int, batch: Batch, turns: dict[i
     return found, card
 
 
-async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None = None) -> None:
+async def derive(deps: Deps, job: ClaimedJob) -> None:
     """The `representation` job (see the module docstring)."""
     assert job.workspace_pk is not None and job.session_pk is not None
-    clock = now or deps.now
+    clock = deps.now
     batch, turns = await gather(deps, job)
     found, card = await extract(deps.llm, job.workspace_pk, batch, turns, deps.settings.deriver.max_input_tokens)
     card = card if batch.config.get("peer_card_create", True) else []
@@ -313,7 +316,7 @@ async def derive(deps: Deps, job: ClaimedJob, now: Callable[[], datetime] | None
     if found:  # embedded once for every observer, before the write transaction (the embedder may be remote)
         blobs = await conclusion_blobs(deps.embedder, [c.content for c in found])
         for cand, blob in zip(found, blobs, strict=True):
-            cand.vector = np.frombuffer(blob, dtype="<f4")
+            cand.blob = blob
     async with deps.db.write() as conn:
         found, card = await _still_sourced(conn, job.session_pk, turns, found, card)
         peers = await peer_repo.find_many(conn, job.workspace_pk, [batch.observed, *batch.observers])
@@ -356,4 +359,4 @@ async def _still_sourced(conn: Any, session_pk: int, turns: dict[int, Turn], fou
 
 def _copies(found: list[Candidate]) -> list[Candidate]:
     """Fresh candidates per observer (saving merges message ids into them)."""
-    return [Candidate(c.content, list(c.message_ids), c.observed_at, c.about_at, c.vector) for c in found]
+    return [Candidate(c.content, list(c.message_ids), c.observed_at, c.about_at, c.blob) for c in found]

@@ -188,9 +188,7 @@ class MemoryTools:
             words = query_terms(query)
             if not words:
                 return await conclusion_repo.recent(conn, scope, limit)
-            by_words = conclusion_repo.condition(self.deps.db.dialect, scope.workspace_name,
-                                                 {"OR": [{"content": {"icontains": w}} for w in words]})
-            return await conclusion_repo.recent(conn, scope, limit, [by_words] if by_words is not None else [])
+            return await conclusion_repo.containing_any(conn, self.deps.db.dialect, scope, words, limit)
 
     async def search_messages(self, query: str, limit: int = 10, after: str | None = None,
                               before: str | None = None) -> ToolAnswer:

@@ -175,5 +175,4 @@ async def query(deps: Deps, workspace_name: str, q: ConclusionQuery) -> list[Con
         extra = [where] if where is not None else []
         if vector is not None:
             return await repo.nearest(conn, scope, vector, q.top_k, q.max_distance, extra)
-        by_words = repo.condition(deps.db.dialect, ws.name, {"OR": [{"content": {"icontains": w}} for w in words]})
-        return await repo.recent(conn, scope, q.top_k, [*extra, by_words])
+        return await repo.containing_any(conn, deps.db.dialect, scope, words, q.top_k, extra)

@@ -112,21 +112,24 @@ async def vectors(conn: AsyncConnection, observer_pk: int, observed_pk: int, lev
     """The collection's embedded conclusions (of the embedder's size) and their unit vectors as one matrix."""
     query = (select(t.c.id, t.c.content, t.c.times_derived, t.c.message_ids, t.c.embedding)
              .where(*_collection(observer_pk, observed_pk, level, session_pk), t.c.embedding.is_not(None)))
-    twins, blobs = [], []
-    for row in await conn.execute(query):
-        if len(row.embedding) == dimensions * 4:
-            twins.append(Twin(row.id, row.content, row.times_derived, row.message_ids))
-            blobs.append(row.embedding)
-    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimensions)
-    return twins, matrix
+    rows = _sized(await conn.execute(query), dimensions)
+    return [Twin(r.id, r.content, r.times_derived, r.message_ids) for r in rows], _matrix(rows, dimensions)
 
 
-async def reinforce(conn: AsyncConnection, pk: int, message_ids: Sequence[str], now: datetime) -> None:
-    """Count one more independent derivation of a conclusion and add the messages it was read from again."""
-    current = (await conn.execute(select(t.c.message_ids).where(t.c.id == pk))).scalar_one_or_none()
-    merged = list(dict.fromkeys([*(current or []), *message_ids])) or None
+def _sized(rows: Any, dimensions: int) -> list[Any]:
+    """Rows whose stored vector is of the embedder's size (others predate a model change)."""
+    return [r for r in rows if len(r.embedding) == dimensions * 4]
+
+
+def _matrix(rows: list[Any], dimensions: int) -> np.ndarray:
+    """The rows' stored vectors as one float32 matrix."""
+    return np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(len(rows), dimensions)
+
+
+async def reinforce(conn: AsyncConnection, pk: int, message_ids: Sequence[str]) -> None:
+    """Count one more independent derivation of a conclusion, which now rests on `message_ids` (all of them)."""
     await conn.execute(update(t).where(t.c.id == pk).values(times_derived=t.c.times_derived + 1,
-                                                            message_ids=merged))
+                                                            message_ids=list(message_ids) or None))
 
 
 async def replace_content(conn: AsyncConnection, pk: int, content: str, embedding: bytes | None) -> None:
@@ -192,8 +195,12 @@ class Collection:
     observed_pk: int
     session_pks: tuple[int, ...] | None = None
 
+    def owners(self) -> list[ColumnElement]:
+        """Whose conclusions these are (before the allowlist)."""
+        return [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk]
+
     def where(self) -> list[ColumnElement]:
-        where = [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk, CURRENT]
+        where = [*self.owners(), CURRENT]
         if self.session_pks is not None:
             if not self.session_pks:
                 return [false()]
@@ -209,6 +216,14 @@ async def recent(conn: AsyncConnection, scope: Collection, limit: int,
     query = (select(*_COLUMNS).where(*scope.where(), *extra)
              .order_by(t.c.observed_at.desc(), t.c.id.desc()).limit(limit))
     return [to_conclusion(r, scope.workspace_name) for r in await conn.execute(query)]
+
+
+async def containing_any(conn: AsyncConnection, dialect: Dialect, scope: Collection, words: Sequence[str],
+                         limit: int, extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+    """Conclusions containing any of `words` (case-insensitive), newest first: recall by words when there is
+    no query vector."""
+    by_words = condition(dialect, scope.workspace_name, {"OR": [{"content": {"icontains": w}} for w in words]})
+    return await recent(conn, scope, limit, [*extra, *([by_words] if by_words is not None else [])])
 
 
 async def most_derived(conn: AsyncConnection, scope: Collection, limit: int) -> list[Conclusion]:
@@ -229,13 +244,11 @@ async def nearest(conn: AsyncConnection, scope: Collection, query_vector: np.nda
     if limit <= 0:
         return []
     dims = int(query_vector.shape[0])
-    rows = list(await conn.execute(select(t.c.id, t.c.embedding)
-                                   .where(*scope.where(), *extra, t.c.embedding.is_not(None))))
-    rows = [r for r in rows if len(r.embedding) == dims * 4]
+    rows = _sized(await conn.execute(select(t.c.id, t.c.embedding)
+                                     .where(*scope.where(), *extra, t.c.embedding.is_not(None))), dims)
     if not rows:
         return []
-    matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(len(rows), dims)
-    similarity = matrix @ query_vector.astype(np.float32)
+    similarity = _matrix(rows, dims) @ query_vector.astype(np.float32)
     order = np.argsort(-similarity, kind="stable")
     chosen = [rows[i].id for i in order[:limit]
               if max_distance is None or 1.0 - float(similarity[i]) <= max_distance]
@@ -244,10 +257,6 @@ async def nearest(conn: AsyncConnection, scope: Collection, query_vector: np.nda
     found = {r.id: to_conclusion(r, scope.workspace_name)
              for r in await conn.execute(select(*_COLUMNS).where(t.c.id.in_(chosen)))}
     return [found[pk] for pk in chosen if pk in found]
-
-
-async def count(conn: AsyncConnection, scope: Collection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(t).where(*scope.where()))).scalar_one())
 
 
 async def page_after(conn: AsyncConnection, after_pk: int, limit: int) -> list[tuple[int, str]]:

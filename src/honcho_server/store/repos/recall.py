@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import Message
 from honcho_server.store.repos import search as search_repo
-from honcho_server.store.repos.conclusions import CURRENT, Collection
+from honcho_server.store.repos.conclusions import Collection
 from honcho_server.store.tables import conclusions as c
 from honcho_server.store.tables import messages as m
 from honcho_server.store.tables import session_peers, sessions
@@ -25,13 +25,8 @@ class WorkspaceCollection(Collection):
     about a peer is stored in it), for questions about the whole workspace. Same allowlist rule as Collection.
     `observer_pk` / `observed_pk` are unused (0)."""
 
-    def where(self) -> list[ColumnElement]:
-        where = [c.c.workspace_id == self.workspace_pk, c.c.observer_id == c.c.observed_id, CURRENT]
-        if self.session_pks is not None:
-            if not self.session_pks:
-                return [false()]
-            where += [c.c.level == "explicit", c.c.session_id.in_(self.session_pks)]
-        return where
+    def owners(self) -> list[ColumnElement]:
+        return [c.c.workspace_id == self.workspace_pk, c.c.observer_id == c.c.observed_id]
 
 
 async def member_session_names(conn: AsyncConnection, peer_pk: int) -> list[str]:
