@@ -157,14 +157,14 @@ async def conclusion_blobs(embedder: Embedder, texts: list[str]) -> list[bytes]:
 
 
 async def query_vector(deps: Deps, text: str) -> np.ndarray | None:
-    """The unit vector of a query over conclusions, or None when it cannot be had (no content words, or the
-    embedder is failing: callers then fall back to non-semantic reads, as spec 6.6 asks)."""
+    """The unit vector of a search query, or None when it cannot be had (no content words, or the embedder is
+    failing: callers then answer by words or recency rather than erroring, as spec 6.6 asks)."""
     if not query_terms(text):
         return None
     try:
         vector = (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
     except EmbeddingError as exc:
-        log.warning("query embedding failed; reading conclusions without it: %s", exc)
+        log.warning("query embedding failed; answering without it: %s", exc)
         return None
     array = np.asarray(vector, dtype=np.float32)
     return array / (float(np.linalg.norm(array)) or 1.0)

@@ -7,13 +7,11 @@ from typing import Any
 
 from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.embeddings.base import EmbeddingError
 from honcho_server.errors import NotFound, ValidationError
-from honcho_server.search.documents import query_text
 from honcho_server.search.messages import MessageQuery, search_messages
 from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
-from honcho_server.services.embedding import prepare_vectors
+from honcho_server.services.embedding import prepare_vectors, query_vector
 from honcho_server.store.repos import workspaces as workspace_repo
 
 log = logging.getLogger("honcho_server.search")
@@ -24,11 +22,8 @@ async def _query_vector(deps: Deps, text: str) -> list[float] | None:
     embedding provider is failing: search keeps answering by words rather than erroring)."""
     if not query_terms(text) or not await prepare_vectors(deps):  # no content words: nothing to embed
         return None
-    try:
-        return (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
-    except EmbeddingError as exc:
-        log.warning("query embedding failed, searching by words only: %s", exc)
-        return None
+    vector = await query_vector(deps, text)
+    return None if vector is None else vector.tolist()
 
 
 async def search(
