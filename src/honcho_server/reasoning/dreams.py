@@ -219,10 +219,10 @@ class Target:
     config: Any
 
 
-async def _target(deps: Deps, payload: dict[str, Any]) -> Target | None:
+async def _target(deps: Deps, workspace_pk: int, payload: dict[str, Any]) -> Target | None:
     """The collection a dream job names, with its resolved configuration; None when a peer is gone."""
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find_by_pk(conn, payload["workspace_pk"])
+        ws = await workspace_repo.find_by_pk(conn, workspace_pk)
         if ws is None:
             return None
         rows = await peer_repo.find_many(conn, ws.pk, [payload["observer"], payload["observed"]])
@@ -239,7 +239,8 @@ async def _target(deps: Deps, payload: dict[str, Any]) -> Target | None:
 
 async def run_dream(deps: Deps, job: ClaimedJob) -> None:
     """The `dream` job."""
-    target = await _target(deps, {**job.payload, "workspace_pk": job.workspace_pk})
+    assert job.workspace_pk is not None
+    target = await _target(deps, job.workspace_pk, job.payload)
     if target is None or not target.config.dream_enabled:
         return
     dream_type = job.payload.get("dream_type", "omni")
@@ -296,9 +297,7 @@ async def apply(conn: AsyncConnection, dialect: Dialect, scope: Collection, chan
         dups = [d for d in fold.duplicates if d.pk in current]
         if fold.keep.pk not in current or not dups:
             continue
-        sources = [m for c in [fold.keep, *dups] for m in c.message_ids or []]
-        await repo.fold_in(conn, fold.keep.pk, fold.keep.times_derived + sum(d.times_derived for d in dups),
-                           list(dict.fromkeys(sources)), fold.wording, fold.blob)
+        await repo.fold_in(conn, fold.keep.pk, [d.pk for d in dups], fold.wording, fold.blob)
         await repo.supersede(conn, [d.pk for d in dups], fold.keep.uid, now)
         current.difference_update(d.pk for d in dups)
     for old, new in changes.superseded:

@@ -278,10 +278,15 @@ async def supersede(conn: AsyncConnection, pks: Sequence[int], by_uid: str, now:
                                                                                    superseded_at=now))
 
 
-async def fold_in(conn: AsyncConnection, pk: int, times_derived: int, message_ids: Sequence[str],
-                  content: str | None = None, embedding: bytes | None = None) -> None:
-    """Give a kept conclusion the count and sources of the duplicates merged into it (and a new wording)."""
-    values: dict[str, Any] = {"times_derived": times_derived, "message_ids": list(message_ids) or None}
+async def fold_in(conn: AsyncConnection, pk: int, duplicate_pks: Sequence[int], content: str | None = None,
+                  embedding: bytes | None = None) -> None:
+    """Give a kept conclusion the count and sources of the duplicates merged into it (and a new wording), as
+    stored now: a derivation that reinforced one of them since it was read is not lost."""
+    rows = {r.id: r for r in await conn.execute(select(t.c.id, t.c.times_derived, t.c.message_ids)
+                                                 .where(t.c.id.in_([pk, *duplicate_pks])))}
+    merged = [rows[i] for i in [pk, *duplicate_pks] if i in rows]
+    sources = list(dict.fromkeys(m for r in merged for m in r.message_ids or []))
+    values: dict[str, Any] = {"times_derived": sum(r.times_derived for r in merged), "message_ids": sources or None}
     if content is not None:
         values.update(content=content, fingerprint=fingerprint(content), embedding=embedding)
     await conn.execute(update(t).where(t.c.id == pk).values(**values))
