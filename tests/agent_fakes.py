@@ -111,13 +111,13 @@ class ScriptedModel:
 def with_model(deps: Deps, scripted: ScriptedModel, **llm: Any) -> Deps:
     """Deps on the same database whose LLM is the scripted model (provider openai: tool output mode)."""
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = LLMSettings.model_validate({"provider": "openai", "model": "gpt-4o-mini", **llm})
+    settings.llm = LLMSettings.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key", **llm})
 
     async def no_wait(_: float) -> None:
         return None
 
     chat = Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder, vectors_ready=deps.vectors_ready,
                 now=deps.now)
-    chat.llm_instance = LLMClient(settings.llm, chat.record_llm_call, model_for=lambda _: scripted.model(),
+    chat.llm_instance = LLMClient(settings.llm, chat.record_llm_call, model_for=lambda *_: scripted.model(),
                                   sleep=no_wait)
     return chat

@@ -195,6 +195,9 @@ class EmbeddingSettings(BaseModel):
 
 
 
+# The provider's usual environment variable for its key, read when HONCHO_LLM__API_KEY is unset.
+PROVIDER_KEY_ENV = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
+                    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
 LLM_TASKS = ("deriver", "summary", "dialectic_minimal", "dialectic_low", "dialectic_medium", "dialectic_high",
              "dialectic_max", "dream")
 
@@ -246,7 +249,50 @@ class LLMSettings(BaseModel):
 
     @property
     def enabled(self) -> bool:
-        return self.provider != "none"
+        """Reasoning runs: a provider is configured completely (see `problem`)."""
+        return self.provider != "none" and self.problem is None
+
+    def api_key_for(self, task: str) -> str | None:
+        """The task's key, else the section's (same provider), else the provider's usual environment variable
+        (never for an openai-compatible server: a hosted provider's key must not go to whatever server that is)."""
+        own = getattr(self, task)
+        provider = own.provider or self.provider
+        # The section's key belongs to the section's provider: a task moved to another provider needs its own.
+        key = own.api_key or (self.api_key if provider == self.provider else None)
+        if key is not None and key.get_secret_value():
+            return key.get_secret_value()
+        return next((os.environ[n] for n in PROVIDER_KEY_ENV.get(provider, ()) if os.environ.get(n)), None)
+
+    def task_problem(self, task: str) -> str | None:
+        """What keeps `task` from running, as the setting to fix; None when it can run."""
+        own = getattr(self, task)
+        provider = own.provider or self.provider
+        prefix = f"HONCHO_LLM__{task.upper()}__"
+        if provider == "none":
+            return ("no LLM is configured: set HONCHO_LLM__PROVIDER (openai, anthropic, gemini or openai-compatible) "
+                    "and HONCHO_LLM__MODEL")
+        if not (own.model or self.model):
+            return (f"HONCHO_LLM__PROVIDER is {provider} but no model is set: set HONCHO_LLM__MODEL (or "
+                    f"{prefix}MODEL)")
+        base_url = own.base_url or self.base_url
+        if provider == "openai-compatible" and not base_url:
+            return ("an openai-compatible provider needs HONCHO_LLM__BASE_URL (e.g. http://localhost:11434/v1 for "
+                    "Ollama)")
+        if provider in PROVIDER_KEY_ENV and not base_url and self.api_key_for(task) is None:
+            names = " or ".join(PROVIDER_KEY_ENV[provider])
+            return f"the {provider} provider needs a key: set HONCHO_LLM__API_KEY (or {names})"
+        return None
+
+    @property
+    def problem(self) -> str | None:
+        """The first reason some task cannot run (None: all can); `provider = none` is no problem, just off."""
+        if self.provider == "none":
+            return None
+        for task in LLM_TASKS:
+            if (found := self.task_problem(task)) is not None:
+                overridden = getattr(self, task).model_fields_set
+                return f"{task}: {found}" if overridden else found
+        return None
 
 
 class ServerSettings(BaseModel):

@@ -68,6 +68,13 @@ class ReasoningOff(BadRequest):
         "gemini or openai-compatible) and HONCHO_LLM__MODEL, plus HONCHO_LLM__API_KEY and/or HONCHO_LLM__BASE_URL "
         "as the provider needs, then restart the server.")
 
+    @classmethod
+    def because(cls, problem: str | None) -> "ReasoningOff":
+        """Off for a reason other than no provider at all (a setting missing): say which."""
+        if problem is None:
+            return cls()
+        return cls(f"Reasoning is off on this server: {problem}; then restart the server.")
+
 
 class LLMFailed(HonchoError):
     """The configured LLM could not give an answer (provider errors after the retries, or malformed answers
@@ -75,6 +82,13 @@ class LLMFailed(HonchoError):
 
     status_code = 502
     default_message = "The LLM provider failed"
+
+
+class LLMUnavailable(HonchoError):
+    """The configured LLM could not be reached at all: worth retrying later."""
+
+    status_code = 503
+    default_message = "The LLM provider is unreachable"
 
 
 class Disabled(HonchoError):

@@ -104,7 +104,7 @@ async def test_ids_are_looked_up_in_chunks(client: httpx.AsyncClient, deps: Deps
 
 def _dreaming(deps: Deps, dreams: bool = True) -> Deps:
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini"})
+    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key"})
     settings.defaults.dream_enabled = dreams
     return Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder_instance)
 

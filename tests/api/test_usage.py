@@ -26,10 +26,10 @@ def _client(deps: Deps, fail: bool = False) -> LLMClient:
             raise ModelHTTPError(400, "gpt-4o-mini", {"error": "context too long"})
         return ModelResponse(parts=[TextPart("ok")], usage=RequestUsage(input_tokens=1000, output_tokens=100))
 
-    settings = LLMSettings(provider="openai", model="gpt-4o-mini", summary={"provider": "openai-compatible",
+    settings = LLMSettings(provider="openai", model="gpt-4o-mini", api_key="test-key", summary={"provider": "openai-compatible",
                                                                              "model": "llama3.2",
                                                                              "base_url": "http://x/v1"})
-    return LLMClient(settings, deps.record_llm_call, model_for=lambda _spec: FunctionModel(model))
+    return LLMClient(settings, deps.record_llm_call, model_for=lambda *_: FunctionModel(model))
 
 
 async def test_usage_adds_up_the_calls_of_the_workspace(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:

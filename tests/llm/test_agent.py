@@ -53,8 +53,8 @@ def _client(model: Any, calls: list[LLMCall], **settings: Any) -> LLMClient:
     async def no_sleep(_: float) -> None:
         return None
 
-    return LLMClient(LLMSettings(provider="openai", model="gpt-4o-mini", **settings), record,
-                     model_for=lambda _: model, sleep=no_sleep)
+    return LLMClient(LLMSettings(provider="openai", model="gpt-4o-mini", api_key="test-key", **settings), record,
+                     model_for=lambda *_: model, sleep=no_sleep)
 
 
 def both_then_answer(turn: Turn) -> list[Any]:

@@ -3,6 +3,8 @@ mode, retries of transient provider failures, re-asks of malformed answers, and 
 
 from __future__ import annotations
 
+import re
+
 import json
 from typing import Any
 
@@ -50,8 +52,8 @@ def _client(script: list[Any], calls: list[LLMCall], **settings: Any) -> tuple[L
     async def no_sleep(_: float) -> None:
         return None
 
-    base = {"provider": "openai", "model": "gpt-4o-mini", **settings}
-    client = LLMClient(LLMSettings(**base), record, model_for=lambda spec: FunctionModel(model), sleep=no_sleep)
+    base = {"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key", **settings}
+    client = LLMClient(LLMSettings(**base), record, model_for=lambda *_: FunctionModel(model), sleep=no_sleep)
     return client, seen
 
 
@@ -114,20 +116,51 @@ async def test_malformed_answers_are_reasked_then_fail(mode: str) -> None:
 
 
 def test_task_settings_override_the_section() -> None:
-    client = LLMClient(LLMSettings(provider="openai", model="gpt-4o-mini",
-                                   summary={"provider": "anthropic", "model": "claude-3-5-haiku-latest"}))
-    assert client.describe("deriver").model == "gpt-4o-mini"
+    client = LLMClient(LLMSettings(provider="openai", model="gpt-4o-mini", api_key="k1",
+                                   summary={"provider": "anthropic", "model": "claude-3-5-haiku-latest",
+                                            "api_key": "k2"}))
+    assert (client.describe("deriver").model, client.describe("deriver").api_key) == ("gpt-4o-mini", "k1")
     summary = client.describe("summary")
-    assert (summary.provider, summary.model, summary.output_mode) == ("anthropic", "claude-3-5-haiku-latest", "tool")
-    local = LLMClient(LLMSettings(provider="openai-compatible", model="llama3.2", base_url="http://localhost:11434/v1"))
-    assert local.describe("deriver").output_mode == "prompted"
+    assert (summary.provider, summary.model, summary.api_key) == ("anthropic", "claude-3-5-haiku-latest", "k2")
 
 
 @pytest.mark.parametrize(("settings", "needle"), [
     ({}, "HONCHO_LLM__PROVIDER"),
     ({"provider": "openai"}, "HONCHO_LLM__MODEL"),
     ({"provider": "openai-compatible", "model": "llama3"}, "HONCHO_LLM__BASE_URL"),
+    ({"provider": "openai", "model": "gpt-4o-mini"}, "OPENAI_API_KEY"),
+    ({"provider": "anthropic", "model": "claude-sonnet-4-5"}, "ANTHROPIC_API_KEY"),
+    ({"provider": "gemini", "model": "gemini-2.5-flash"}, "GEMINI_API_KEY or GOOGLE_API_KEY"),
+    ({"provider": "openai", "model": "m", "api_key": "k", "dream": {"provider": "anthropic"}}, "dream: the anthropic provider"),
 ])
-def test_not_configured_says_how_to_configure(settings: dict[str, Any], needle: str) -> None:
-    with pytest.raises(LLMNotConfigured, match=needle):
-        LLMClient(LLMSettings(**settings)).describe("deriver")
+def test_not_configured_says_how_to_configure(settings: dict[str, Any], needle: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    llm = LLMSettings(**settings)
+    task = "dream" if "dream" in settings else "deriver"
+    with pytest.raises(LLMNotConfigured, match=re.escape(needle.removeprefix("dream: "))):
+        LLMClient(llm).describe(task)
+    if settings:  # a provider set incompletely: reasoning is off, with that reason
+        assert not llm.enabled and needle in (llm.problem or "")
+
+
+@pytest.mark.parametrize(("provider", "variable"), [
+    ("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"), ("gemini", "GEMINI_API_KEY"),
+    ("gemini", "GOOGLE_API_KEY"),
+])
+def test_the_key_falls_back_to_the_providers_variable(provider: str, variable: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "from-the-environment")
+    llm = LLMSettings(provider=provider, model="m")
+    assert llm.enabled and LLMClient(llm).describe("deriver").api_key == "from-the-environment"
+    explicit = LLMSettings(provider=provider, model="m", api_key="explicit")
+    assert LLMClient(explicit).describe("deriver").api_key == "explicit"
+
+
+def test_an_openai_compatible_server_never_gets_a_hosted_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    llm = LLMSettings(provider="openai-compatible", model="llama3", base_url="http://localhost:11434/v1")
+    assert LLMClient(llm).describe("deriver").api_key is None

@@ -46,7 +46,7 @@ def _client(fake: FakeOpenAI, calls: list[LLMCall], **settings: Any) -> tuple[LL
 async def test_prompted_json_from_a_local_model(fake: FakeOpenAI) -> None:
     calls: list[LLMCall] = []
     fake.script(ANSWER)
-    client, _ = _client(fake, calls)
+    client, _ = _client(fake, calls, output_mode="prompted")
     got = await client.run("deriver", instructions="Extract conclusions.", prompt="Ann: moved to Lisbon last month",
                            output_type=Conclusions)
     assert got == Conclusions(**ANSWER)
@@ -56,6 +56,14 @@ async def test_prompted_json_from_a_local_model(fake: FakeOpenAI) -> None:
     sent = json.dumps(request["messages"])
     assert "conclusions" in sent and "Ann: moved to Lisbon last month" in sent  # the schema travels in the prompt
     assert calls[0].ok and calls[0].requests == 1 and calls[0].input_tokens > 0 and calls[0].cost_usd is None
+
+
+async def test_auto_asks_an_openai_compatible_server_for_a_json_schema_first(fake: FakeOpenAI) -> None:
+    fake.script(ANSWER)
+    client, _ = _client(fake, [])
+    assert await client.run("deriver", instructions="x", prompt="y", output_type=Conclusions) == Conclusions(**ANSWER)
+    (request,) = fake.chat_requests
+    assert request["response_format"]["type"] == "json_schema" and "tools" not in request
 
 
 async def test_native_json_schema_mode(fake: FakeOpenAI) -> None:
@@ -86,7 +94,7 @@ async def test_a_provider_that_stays_down_is_an_error_not_an_empty_answer(fake: 
 async def test_malformed_json_is_reasked_then_given_up(fake: FakeOpenAI) -> None:
     calls: list[LLMCall] = []
     fake.script("Here you go: {conclusions: [Ann]", {"conclusions": "Ann"}, ANSWER)
-    client, _ = _client(fake, calls, output_retries=2)
+    client, _ = _client(fake, calls, output_retries=2, output_mode="prompted")
     assert await client.run("deriver", instructions="x", prompt="y", output_type=Conclusions) == Conclusions(**ANSWER)
     assert calls[-1].requests == 3
 

@@ -42,10 +42,10 @@ def _llm_deps(deps: Deps, on_call: Hook) -> tuple[Deps, list[str]]:
         return ModelResponse(parts=[TextPart("saw " + ",".join(map(str, seen)))])
 
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini"})
+    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key"})
     settings.deriver = settings.deriver.model_validate({"flush_seconds": 0})
     llm_deps = Deps(db=deps.db, settings=settings, embedder_instance=HashEmbedder(64))
-    llm_deps.llm_instance = LLMClient(settings.llm, llm_deps.record_llm_call, model_for=lambda _s: FunctionModel(model))
+    llm_deps.llm_instance = LLMClient(settings.llm, llm_deps.record_llm_call, model_for=lambda *_: FunctionModel(model))
     return llm_deps, prompts
 
 

@@ -162,15 +162,17 @@ async def test_malformed_json_is_retried_then_parked_with_its_error(
     await create_session(api, ws, "s", peers={"alice": {}})
     await add_messages(api, ws, "s", [msg("alice", "I speak three languages")])
     retries = llm_deps.settings.llm.output_retries
-    fake.script(*["this is not json {"] * (retries + 1))
+    # Asked with a JSON schema, then for a tool call, then for JSON in the prompt; re-asked in each mode.
+    fake.script(*["this is not json {"] * 3 * (retries + 1))
     await Worker(llm_deps).drain()
-    assert fake.unused == 0 and len(fake.chat_requests) == retries + 1  # re-asked, then given up on
+    assert fake.unused == 0 and len(fake.chat_requests) == 3 * (retries + 1)  # re-asked, then given up on
     assert await _rows(llm_deps, ws) == []  # nothing recorded as "no facts"
     async with llm_deps.db.read() as conn:
         (job,) = list(await conn.execute(select(jobs_table).where(jobs_table.c.kind == "representation",
                                                                    jobs_table.c.observed == "alice")
                                          .order_by(jobs_table.c.id.desc()).limit(1)))
     assert job.status == "failed" and "LLMOutputError" in job.last_error
+    assert "JSON schema (response_format)" in job.last_error and "JSON asked for in the prompt" in job.last_error
     status = expect(await api.get(ws_url(ws, "queue/status")), 200)
     assert status["total_work_units"] >= 1
     # Re-driven once the model behaves, the same messages are derived.

@@ -59,12 +59,12 @@ def model() -> FakeModel:
 
 def _deps(deps: Deps, model: FakeModel, **dream: Any) -> Deps:
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini"})
+    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key"})
     settings.deriver = settings.deriver.model_validate({"flush_seconds": 0})
     settings.dream = settings.dream.model_validate(dream)
     out = Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder_instance)
     out.llm_instance = LLMClient(settings.llm, out.record_llm_call,
-                                 model_for=lambda _spec: FunctionModel(model.__call__))
+                                 model_for=lambda *_: FunctionModel(model.__call__))
     return out
 
 

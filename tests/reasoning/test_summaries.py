@@ -51,8 +51,8 @@ def fake() -> FakeSummarizer:
 @pytest.fixture
 def llm_deps(deps: Deps, fake: FakeSummarizer) -> Iterator[Deps]:
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini"})
-    client = LLMClient(settings.llm, deps.record_llm_call, model_for=lambda _spec: FunctionModel(fake.__call__))
+    settings.llm = settings.llm.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key"})
+    client = LLMClient(settings.llm, deps.record_llm_call, model_for=lambda *_: FunctionModel(fake.__call__))
     yield Deps(db=deps.db, settings=settings, llm_instance=client, embedder_instance=deps.embedder_instance,
                vectors_ready=deps.vectors_ready)
 

@@ -109,6 +109,7 @@ def conclusion(c: Conclusion) -> dict[str, Any]:
 def reasoning(llm: LLMSettings) -> dict[str, Any]:
     """Whether background reasoning runs (it needs an LLM): said by /health and queue status."""
     if not llm.enabled:
-        return {"reasoning": "off", "reasoning_detail": "no LLM configured: set HONCHO_LLM__PROVIDER and "
-                "HONCHO_LLM__MODEL; summaries and conclusions wait as pending work until then"}
+        why = llm.problem or "no LLM configured: set HONCHO_LLM__PROVIDER and HONCHO_LLM__MODEL"
+        return {"reasoning": "off", "reasoning_detail": f"{why}; summaries and conclusions wait as pending work "
+                "until then"}
     return {"reasoning": "on", "llm": {"provider": llm.provider, "model": llm.model}}

@@ -114,6 +114,7 @@ def serve(
     if migrate or is_embedded(settings.db.url):
         _migrate(settings)
     _require_current_schema(settings)
+    _say_llm_problem(settings)
     options = dict(host=settings.server.host, port=settings.server.port, log_level=settings.server.log_level,
                    access_log=False, loop="auto", http="auto")
     if processes == 1:
@@ -135,7 +136,15 @@ def worker(
     settings = _settings(db)
     logging.basicConfig(level=settings.server.log_level.upper())
     _require_current_schema(settings)
+    _say_llm_problem(settings)
     asyncio.run(_run_worker(settings, once))
+
+
+def _say_llm_problem(settings: Settings) -> None:
+    """One line at start-up when a provider is configured incompletely: reasoning stays off until it is fixed
+    (the same reason is in /health, queue status and every refused chat)."""
+    if (problem := settings.llm.problem) is not None:
+        typer.echo(f"Reasoning is off: {problem}.", err=True)
 
 
 async def _run_worker(settings: Settings, once: bool) -> None:

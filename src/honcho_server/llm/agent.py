@@ -6,10 +6,14 @@
   counted as successful; the run goes on.
 * `max_tool_rounds` bounds the turns that may call tools: from the next turn on only the answer is offered, so
   the model must answer then.
-* The final answer is itself a tool call (`answer`), in every output mode, when the answer is text: text a model
-  writes next to its tool calls ("let me look that up") is never mistaken for the answer, and the answer can be
-  streamed as the model writes it, from that turn only (it is generated once). Structured answers use the
-  configured output mode (tool, native or prompted).
+* A text answer is offered as a tool call (`answer`) to a model that calls tools: text it writes next to its
+  tool calls ("let me look that up") is never mistaken for the answer, and the answer is streamed from the answer
+  turn only (it is generated once). A turn of plain text without any tool call is taken as the answer too (many
+  models answer that way when they have what they need).
+* A model that cannot call tools (its endpoint ignores or refuses them: llm/capabilities.py) is sent no tools; it
+  answers in one call from the task's `without_tools` instructions and prompt (which read more ahead). An endpoint
+  that refuses a run's tools or JSON schema with HTTP 4xx gets the run again without them, and that is remembered.
+* Structured answers use the best mode the endpoint supports (native JSON schema, tool, or prompted).
 * Provider requests are retried one by one on transient failures (the client's models, llm/retrying.py); the
   run, its tokens, requests and latency are recorded once, as for `LLMClient.run`.
 """
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -24,17 +29,31 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from pydantic_ai import Agent
-from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelRetry
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai import Agent, capture_run_messages
+from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError, ModelRetry
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    ToolCallPartDelta,
+)
 from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
+from pydantic_ai.run import AgentRunResultEvent
 from pydantic_ai.tools import RunContext, Tool
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 from pydantic_ai.toolsets.wrapper import WrapperToolset
 from pydantic_ai.usage import RunUsage, UsageLimits
+from pydantic_core import from_json
 
-from honcho_server.llm import models
+from honcho_server.domain.llm import IGNORED, REFUSED
+from honcho_server.llm import capabilities, models
+from honcho_server.llm.tolerant import strip_thinking
+from honcho_server.llm.usage import estimate_usage
 
 if TYPE_CHECKING:
     from honcho_server.llm.client import LLMClient
@@ -72,6 +91,9 @@ class AgentTask:
     output_type: Any = str  # str, or a pydantic model class
     max_output_tokens: int | None = None
     workspace_pk: int | None = None
+    # The (instructions, prompt) for a model that cannot call tools: it answers in one call from what they read
+    # ahead. None: `instructions` and `prompt` as they are.
+    without_tools: Callable[[], Awaitable[tuple[str, str]]] | None = None
 
 
 @dataclass(slots=True)
@@ -127,9 +149,9 @@ def _tool(function: Callable[..., Awaitable[Any]]) -> Tool[Any]:
     return Tool(function, function_schema=replace(schema, function=function))
 
 
-def _output(output_type: Any, mode: str) -> Any:
+def _output(output_type: Any, mode: str, tools: bool) -> Any:
     if output_type is str:
-        return ToolOutput(_Answer, name=ANSWER_TOOL, description=ANSWER_DESCRIPTION)
+        return [ToolOutput(_Answer, name=ANSWER_TOOL, description=ANSWER_DESCRIPTION), str] if tools else str
     if mode == "tool":
         return ToolOutput(output_type, name=ANSWER_TOOL, description=ANSWER_DESCRIPTION)
     return {"native": NativeOutput, "prompted": PromptedOutput}[mode](output_type)
@@ -143,25 +165,59 @@ class _Run:
     tool_names: frozenset[str]
     settings: Any
     limits: UsageLimits
+    prompt: str
+    uses_tools: bool
+    mode: str  # text, native, tool or prompted
+    streaming: str  # what the endpoint does with a streamed request
     usage: RunUsage = field(default_factory=RunUsage)
     started: float = field(default_factory=time.perf_counter)
 
 
-def _prepare(client: LLMClient, task: AgentTask) -> _Run:
-    spec, model = client.model(task.task)
+async def _prepare(client: LLMClient, task: AgentTask, fallback: bool = False) -> _Run:
+    """The run as the endpoint allows it; `fallback`: without tools and JSON schema (after a 4xx refusal)."""
+    spec, caps, model = await client.resolved(task.task)
     rounds = task.max_tool_rounds
-    functions = FunctionToolset([_tool(t) for t in task.tools]).filtered(lambda ctx, _: ctx.run_step <= rounds)
+    uses_tools = bool(task.tools) and rounds > 0 and caps.usable("tools") and not fallback
+    instructions, prompt = task.instructions, task.prompt
+    if not uses_tools and task.without_tools is not None:
+        instructions, prompt = await task.without_tools()
+    mode = "text"
+    if task.output_type is not str:
+        # With tools in play the answer is one more tool call: a JSON schema enforced by constrained decoding (as
+        # local servers do it) would keep the model from calling any tool at all.
+        modes = ["tool"] if uses_tools and spec.output_mode == "auto" else capabilities.structured_modes(
+            caps, spec.output_mode, models.native_possible(model))
+        usable = [m for m in modes if (m != "tool" or uses_tools) and not (fallback and m == "native")]
+        mode = usable[0] if usable else "prompted"
+    tools = task.tools if uses_tools else ()
+    functions = FunctionToolset([_tool(t) for t in tools]).filtered(lambda ctx, _: ctx.run_step <= rounds)
     recording = _Recording(functions)
-    agent: Agent[Any, Any] = Agent(model, output_type=_output(task.output_type, spec.output_mode),
-                                   instructions=task.instructions, toolsets=[recording],
+    agent: Agent[Any, Any] = Agent(model, output_type=_output(task.output_type, mode, uses_tools),
+                                   instructions=instructions, toolsets=[recording],
                                    retries={"output": client.settings.output_retries, "tools": 2})
-    names = frozenset(getattr(t, "__name__", "") for t in task.tools)
+    names = frozenset(getattr(t, "__name__", "") for t in tools)
     # Every tool turn, one answer, its re-asks, and one spare: a run that needs more is malformed.
-    limits = UsageLimits(request_limit=rounds + client.settings.output_retries + 2)
-    return _Run(spec, agent, recording, names, client.model_settings(spec, task.max_output_tokens), limits)
+    limits = UsageLimits(request_limit=(rounds if uses_tools else 0) + client.settings.output_retries + 2)
+    return _Run(spec, agent, recording, names, client.model_settings(spec, task.max_output_tokens), limits, prompt,
+                uses_tools, mode, caps.streaming)
 
 
-def _result(run: _Run, output: Any, messages: list[ModelMessage], text: bool) -> AgentResult:
+def _refused(run: _Run, exc: BaseException) -> bool:
+    """The endpoint refused a request carrying tools or a JSON schema (HTTP 4xx): worth one run without them."""
+    return (run.uses_tools or run.mode == "native") and isinstance(exc, ModelHTTPError) and \
+        400 <= exc.status_code < 500 and exc.status_code not in (401, 403, 404, 408, 409, 425, 429)
+
+
+async def _learn_refusal(client: LLMClient, first: _Run) -> None:
+    """The run without tools and JSON schema worked: the first one's feature was refused (when only one was
+    used, it is clear which)."""
+    if first.uses_tools and first.mode != "native":
+        await client.learn(first.spec.task, tools=REFUSED)
+    elif first.mode == "native" and not first.uses_tools:
+        await client.learn(first.spec.task, json_schema=REFUSED)
+
+
+def _result(run: _Run, output: Any, messages: list[ModelMessage]) -> AgentResult:
     calls, rounds = [], 0
     for message in messages:
         if not isinstance(message, ModelResponse):
@@ -172,7 +228,11 @@ def _result(run: _Run, output: Any, messages: list[ModelMessage], text: bool) ->
             ok, args, found = run.recording.calls.get(part.tool_call_id, (False, {}, None))
             if ok:
                 calls.append(ToolCall(part.tool_name, args, found))
-    return AgentResult(output=output.answer if text else output, tool_calls=calls, tool_rounds=rounds,
+    if isinstance(output, _Answer):
+        output = output.answer
+    elif isinstance(output, str):
+        output = strip_thinking(output)
+    return AgentResult(output=output, tool_calls=calls, tool_rounds=rounds,
                        requests=run.usage.requests, input_tokens=run.usage.input_tokens or 0,
                        output_tokens=run.usage.output_tokens or 0)
 
@@ -182,14 +242,33 @@ _FAILURES = (AgentRunError, ModelAPIError, TimeoutError)
 
 async def run(client: LLMClient, task: AgentTask) -> AgentResult:
     """Run to the end; LLMProviderError / LLMOutputError as `LLMClient.run`."""
-    prepared = _prepare(client, task)
+    prepared = await _prepare(client, task)
     try:
-        result = await prepared.agent.run(task.prompt, model_settings=prepared.settings, usage=prepared.usage,
-                                          usage_limits=prepared.limits)
-    except _FAILURES as exc:
-        raise await client.failed(prepared.spec, prepared.usage, prepared.started, task.workspace_pk, exc) from exc
+        return await _run_once(client, task, prepared)
+    except _Refusal:
+        result = await _run_once(client, task, await _prepare(client, task, fallback=True))
+        await _learn_refusal(client, prepared)
+        return result
+
+
+class _Refusal(Exception):
+    """A run's tools or JSON schema were refused (it was accounted for)."""
+
+
+async def _run_once(client: LLMClient, task: AgentTask, prepared: _Run) -> AgentResult:
+    with capture_run_messages() as messages:
+        try:
+            result = await prepared.agent.run(prepared.prompt, model_settings=prepared.settings,
+                                              usage=prepared.usage, usage_limits=prepared.limits)
+        except _FAILURES as exc:
+            estimate_usage(prepared.usage, messages)
+            error = await client.failed(prepared.spec, prepared.usage, prepared.started, task.workspace_pk, exc)
+            if _refused(prepared, exc):
+                raise _Refusal() from exc
+            raise error from exc
+    estimate_usage(prepared.usage, messages)
     await client.record(prepared.spec, prepared.usage, prepared.started, None, task.workspace_pk)
-    return _result(prepared, result.output, result.all_messages(), task.output_type is str)
+    return _result(prepared, result.output, result.all_messages())
 
 
 class AgentStream:
@@ -232,41 +311,122 @@ class AgentStream:
             self._queue.put_nowait(exc)
 
     async def _produce(self) -> None:
-        client, task, queue = self._client, self._task, self._queue
-        prepared = _prepare(client, task)
+        client, task = self._client, self._task
+        prepared = await _prepare(client, task)
         try:
-            async with prepared.agent.run_stream(task.prompt, model_settings=prepared.settings,
-                                                 usage=prepared.usage, usage_limits=prepared.limits) as streamed:
-                sent = ""
-                async for partial in streamed.stream_output(debounce_by=None):
-                    text = partial.answer if isinstance(partial, _Answer) else ""
-                    if len(text) > len(sent) and text.startswith(sent):
-                        await queue.put(text[len(sent):])
-                        sent = text
-                final = await streamed.get_output()
-                if final.answer.startswith(sent) and len(final.answer) > len(sent):
-                    await queue.put(final.answer[len(sent):])
-                elif not final.answer.startswith(sent):  # cannot happen with a well-formed stream
-                    log.warning("%s: the streamed answer and the final one differ", task.task)
-                messages = streamed.all_messages()
-        except asyncio.CancelledError:  # the reader went away: account for the run without awaiting here
-            pending = asyncio.get_running_loop().create_task(client.record(
-                prepared.spec, prepared.usage, prepared.started, "abandoned by the reader", task.workspace_pk))
-            self._pending.add(pending)
-            pending.add_done_callback(self._pending.discard)
-            raise
-        except _FAILURES as exc:
-            error = await client.failed(prepared.spec, prepared.usage, prepared.started, task.workspace_pk, exc)
-            error.__cause__ = exc
-            await queue.put(error)
+            await self._stream(prepared)
+        except _Refusal:
+            await self._stream(await _prepare(client, task, fallback=True))
+            await _learn_refusal(client, prepared)
+
+    async def _stream(self, prepared: _Run) -> None:
+        client, task, queue = self._client, self._task, self._queue
+        if prepared.streaming in (REFUSED, IGNORED):  # the endpoint cannot stream: the answer comes in one piece
+            self.result = await _run_once(client, task, prepared)
+            if self.result.output:
+                await queue.put(self.result.output)
+            await queue.put(_END)
             return
-        except Exception as exc:  # a bug: accounted for, then raised to the reader
-            await client.record(prepared.spec, prepared.usage, prepared.started, f"failed: {exc!r}",
-                                task.workspace_pk)
-            raise
+        reader = _AnswerReader(live_text=not prepared.uses_tools)
+        with capture_run_messages() as messages:
+            try:
+                async with prepared.agent.run_stream_events(prepared.prompt, model_settings=prepared.settings,
+                                                            usage=prepared.usage,
+                                                            usage_limits=prepared.limits) as events:
+                    final: Any = None
+                    async for event in events:
+                        if isinstance(event, AgentRunResultEvent):
+                            final = event.result.output
+                        elif (delta := reader.read(event)):
+                            await queue.put(delta)
+                    if (rest := reader.rest(final)):
+                        await queue.put(rest)
+            except asyncio.CancelledError:  # the reader went away: account for the run without awaiting here
+                pending = asyncio.get_running_loop().create_task(client.record(
+                    prepared.spec, prepared.usage, prepared.started, "abandoned by the reader", task.workspace_pk))
+                self._pending.add(pending)
+                pending.add_done_callback(self._pending.discard)
+                raise
+            except _FAILURES as exc:
+                estimate_usage(prepared.usage, messages)
+                error = await client.failed(prepared.spec, prepared.usage, prepared.started, task.workspace_pk, exc)
+                if not reader.sent and _refused(prepared, exc):
+                    raise _Refusal() from exc
+                error.__cause__ = exc
+                await queue.put(error)
+                return
+            except Exception as exc:  # a bug: accounted for, then raised to the reader
+                await client.record(prepared.spec, prepared.usage, prepared.started, f"failed: {exc!r}",
+                                    task.workspace_pk)
+                raise
+            reported = bool(prepared.usage.output_tokens)
+            estimate_usage(prepared.usage, messages)
         await client.record(prepared.spec, prepared.usage, prepared.started, None, task.workspace_pk)
-        self.result = _result(prepared, final, messages, True)
+        if not reported:
+            await client.learn(task.task, stream_usage="no")
+        self.result = _result(prepared, final, list(messages))
         await queue.put(_END)
+
+
+class _AnswerReader:
+    """Turns a run's stream events into the answer's text as it is written: the `answer` tool call's argument
+    (parsed as partial JSON), or, for a model without tools, its text. Text of a model that has tools is only the
+    answer once the run ends without another tool call, so it is given whole then (`rest`)."""
+
+    def __init__(self, live_text: bool) -> None:
+        self.live_text = live_text
+        self.sent = ""
+        self._answer: dict[int, str] = {}  # part index -> the answer call's arguments so far
+        self._text: dict[int, str] = {}  # part index -> text so far
+        self._responses = 0
+
+    def read(self, event: Any) -> str:
+        if isinstance(event, PartStartEvent):
+            if event.index == 0:  # a new model response
+                self._responses += 1
+                self._answer.clear()
+                self._text.clear()
+            part = event.part
+            if isinstance(part, ToolCallPart) and part.tool_name == ANSWER_TOOL:
+                self._answer[event.index] = part.args if isinstance(part.args, str) else json.dumps(part.args or {})
+            elif isinstance(part, TextPart):
+                self._text[event.index] = part.content
+            return self._so_far(event.index)
+        if isinstance(event, PartDeltaEvent):
+            delta = event.delta
+            if isinstance(delta, ToolCallPartDelta) and event.index in self._answer:
+                args = delta.args_delta
+                self._answer[event.index] += args if isinstance(args, str) else json.dumps(args or {})
+            elif isinstance(delta, TextPartDelta) and event.index in self._text:
+                self._text[event.index] += delta.content_delta
+            return self._so_far(event.index)
+        return ""
+
+    def _so_far(self, index: int) -> str:
+        if index in self._answer:
+            try:
+                parsed = from_json(self._answer[index] or "{}", allow_partial="trailing-strings")
+            except ValueError:
+                return ""
+            text = parsed.get("answer") if isinstance(parsed, dict) else None
+        elif index in self._text and self.live_text:
+            text = strip_thinking(self._text[index]) if "<" in self._text[index] else self._text[index]
+        else:
+            return ""
+        return self._advance(text if isinstance(text, str) else "")
+
+    def _advance(self, text: str) -> str:
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            delta, self.sent = text[len(self.sent):], text
+            return delta
+        return ""
+
+    def rest(self, final: Any) -> str:
+        """What the final answer adds to what was sent."""
+        text = final.answer if isinstance(final, _Answer) else strip_thinking(final) if isinstance(final, str) else ""
+        if text and not text.startswith(self.sent):  # cannot happen with a well-formed stream
+            log.warning("the streamed answer and the final one differ")
+        return self._advance(text)
 
 
 _END = object()

@@ -22,9 +22,10 @@ class LLMNotConfigured(LLMError):
 class LLMProviderError(LLMError):
     """The provider refused or failed, after the retries for transient failures."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, unreachable: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.unreachable = unreachable  # no answer at all (connection refused, DNS, timeouts): worth retrying
 
 
 class LLMOutputError(LLMError):

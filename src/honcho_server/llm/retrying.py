@@ -49,9 +49,12 @@ def delay(exc: BaseException, attempt: int) -> float:
 class RetryingModel(WrapperModel):
     """A model whose requests are retried `max_retries` times on transient failures."""
 
-    def __init__(self, wrapped: Any, *, max_retries: int, sleep: Sleep, label: str) -> None:
+    def __init__(self, wrapped: Any, *, max_retries: int, sleep: Sleep, label: str,
+                 max_connection_retries: int | None = None) -> None:
         super().__init__(wrapped)
         self.max_retries = max_retries
+        # Fewer retries of a provider that cannot be reached at all, where someone waits for the answer.
+        self.max_connection_retries = max_retries if max_connection_retries is None else max_connection_retries
         self._sleep = sleep
         self._label = label
 
@@ -61,6 +64,8 @@ class RetryingModel(WrapperModel):
         await self._sleep(wait)
 
     def _final(self, exc: BaseException, attempt: int) -> bool:
+        if isinstance(exc, ModelAPIError | TimeoutError) and not isinstance(exc, ModelHTTPError):
+            return attempt >= self.max_connection_retries
         return not transient(exc) or attempt >= self.max_retries
 
     async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,

@@ -29,9 +29,9 @@ from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.configuration import resolve
 from honcho_server.domain.models import Message, Session, Workspace
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.errors import LLMFailed, NotFound, ReasoningOff
+from honcho_server.errors import LLMFailed, LLMUnavailable, NotFound, ReasoningOff
 from honcho_server.llm.agent import AgentResult, AgentTask, ToolCall
-from honcho_server.llm.base import LLMError, LLMNotConfigured
+from honcho_server.llm.base import LLMError, LLMNotConfigured, LLMProviderError
 from honcho_server.reasoning.memory_tools import Found, MemoryTools, Scope, conclusion_line, fit, message_line
 from honcho_server.services import peers, sessions, workspaces
 from honcho_server.services.deps import Deps
@@ -82,13 +82,25 @@ class Chat:
     instructions: str
     prompt: str
     read_ahead: Found
+    context: Context
+    custom: str | None
     reply: Reply | None = None
 
     def _task(self) -> AgentTask:
         return AgentTask(task=f"dialectic_{self.request.level}", instructions=self.instructions, prompt=self.prompt,
                          tools=self.tools.tools(), max_tool_rounds=self.level.tool_rounds,
                          output_type=self.request.output or str, max_output_tokens=self.level.max_output_tokens,
-                         workspace_pk=self.scope.workspace_pk)
+                         workspace_pk=self.scope.workspace_pk, without_tools=self._without_tools)
+
+    async def _without_tools(self) -> tuple[str, str]:
+        """For a model that cannot call tools: the messages that best match the question are read ahead too (what
+        its first search would have found), and it answers from the prompt alone."""
+        found = (await self.tools.search_messages(self.request.query, limit=max(self.level.prefetch, 10))).found
+        self.context.hits = list(found.messages) if isinstance(found, Found) else []
+        self.prompt, self.read_ahead = prompt(self.request.query, self.context, self.scope,
+                                              self.deps.settings.dialectic.context_tokens)
+        self.instructions = instructions(self.request, self.scope, self.level, self.custom, tools=False)
+        return self.instructions, self.prompt
 
     def _reply(self, result: AgentResult) -> Reply:
         if self.request.output is None:
@@ -130,10 +142,12 @@ class Chat:
 
 
 def _failure(exc: LLMError) -> Exception:
-    """A half-configured provider is the server's setting to fix (400, as without one); anything else the LLM
-    did is a failed upstream (502)."""
+    """A half-configured provider is the server's setting to fix (400, as without one); a provider that cannot
+    be reached is worth retrying (503); anything else the LLM did is a failed upstream (502)."""
     if isinstance(exc, LLMNotConfigured):
         return ReasoningOff(f"Reasoning is not fully configured on this server: {exc}")
+    if isinstance(exc, LLMProviderError) and exc.unreachable:
+        return LLMUnavailable(f"The chat could not be answered: {exc}")
     return LLMFailed(f"The chat could not be answered: {exc}")
 
 
@@ -185,12 +199,14 @@ say it changed); when facts contradict, say so.
 - If memory holds nothing relevant, say so plainly in one sentence (for example "I don't have any information \
 about that."), without speculating.
 - Answer the question directly and concisely, in plain prose, without mentioning tools, ids or the memory system.
-- Give your answer by calling `answer`.{custom}"""
+- {answer_rule}{custom}"""
 
 TOOL_RULE = ("Before saying nothing is known, search: conclusions first, then messages for details, exact words, "
              "numbers and dates; follow a derived conclusion with reasoning_chain. Call several tools at once when "
              "they do not depend on each other. You may use tools in at most {rounds} turn{s}, then you must answer.")
 NO_TOOLS = "Answer from the memory in the prompt."
+ANSWER_BY_TOOL = "Give your answer by calling `answer`."
+ANSWER_AS_TEXT = "Write your answer as plain text."
 
 
 def _perspective(request: ChatRequest, observer: str | None, observed: str | None) -> tuple[str, str]:
@@ -203,17 +219,20 @@ def _perspective(request: ChatRequest, observer: str | None, observed: str | Non
                             f"{observed} from conversations {observer} took part in. Answer from that view.")
 
 
-def instructions(request: ChatRequest, scope: Scope, level: DialecticLevel, custom: str | None) -> str:
+def instructions(request: ChatRequest, scope: Scope, level: DialecticLevel, custom: str | None,
+                 tools: bool = True) -> str:
     subject, perspective = _perspective(request, scope.observer, scope.observed)
     if request.sessions is not None:
         perspective += (f" Memory is restricted to the session{'' if len(request.sessions) == 1 else 's'} "
                         + ", ".join(request.sessions) + " (only what was stated there).")
     if request.session is not None:
         perspective += f" The conversation of session {request.session} is going on; its latest messages are below."
-    rounds = level.tool_rounds
+    rounds = level.tool_rounds if tools else 0
     rule = TOOL_RULE.format(rounds=rounds, s="" if rounds == 1 else "s") if rounds else NO_TOOLS
     extra = f"\n\nInstructions from the application:\n{custom.strip()}" if custom and custom.strip() else ""
-    return INSTRUCTIONS.format(subject=subject, perspective=perspective, tool_rule=rule, custom=extra)
+    answer_rule = ANSWER_BY_TOOL if tools else ANSWER_AS_TEXT
+    return INSTRUCTIONS.format(subject=subject, perspective=perspective, tool_rule=rule, custom=extra,
+                               answer_rule=answer_rule)
 
 
 @dataclass(slots=True)
@@ -223,29 +242,39 @@ class Context:
     cards: dict[str, list[str]] = field(default_factory=dict)  # heading -> entries
     conclusions: list[Conclusion] = field(default_factory=list)
     history: list[Message] = field(default_factory=list)
+    hits: list[Message] = field(default_factory=list)  # messages matching the question (for a model without tools)
 
 
 def prompt(question: str, context: Context, scope: Scope, budget: int) -> tuple[str, Found]:
     """The user turn: the read-ahead memory (within `budget` tokens: cards, then the closest conclusions, then the
-    newest session messages), then the question, whole. Returns what it shows."""
+    messages matching the question, then the newest session messages), then the question, whole. Returns what it
+    shows."""
     parts: list[str] = []
     for heading, entries in context.cards.items():
         block = f"{heading}:\n" + "\n".join(f"- {e}" for e in entries)
         parts.append(block)
         budget -= count_tokens(block)
     history_share = min(budget // 2, sum(m.token_count for m in context.history) + 50) if context.history else 0
+    hits_share = min(budget // 3, sum(m.token_count for m in context.hits) + 50) if context.hits else 0
     shown = Found()
     if context.conclusions:
         lines, shown.conclusions, _ = fit([(conclusion_line(c, scope.workspace_wide), c)
-                                              for c in context.conclusions], max(budget - history_share, 0))
+                                              for c in context.conclusions],
+                                             max(budget - history_share - hits_share, 0))
         parts.append("Conclusions closest to the question:\n" + "\n".join(lines))
         budget -= sum(count_tokens(x) + 1 for x in lines)
     else:
         parts.append("No conclusions were found close to the question.")
+    if context.hits:
+        lines, hits, _ = fit([(message_line(m), m) for m in context.hits], max(budget - history_share, 0))
+        parts.append("Messages matching the question (best first):\n" + "\n".join(lines) if lines else
+                     "No messages match the question.")
+        budget -= sum(count_tokens(x) + 1 for x in lines)
+        shown.messages.extend(hits)
     if context.history:
         newest_first = [(message_line(m), m) for m in reversed(context.history)]
         lines, kept, _ = fit(newest_first, max(budget, 0))
-        shown.messages = list(reversed(kept))
+        shown.messages.extend(m for m in reversed(kept) if m not in shown.messages)
         parts.append("Latest messages of this session (oldest first):\n" + "\n".join(reversed(lines)))
     parts.append(f"Question: {question}")
     return "\n\n".join(parts), shown
@@ -330,4 +359,5 @@ async def prepare(deps: Deps, request: ChatRequest) -> Chat:
         context.conclusions = await tools.closest_conclusions(request.query, vector, level.prefetch)
     text, shown = prompt(request.query, context, scope, deps.settings.dialectic.context_tokens)
     return Chat(deps=deps, request=request, level=level, scope=scope, tools=tools,
-                instructions=instructions(request, scope, level, custom), prompt=text, read_ahead=shown)
+                instructions=instructions(request, scope, level, custom), prompt=text, read_ahead=shown,
+                context=context, custom=custom)

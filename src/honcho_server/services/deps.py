@@ -8,12 +8,13 @@ from datetime import datetime
 
 from honcho_server import clock
 from honcho_server.config import Settings
-from honcho_server.domain.llm import LLMCall
+from honcho_server.domain.llm import Capabilities, LLMCall
 from honcho_server.embeddings.base import Embedder
 from honcho_server.embeddings.factory import build_embedder
 from honcho_server.llm.client import LLMClient
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import llm_calls
+from honcho_server.store.repos import llm_capabilities as capability_repo
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Deps:
         """The LLM client; every run it makes is recorded in `llm_calls` (its own short transaction, after the
         call: no transaction is held while a model thinks)."""
         if self.llm_instance is None:
-            self.llm_instance = LLMClient(self.settings.llm, recorder=self.record_llm_call)
+            self.llm_instance = LLMClient(self.settings.llm, recorder=self.record_llm_call,
+                                          store=CapabilityTable(self))
         return self.llm_instance
 
     async def record_llm_call(self, call: LLMCall) -> None:
@@ -63,3 +65,20 @@ class Deps:
         if self.embedder_instance is not None:
             await self.embedder_instance.aclose()
         await self.db.dispose()
+
+
+@dataclass
+class CapabilityTable:
+    """The LLM client's capability store: the `llm_capabilities` table, shared by every process."""
+
+    deps: Deps
+
+    async def load(self, endpoint: str) -> Capabilities | None:
+        async with self.deps.db.read() as conn:
+            return await capability_repo.get(conn, endpoint)
+
+    async def save(self, endpoint: str, provider: str, base_url: str | None, model: str,
+                   capabilities: Capabilities) -> None:
+        async with self.deps.db.write() as conn:
+            await capability_repo.put(conn, self.deps.db.dialect, endpoint, provider, base_url, model, capabilities,
+                                      self.deps.now())

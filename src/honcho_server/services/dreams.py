@@ -13,7 +13,7 @@ async def schedule(deps: Deps, workspace_name: str, observer: str, observed: str
                    session: str | None = None, rebuild: bool = False) -> None:
     """Queue a dream now (spec 5.7); a twin already pending or running makes this a no-op."""
     if not deps.settings.llm.enabled:
-        raise ReasoningOff()
+        raise ReasoningOff.because(deps.settings.llm.problem)
     if not deps.settings.defaults.dream_enabled:
         raise BadRequest("Dreams are not enabled in the system configuration")
     observed = observed or observer

@@ -167,6 +167,18 @@ embedding_space = Table(
 )
 
 
+# What each LLM endpoint + model was seen to support (llm/capabilities.py): probed once, corrected by failures,
+# shared by every process. `endpoint` is provider|base_url|model.
+llm_capabilities = Table(
+    "llm_capabilities", metadata,
+    Column("endpoint", String(700), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("base_url", String(400), nullable=True),
+    Column("model", String(256), nullable=False),
+    Column("capabilities", Json, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 # One row per LLM run (llm/client.py): token and cost accounting, per workspace when the work belongs to one.
 llm_calls = Table(
     "llm_calls", metadata,

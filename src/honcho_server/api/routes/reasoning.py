@@ -86,7 +86,7 @@ async def peer_chat(workspace_id: str, peer_id: str, body: ChatBody, deps: DepsD
                     ) -> Response:
     """Ask what `peer_id` knows about `target` (itself by default): JSON, or SSE with `stream`."""
     if not deps.settings.llm.enabled:
-        raise ReasoningOff()
+        raise ReasoningOff.because(deps.settings.llm.problem)
     check_not_scope("peer", peer_id)
     if body.target is not None:
         check_not_scope("target", body.target)
@@ -107,7 +107,7 @@ async def peer_chat(workspace_id: str, peer_id: str, body: ChatBody, deps: DepsD
 async def workspace_chat(workspace_id: str, body: WorkspaceChatBody, deps: DepsDep) -> Response:
     """Ask about the whole workspace (every peer's own view): JSON, or SSE with `stream`."""
     if not deps.settings.llm.enabled:
-        raise ReasoningOff()
+        raise ReasoningOff.because(deps.settings.llm.problem)
     if body.scope is not None:
         if body.session_id is not None:
             raise ValidationError("`scope` and `session_id` are mutually exclusive")
