@@ -111,7 +111,8 @@ class ScriptedModel:
 def with_model(deps: Deps, scripted: ScriptedModel, **llm: Any) -> Deps:
     """Deps on the same database whose LLM is the scripted model (provider openai: tool output mode)."""
     settings = deps.settings.model_copy(deep=True)
-    settings.llm = LLMSettings.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key", **llm})
+    settings.llm = LLMSettings.model_validate({"provider": "openai", "model": "gpt-4o-mini", "api_key": "test-key",
+                                               **llm})
 
     async def no_wait(_: float) -> None:
         return None

@@ -1,6 +1,7 @@
 """A loopback OpenAI-compatible server for end-to-end tests: `/v1/embeddings` (vectors from the hash embedder)
 and `/v1/chat/completions` (answers scripted by the test, every request recorded; tool calls with `ToolCalls`;
-streamed as server-sent chunks when the request says `stream: true`).
+streamed as server-sent chunks when the request says `stream: true`). The server's capability probe is answered
+as a capable model would (tests/provider_fakes.py), apart from the script.
 
 The HTTP side is the package's loopback server (one write per response, TCP_NODELAY)."""
 
@@ -17,6 +18,8 @@ from typing import Any
 from honcho_server.cli.fake_llm import stream_events
 from honcho_server.cli.loopback import LoopbackServer, Streamed
 from honcho_server.embeddings.hashing import HashEmbedder
+from honcho_server.llm.probe import is_probe
+from provider_fakes import OpenAIFake
 
 
 @dataclass
@@ -47,6 +50,8 @@ class FakeOpenAI:
         self.calls = 0  # embedding requests
         self.delay = 0.0  # seconds each request is held (to catch a client mid-call)
         self.chat_requests: list[dict[str, Any]] = []
+        self.probe_requests: list[dict[str, Any]] = []
+        self._capable = OpenAIFake("full")
         self._script: list[Step] = []
         # Answers requests once the script is used up (a stand-in model for long-running servers); None: 500.
         self.responder: Callable[[dict[str, Any]], Any] | None = None
@@ -88,6 +93,12 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
     def _chat(self, body: dict[str, Any]) -> Reply:
+        user = [m for m in body.get("messages", []) if m.get("role") == "user"]
+        if user and isinstance(user[0].get("content"), str) and is_probe(user[0]["content"]):
+            # The server's capability probe, answered as a capable model would: the script is for the tasks.
+            with self._lock:
+                self.probe_requests.append(body)
+            return Reply(200, self._capable.complete(body))
         with self._lock:
             self.chat_requests.append(body)
             fallback = self.responder or Reply(500, {"error": {"message": "nothing scripted"}})

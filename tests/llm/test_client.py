@@ -3,9 +3,8 @@ mode, retries of transient provider failures, re-asks of malformed answers, and 
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from typing import Any
 
 import pytest
@@ -131,7 +130,8 @@ def test_task_settings_override_the_section() -> None:
     ({"provider": "openai", "model": "gpt-4o-mini"}, "OPENAI_API_KEY"),
     ({"provider": "anthropic", "model": "claude-sonnet-4-5"}, "ANTHROPIC_API_KEY"),
     ({"provider": "gemini", "model": "gemini-2.5-flash"}, "GEMINI_API_KEY or GOOGLE_API_KEY"),
-    ({"provider": "openai", "model": "m", "api_key": "k", "dream": {"provider": "anthropic"}}, "dream: the anthropic provider"),
+    ({"provider": "openai", "model": "m", "api_key": "k", "dream": {"provider": "anthropic"}},
+     "dream: the anthropic provider"),
 ])
 def test_not_configured_says_how_to_configure(settings: dict[str, Any], needle: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 from honcho_server.cli import fake_dialectic
 from honcho_server.cli.loopback import LoopbackServer, Streamed
 from honcho_server.domain.tokens import count_tokens, truncate_to_tokens
+from honcho_server.llm.probe import is_probe
 
 DERIVER_MARK = "You read part of a conversation"
 SUMMARY_WORDS = 0.8  # share of the asked word limit a summary uses
@@ -92,7 +93,9 @@ class FakeLLM:
         user = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user")
         tools = [t["function"]["name"] for t in body.get("tools") or [] if t.get("type") == "function"]
         message: dict[str, Any] | None = None
-        if fake_dialectic.is_chat(tools):
+        if is_probe(user):
+            kind, message, answer = "probe", *_probe_answer(body, tools)
+        elif fake_dialectic.is_chat(tools):
             kind, (message, answer) = "dialectic", fake_dialectic.turn(body, tools, self.dialectic_turns)
         elif system.lstrip().startswith(DERIVER_MARK):
             kind, answer = "deriver", json.dumps({"conclusions": conclusions(user)})
@@ -121,6 +124,20 @@ class FakeLLM:
                              "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                           "total_tokens": prompt + completion}}
+
+
+def _probe_answer(body: dict[str, Any], tools: list[str]) -> tuple[dict[str, Any] | None, str]:
+    """The server's capability probe, answered as a capable model would: the first tool called with small whole
+    numbers until a tool result is back, a JSON schema honoured, text otherwise."""
+    if tools and not any(m.get("role") == "tool" for m in body["messages"]):
+        params = body["tools"][0]["function"].get("parameters") or {}
+        args = json.dumps(dict.fromkeys(params.get("properties", {}), 5))
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_probe", "type": "function", "function": {"name": tools[0], "arguments": args}}]}, args
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    if schema:
+        return None, json.dumps(dict.fromkeys(schema.get("properties", {}), 5))
+    return None, "5"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -410,7 +410,9 @@ class _AnswerReader:
                 return ""
             text = parsed.get("answer") if isinstance(parsed, dict) else None
         elif index in self._text and self.live_text:
-            text = strip_thinking(self._text[index]) if "<" in self._text[index] else self._text[index]
+            text = self._text[index]
+            if text.lstrip().startswith("<"):  # maybe a reasoning block split across chunks: wait for its end
+                text = "" if ">" not in text else strip_thinking(text)
         else:
             return ""
         return self._advance(text if isinstance(text, str) else "")

@@ -83,11 +83,11 @@ def build(spec: TaskModel, caps: Capabilities | None = None) -> Any:
                                 timeout=_timeout(spec))
         return AnthropicModel(spec.model, provider=AnthropicProvider(anthropic_client=client))
     if spec.provider == "gemini":
-        import httpx
+        import httpx2  # the HTTP library pydantic-ai's Google provider (and the openai SDK) are built on
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider
 
-        http = httpx.AsyncClient(timeout=httpx.Timeout(_timeout(spec)))
+        http = httpx2.AsyncClient(timeout=httpx2.Timeout(_timeout(spec)))
         return GoogleModel(spec.model, provider=GoogleProvider(api_key=spec.api_key or "", base_url=spec.base_url,
                                                                http_client=http))
     raise LLMNotConfigured(f"unknown LLM provider {spec.provider!r}")

@@ -26,6 +26,18 @@ class _Sum(BaseModel):
     total: int
 
 
+TEXT_PROMPT = "Reply with the single word: ready"
+SUM_PROMPT = "What is 2 + 3?"
+TOOL_PROMPT = "Use the add tool to add 2 and 3, then tell me the result."
+STREAM_PROMPT = "Count from 1 to 5."
+PROMPTS = frozenset({TEXT_PROMPT, SUM_PROMPT, TOOL_PROMPT, STREAM_PROMPT})  # fakes of endpoints recognise them
+
+
+def is_probe(user_text: str) -> bool:
+    """Whether a request's user turn is one of the probe's questions."""
+    return user_text.strip() in PROMPTS
+
+
 @dataclass(slots=True)
 class ProbeReport:
     reachable: bool = False
@@ -77,7 +89,7 @@ class _Probe:
     async def text(self) -> bool:
         started = time.perf_counter()
         try:
-            answer = await self._run(str, "Reply with the single word: ready")
+            answer = await self._run(str, TEXT_PROMPT)
         except Exception as exc:
             self.report.error = _fatal(exc) or f"a plain request failed: {exc}"
             self.report.reachable = not isinstance(exc, ModelAPIError) or isinstance(exc, ModelHTTPError)
@@ -93,7 +105,7 @@ class _Probe:
         if not self.native_possible:
             return REFUSED
         try:
-            out = await self._run(NativeOutput(_Sum), "What is 2 + 3?")
+            out = await self._run(NativeOutput(_Sum), SUM_PROMPT)
         except (UnexpectedModelBehavior, UserError):
             return IGNORED
         except AgentRunError as exc:
@@ -102,7 +114,7 @@ class _Probe:
 
     async def forced_tool(self) -> str:
         try:
-            await self._run(ToolOutput(_Sum, name="give_total"), "What is 2 + 3?")
+            await self._run(ToolOutput(_Sum, name="give_total"), SUM_PROMPT)
         except UnexpectedModelBehavior:
             return IGNORED
         except AgentRunError as exc:
@@ -118,7 +130,7 @@ class _Probe:
             return a + b
 
         try:
-            await self._run(str, "Use the add tool to add 2 and 3, then tell me the result.", tools=[add])
+            await self._run(str, TOOL_PROMPT, tools=[add])
         except UnexpectedModelBehavior:
             return YES if called else IGNORED
         except AgentRunError as exc:
@@ -129,7 +141,7 @@ class _Probe:
         before = self.usage.output_tokens or 0
         try:
             agent: Agent[Any, Any] = Agent(self.model, output_type=str, retries={"output": 0})
-            async with agent.run_stream("Count from 1 to 5.", model_settings=self.settings,
+            async with agent.run_stream(STREAM_PROMPT, model_settings=self.settings,
                                         usage=self.usage) as streamed:
                 text = await streamed.get_output()
         except UnexpectedModelBehavior:

@@ -29,6 +29,17 @@ _HINTS = ("minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "patt
           "maxProperties")
 
 
+def _as_written(hints: dict[str, Any], default_given: bool) -> Any:
+    """The property's schema as the caller wrote it: its hints kept, a default only when it gave one."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        if not default_given:
+            schema.pop("default", None)
+        schema.update(hints)
+
+    return extra
+
+
 class Invalid(ValidationError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"Invalid response_format: {reason}")
@@ -136,10 +147,11 @@ class _Converter:
             info = sub if isinstance(sub, dict) else {}
             hints = {k: info[k] for k in _HINTS if k in info}
             # An optional property keeps its type: null is only valid where the schema allows it. Left out, it
-            # stays out of the answer (the reader's own default applies).
+            # stays out of the answer (the reader's own default applies). The schema the model sees is the
+            # caller's: no default the caller did not write (a model shown `"default": null` answers null).
             default: Any = ... if name in required else info.get("default")
             fields[name] = (annotation, Field(default, description=info.get("description"),
-                                              json_schema_extra=hints or None))
+                                              json_schema_extra=_as_written(hints, "default" in info)))
         title = schema.get("title") if isinstance(schema.get("title"), str) else where.rsplit(".", 1)[-1]
         return create_model(self.model_name(title), __config__=ConfigDict(extra="ignore"),  # type: ignore[call-overload]
                             __doc__=schema.get("description") if isinstance(schema.get("description"), str)
