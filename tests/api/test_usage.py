@@ -27,9 +27,7 @@ def _client(deps: Deps, fail: bool = False) -> LLMClient:
         return ModelResponse(parts=[TextPart("ok")], usage=RequestUsage(input_tokens=1000, output_tokens=100))
 
     settings = LLMSettings(provider="openai", model="gpt-4o-mini", api_key="test-key",
-                           summary={"provider": "openai-compatible",
-                                                                             "model": "llama3.2",
-                                                                             "base_url": "http://x/v1"})
+                           summary={"provider": "openai-compatible", "model": "llama3.2", "base_url": "http://x/v1"})
     return LLMClient(settings, deps.record_llm_call, model_for=lambda *_: FunctionModel(model))
 
 

@@ -15,7 +15,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Text
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from sqlalchemy import func, select
 
-from honcho_server.llm.base import LLMProviderError
+from honcho_server.llm.base import LLMOutputError, LLMProviderError
 from honcho_server.llm.client import LLMClient
 from honcho_server.reasoning import summaries
 from honcho_server.services.deps import Deps
@@ -31,6 +31,7 @@ class FakeSummarizer:
     def __init__(self) -> None:
         self.prompts: list[str] = []
         self.failing = False
+        self.forced: list[str] = []  # answers given instead of the real one, first first
 
     def __call__(self, messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
         prompt = next(p.content for m in messages if isinstance(m, ModelRequest) for p in m.parts
@@ -39,6 +40,8 @@ class FakeSummarizer:
         self.prompts.append(prompt)
         if self.failing:
             raise ModelHTTPError(400, "fake", {"error": "bad request"})
+        if self.forced:
+            return ModelResponse(parts=[TextPart(self.forced.pop(0))])
         seen = sorted({int(n) for n in re.findall(r"note (\d+)\b", prompt)})
         return ModelResponse(parts=[TextPart(f"covers {seen[0]}-{seen[-1]}" if seen else "empty")])
 
@@ -101,6 +104,44 @@ async def test_a_failed_summary_leaves_no_gap(client: httpx.AsyncClient, llm_dep
         count = (await conn.execute(select(func.count()).select_from(summaries_table)
                                     .where(summaries_table.c.session_id == session_pk))).scalar_one()
     assert count == 1
+
+
+BAD_SUMMARIES = {
+    "a JSON fragment": "{not json at all",
+    "empty": "   ",
+    "only a reasoning block": "<think>The user wants a summary...</think>",
+    "an error passed on": "Error: upstream request timed out",
+    "an HTML error page": "<html><body>502 Bad Gateway</body></html>",
+    "far too long": "word " * 2000,
+}
+
+
+@pytest.mark.parametrize("bad", BAD_SUMMARIES.values(), ids=BAD_SUMMARIES.keys())
+async def test_a_malformed_summary_is_reasked_then_the_job_fails_without_storing_it(
+        client: httpx.AsyncClient, llm_deps: Deps, fake: FakeSummarizer, ws: str, bad: str) -> None:
+    await _session(client, ws, 10)
+    workspace_pk, session_pk = await session_keys(llm_deps, ws)
+    retries = llm_deps.settings.llm.output_retries
+    fake.forced = [bad] * (retries + 1)
+    with pytest.raises(LLMOutputError, match="no valid answer for summary"):
+        await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 10, ["short"], llm_deps.now)
+    assert not fake.forced and len(fake.prompts) == retries + 1  # re-asked, then given up on
+    assert expect(await client.get(session_url(ws, "s", "summaries")), 200)["short_summary"] is None
+    # One bad answer, then a good one: the re-ask is what gets stored.
+    fake.forced = [bad]
+    await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 10, ["short"], llm_deps.now)
+    body = expect(await client.get(session_url(ws, "s", "summaries")), 200)
+    assert body["short_summary"]["content"] == "covers 1-10"
+
+
+async def test_a_think_block_before_the_summary_is_not_stored(client: httpx.AsyncClient, llm_deps: Deps,
+                                                              fake: FakeSummarizer, ws: str) -> None:
+    await _session(client, ws, 10)
+    workspace_pk, session_pk = await session_keys(llm_deps, ws)
+    fake.forced = ["<think>Let me see who said what.</think>\n\nAnn and Bob talked about the garden."]
+    await summaries.summarize(llm_deps.db, llm_deps.llm, workspace_pk, session_pk, 10, ["short"], llm_deps.now)
+    body = expect(await client.get(session_url(ws, "s", "summaries")), 200)
+    assert body["short_summary"]["content"] == "Ann and Bob talked about the garden."
 
 
 async def test_without_an_llm_summary_jobs_wait(deps: Deps) -> None:

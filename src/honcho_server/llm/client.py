@@ -287,8 +287,9 @@ class LLMClient:
 
 
 def _text_check(cap: int) -> Callable[[RunContext[Any], str], str]:
-    """An output validator for free text: the answer (reasoning blocks removed) must be there, must not be an
-    error passed on as an answer, and must fit the output cap (a server that ignores `max_tokens` may run on)."""
+    """An output validator for free text (prose: summaries): the answer (reasoning blocks removed) must be there,
+    must not be an error passed on as an answer nor data or markup (a JSON fragment is a model that lost the
+    thread), and must fit the output cap (a server that ignores `max_tokens` may run on)."""
 
     def check(_ctx: RunContext[Any], text: str) -> str:
         text = strip_thinking(text)
@@ -297,6 +298,9 @@ def _text_check(cap: int) -> Callable[[RunContext[Any], str], str]:
         if _ERROR_ECHO.match(text):
             raise ModelRetry("The answer looks like an error message, not the text asked for. Write the text asked "
                              "for.")
+        if text[0] in "{[<" or text.startswith("```"):
+            raise ModelRetry("The answer looks like data or markup, not the plain prose asked for. Write plain "
+                             "prose.")
         if count_tokens(text) > cap * 1.25:
             raise ModelRetry(f"The answer is too long: keep it under {cap * 3 // 4} words.")
         return text
