@@ -5,6 +5,7 @@ errors before any stream starts, provider failures as 502, peer keys confined to
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,8 @@ from pydantic_ai.exceptions import ModelHTTPError
 
 from agent_fakes import ScriptedModel, Turn, answer, call, with_model
 from honcho_server.config import AuthSettings
-from honcho_server.services.deps import Deps
+from honcho_server.llm.client import LLMClient
+from honcho_server.services.deps import CapabilityTable, Deps
 from support import api_client
 
 
@@ -199,3 +201,33 @@ async def test_a_half_configured_provider_is_a_400_saying_what_is_missing(deps: 
         await _seed(client, ws)
         response = await client.post(ws_url(ws, "peers/alice/chat"), json={"query": "Where?", "stream": stream})
     assert response.status_code == 400 and "HONCHO_LLM__BASE_URL" in response.json()["detail"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "openai"])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_unreachable_provider_is_a_503_after_one_retry(deps: Deps, ws: str, stream: bool,
+                                                                 provider: str) -> None:
+    settings = deps.settings.model_copy(deep=True)
+    settings.llm = settings.llm.model_validate({"provider": provider, "model": "m", "api_key": "k",
+                                                "base_url": f"http://127.0.0.1:{_closed_port()}/v1"})
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    chat_deps = Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder, vectors_ready=deps.vectors_ready)
+    chat_deps.llm_instance = LLMClient(settings.llm, chat_deps.record_llm_call, sleep=sleep,
+                                       store=CapabilityTable(chat_deps))
+    async with api_client(chat_deps) as client:
+        await _seed(client, ws)
+        response = await client.post(ws_url(ws, "peers/alice/chat"), json={"query": "Where?", "stream": stream})
+    detail = response.json()["detail"]
+    assert response.status_code == 503 and "unreachable" in detail and "127.0.0.1" in detail, detail
+    # An openai-compatible server is probed first, which says so at once; a hosted API's request is tried twice.
+    assert len(slept) == (0 if provider == "openai-compatible" else 1)

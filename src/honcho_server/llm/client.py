@@ -110,7 +110,13 @@ class LLMClient:
             found = await self._load(key)
             if found is None and self.store is not None and spec.provider not in capabilities.HOSTED:
                 report = await self.probe(task)
+                if not report.reachable:  # said now, instead of after the task's own retries
+                    where = f" at {spec.base_url}" if spec.base_url else ""
+                    raise LLMProviderError(f"{spec.provider}/{spec.model}{where} is unreachable: {report.error}",
+                                           unreachable=True)
                 found = report.capabilities if report.complete else None
+            if found is None and spec.provider in capabilities.HOSTED:
+                found = capabilities.assumed(spec.provider)  # a hosted API is taken at its word
             if found is None:
                 return capabilities.assumed(spec.provider)  # not remembered: looked at again next time
             self._caps[key] = found

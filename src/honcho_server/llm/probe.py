@@ -92,7 +92,7 @@ class _Probe:
             answer = await self._run(str, TEXT_PROMPT)
         except Exception as exc:
             self.report.error = _fatal(exc) or f"a plain request failed: {exc}"
-            self.report.reachable = not isinstance(exc, ModelAPIError) or isinstance(exc, ModelHTTPError)
+            self.report.reachable = isinstance(exc, ModelHTTPError) or not isinstance(exc, ModelAPIError | TimeoutError)
             self.report.auth_ok = False if isinstance(exc, ModelHTTPError) and exc.status_code in (401, 403) else (
                 True if isinstance(exc, ModelHTTPError) else None)
             return False
