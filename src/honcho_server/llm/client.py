@@ -210,8 +210,8 @@ class LLMClient:
                 if lessons.pop("", None) is None and lessons:  # a refusal is only sure once another mode worked
                     await self.learn(task, **lessons)
                 return cast(T, output)
-        hint = ("use a model that follows JSON instructions" if len(modes) > 1 else
-                "set HONCHO_LLM__OUTPUT_MODE=auto to let the server try every mode")
+        hint = ("set HONCHO_LLM__OUTPUT_MODE=auto to let the server try every mode the endpoint supports"
+                if spec.output_mode != "auto" else "use a model that follows JSON instructions")
         raise LLMOutputError(f"{spec.provider}/{spec.model} could not give the structured answer {task} needs; "
                              f"tried {'; '.join(tried)}. Endpoint: {capabilities.describe(caps)}. To fix: {hint}, "
                              f"or set HONCHO_LLM__{task.upper()}__MODEL to one that does.")
