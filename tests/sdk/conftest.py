@@ -66,6 +66,10 @@ def _server_command() -> list[str]:
     return [sys.executable, "-m", "honcho_server.cli.main"]
 
 
+# The bench's stand-in for an ordinary OpenAI-compatible server (outside the repository, next to it).
+BENCH_FAKE_OPENAI = Path(__file__).resolve().parents[3] / "shared" / "bench" / "fake_openai.py"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -260,6 +264,46 @@ def reasoning_server(backend: str, new_database, tmp_path_factory, chat_model) -
            "HONCHO_LLM__BASE_URL": chat_model.base_url, "HONCHO_DERIVER__FLUSH_SECONDS": "0",
            "HONCHO_WORKER__POLL_INTERVAL_SECONDS": "0.1"}
     yield from _running(_start(f"{backend}-reasoning", new_database, tmp_path_factory, extra_env=env))
+
+
+@pytest.fixture(scope="session")
+def bench_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`fake_openai.py --port <free> --dims 64` as a subprocess; yields its `/v1` base URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("fake-openai") / "fake_openai.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(BENCH_FAKE_OPENAI), "--port", str(port), "--dims", "64"],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 15
+        while "listening" not in (said := log.read_text(errors="replace")):
+            if proc.poll() is not None:
+                pytest.fail(f"{BENCH_FAKE_OPENAI} exited with code {proc.returncode}:\n{said}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{BENCH_FAKE_OPENAI} did not say it was listening within 15 s:\n{said}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def local_model_server(backend: str, new_database, tmp_path_factory, bench_model: str) -> Iterator[ServerProcess]:
+    """A server whose model (and embedder) is the bench's plain OpenAI-compatible fake: no tools, no script."""
+    env = {"HONCHO_LLM__PROVIDER": "openai-compatible", "HONCHO_LLM__MODEL": "fake",
+           "HONCHO_LLM__BASE_URL": bench_model, "HONCHO_DERIVER__FLUSH_SECONDS": "0",
+           "HONCHO_WORKER__POLL_INTERVAL_SECONDS": "0.1",
+           "HONCHO_EMBEDDING__PROVIDER": "openai", "HONCHO_EMBEDDING__BASE_URL": bench_model,
+           "HONCHO_EMBEDDING__MODEL": "fake-embed", "HONCHO_EMBEDDING__DIMENSIONS": "64",
+           "HONCHO_EMBEDDING__API_KEY": "sk-local"}
+    yield from _running(_start(f"{backend}-local-model", new_database, tmp_path_factory, extra_env=env))
 
 
 @pytest.fixture(scope="session")
