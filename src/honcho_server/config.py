@@ -263,6 +263,13 @@ class LLMSettings(BaseModel):
             return key.get_secret_value()
         return next((os.environ[n] for n in PROVIDER_KEY_ENV.get(provider, ()) if os.environ.get(n)), None)
 
+    def base_url_for(self, task: str) -> str | None:
+        """The task's API root, else the section's when the task keeps the section's provider (a task moved to
+        another provider does not inherit a root meant for the first one)."""
+        own = getattr(self, task)
+        provider = own.provider or self.provider
+        return own.base_url or (self.base_url if provider == self.provider else None)
+
     def task_problem(self, task: str) -> str | None:
         """What keeps `task` from running, as the setting to fix; None when it can run."""
         own = getattr(self, task)
@@ -274,7 +281,7 @@ class LLMSettings(BaseModel):
         if not (own.model or self.model):
             return (f"HONCHO_LLM__PROVIDER is {provider} but no model is set: set HONCHO_LLM__MODEL (or "
                     f"{prefix}MODEL)")
-        base_url = own.base_url or self.base_url
+        base_url = self.base_url_for(task)
         if provider == "openai-compatible" and not base_url:
             return ("an openai-compatible provider needs HONCHO_LLM__BASE_URL (e.g. http://localhost:11434/v1 for "
                     "Ollama)")

@@ -160,6 +160,16 @@ def test_the_key_falls_back_to_the_providers_variable(provider: str, variable: s
     assert LLMClient(explicit).describe("deriver").api_key == "explicit"
 
 
+def test_a_task_moved_to_another_provider_inherits_neither_its_key_nor_its_root(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
+    llm = LLMSettings(provider="openai-compatible", model="llama3", base_url="http://localhost:11434/v1",
+                      api_key="local", dream={"provider": "anthropic", "model": "claude-sonnet-4-5"})
+    dream = LLMClient(llm).describe("dream")
+    assert (dream.base_url, dream.api_key) == (None, "sk-ant")
+    assert LLMClient(llm).describe("deriver").base_url == "http://localhost:11434/v1"
+
+
 def test_an_openai_compatible_server_never_gets_a_hosted_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     llm = LLMSettings(provider="openai-compatible", model="llama3", base_url="http://localhost:11434/v1")

@@ -15,6 +15,7 @@ from honcho_server.config import LLMSettings
 from honcho_server.domain import jsontext, models
 from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.receipts import Receipt
+from honcho_server.services.llm_status import EndpointStatus
 
 
 class JSON(Response):
@@ -113,3 +114,13 @@ def reasoning(llm: LLMSettings) -> dict[str, Any]:
         return {"reasoning": "off", "reasoning_detail": f"{why}; summaries and conclusions wait as pending work "
                 "until then"}
     return {"reasoning": "on", "llm": {"provider": llm.provider, "model": llm.model}}
+
+
+NOT_CHECKED = "not checked yet"
+
+
+def llm_endpoints(found: list[EndpointStatus]) -> list[dict[str, Any]]:
+    """Each endpoint the tasks use (its base URL left out: /health is public) with what was seen it supports."""
+    return [{"provider": s.endpoint.provider, "model": s.endpoint.model, "tasks": list(s.endpoint.tasks),
+             "capabilities": s.capabilities.as_dict() if s.capabilities is not None else NOT_CHECKED}
+            for s in found]

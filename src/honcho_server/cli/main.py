@@ -14,6 +14,7 @@ import typer
 
 from honcho_server import __version__
 from honcho_server.cli.bench import bench_app
+from honcho_server.cli.llm_check import llm_app
 from honcho_server.config import Settings, load_settings
 from honcho_server.store.engine import is_embedded
 
@@ -21,6 +22,7 @@ app = typer.Typer(help="honcho-server: a memory server for LLM applications (Hon
                   no_args_is_help=True, add_completion=False)
 
 app.add_typer(bench_app, name="bench", help="Benchmarks: retrieval quality on LoCoMo / BEAM.")
+app.add_typer(llm_app, name="llm", help="The LLM endpoints reasoning uses: `llm check` probes them.")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
 

@@ -23,8 +23,9 @@ class LLMCall:
 
 
 # What an endpoint does with each feature: honours it, ignores it (answers as if it were not asked), refuses the
-# request (HTTP 4xx), or nobody has looked yet.
-YES, IGNORED, REFUSED, UNKNOWN = "yes", "ignored", "refused", "unknown"
+# request (HTTP 4xx), cannot be asked for it at all (the provider's API has no such request for this model), or
+# nobody has looked yet.
+YES, IGNORED, REFUSED, UNSUPPORTED, UNKNOWN = "yes", "ignored", "refused", "unsupported", "unknown"
 FEATURES = ("tools", "forced_tool_choice", "json_schema", "streaming", "stream_usage")
 
 

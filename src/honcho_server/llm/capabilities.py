@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, YES, Capabilities
+from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, UNSUPPORTED, YES, Capabilities
 
 # Hosted APIs: what their documentation promises (Anthropic's JSON schema output depends on the model: the
 # pydantic-ai profile knows, see `native_possible`).
@@ -62,6 +62,7 @@ def structured_modes(caps: Capabilities, configured: str, native_possible: bool)
 
 def describe(caps: Capabilities) -> str:
     """One line for errors and logs: what this endpoint does with each feature."""
-    words = {YES: "honoured", IGNORED: "ignored", REFUSED: "refused (HTTP 4xx)", UNKNOWN: "not checked"}
+    words = {YES: "honoured", IGNORED: "ignored", REFUSED: "refused (HTTP 4xx)", UNSUPPORTED: "not offered by the API",
+             UNKNOWN: "not checked"}
     return (f"tool calls {words[caps.tools]}, JSON schema (response_format) {words[caps.json_schema]}, "
             f"streaming {words[caps.streaming]}")

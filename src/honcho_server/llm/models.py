@@ -34,7 +34,7 @@ def resolve(settings: LLMSettings, task: str) -> TaskModel:
     own = getattr(settings, task)
     provider = own.provider or settings.provider
     return TaskModel(task=task, provider=provider, model=own.model or settings.model,
-                     base_url=own.base_url or settings.base_url, api_key=settings.api_key_for(task),
+                     base_url=settings.base_url_for(task), api_key=settings.api_key_for(task),
                      output_mode=settings.output_mode,
                      max_output_tokens=own.max_output_tokens or settings.max_output_tokens,
                      temperature=own.temperature if own.temperature is not None else settings.temperature,

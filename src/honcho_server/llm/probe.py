@@ -19,7 +19,7 @@ from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError,
 from pydantic_ai.output import NativeOutput, ToolOutput
 from pydantic_ai.usage import RunUsage
 
-from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, YES, Capabilities
+from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, UNSUPPORTED, YES, Capabilities
 
 
 class _Sum(BaseModel):
@@ -46,6 +46,7 @@ class ProbeReport:
     latency_ms: float | None = None  # of the plain text request
     sample: str = ""  # the start of the plain text answer
     error: str | None = None  # why the probe stopped early
+    status: int | None = None  # the HTTP status that stopped it, when one did
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -92,6 +93,7 @@ class _Probe:
             answer = await self._run(str, TEXT_PROMPT)
         except Exception as exc:
             self.report.error = _fatal(exc) or f"a plain request failed: {exc}"
+            self.report.status = exc.status_code if isinstance(exc, ModelHTTPError) else None
             self.report.reachable = isinstance(exc, ModelHTTPError) or not isinstance(exc, ModelAPIError | TimeoutError)
             self.report.auth_ok = False if isinstance(exc, ModelHTTPError) and exc.status_code in (401, 403) else (
                 True if isinstance(exc, ModelHTTPError) else None)
@@ -103,7 +105,7 @@ class _Probe:
 
     async def json_schema(self) -> str:
         if not self.native_possible:
-            return REFUSED
+            return UNSUPPORTED
         try:
             out = await self._run(NativeOutput(_Sum), SUM_PROMPT)
         except (UnexpectedModelBehavior, UserError):

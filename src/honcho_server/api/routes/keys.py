@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated
 
@@ -14,8 +15,10 @@ from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.schemas import ErrorOut, KeyOut
 from honcho_server.domain.credentials import mint_key
 from honcho_server.errors import Disabled, ValidationError
+from honcho_server.services import llm_status
 
 router = APIRouter(route_class=PolicyRoute)
+log = logging.getLogger("honcho_server.api")
 
 
 @router.post(
@@ -52,8 +55,16 @@ async def create_key(
 @router.get("/health", tags=["health"])
 @policy(public=True)
 async def health(deps: DepsDep) -> dict:
-    """Liveness, and whether background reasoning is on (it needs a configured LLM)."""
-    return {"status": "ok", **render.reasoning(deps.settings.llm)}
+    """Liveness, whether background reasoning is on (it needs a configured LLM), and when it is, what each LLM
+    endpoint was seen to support (`honcho-server llm check` probes them; "not checked yet" until then)."""
+    body = {"status": "ok", **render.reasoning(deps.settings.llm)}
+    if deps.settings.llm.enabled:
+        try:
+            body["llm_endpoints"] = render.llm_endpoints(await llm_status.stored(deps))
+        except Exception:  # liveness must not depend on reading what was learned
+            log.exception("could not read the LLM capabilities for /health")
+            body["llm_endpoints"] = "could not be read (see the server log)"
+    return body
 
 
 @router.get("/metrics", tags=["health"], response_class=Response)

@@ -24,3 +24,12 @@ async def put(conn: AsyncConnection, dialect: Dialect, endpoint: str, provider: 
                                     capabilities=values, updated_at=now)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["endpoint"],
                                                   set_={"capabilities": values, "updated_at": now}))
+
+
+async def get_many(conn: AsyncConnection, endpoints: list[str]) -> dict[str, Capabilities]:
+    """What is stored of these endpoints (one SELECT), by endpoint; those never stored are missing."""
+    if not endpoints:
+        return {}
+    rows = await conn.execute(select(t.c.endpoint, t.c.capabilities).where(t.c.endpoint.in_(endpoints)))
+    return {row.endpoint: Capabilities.from_dict(row.capabilities) for row in rows
+            if isinstance(row.capabilities, dict)}
