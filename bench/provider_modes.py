@@ -27,10 +27,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from provider_fakes import AnthropicFake, GeminiFake, OpenAIFake  # noqa: E402
-
 from honcho_server.cli.llm_check import run_check  # noqa: E402
 from honcho_server.config import load_settings  # noqa: E402
+from provider_fakes import AnthropicFake, GeminiFake, OpenAIFake  # noqa: E402
 
 BENCH_FAKE = ROOT.parent / "shared" / "bench" / "fake_openai.py"
 OPENAI_BEHAVIOURS = ("full", "schema_only", "text_only", "refuses_tools", "refuses_response_format", "messy",

@@ -52,6 +52,7 @@ from pydantic_core import from_json
 
 from honcho_server.domain.llm import IGNORED, REFUSED
 from honcho_server.llm import capabilities, models
+from honcho_server.llm.base import LLMOutputError
 from honcho_server.llm.tolerant import strip_thinking
 from honcho_server.llm.usage import estimate_usage
 
@@ -265,6 +266,11 @@ async def _run_once(client: LLMClient, task: AgentTask, prepared: _Run) -> Agent
             error = await client.failed(prepared.spec, prepared.usage, prepared.started, task.workspace_pk, exc)
             if _refused(prepared, exc):
                 raise _Refusal() from exc
+            if isinstance(error, LLMOutputError) and task.output_type is not str:
+                # As LLMClient.run says it: the mode tried, what the endpoint does, the settings that fix it.
+                caps = await client.capabilities(task.task)
+                error = client.no_structured_answer(prepared.spec, caps,
+                                                    [f"{client.mode_name(prepared.mode)}: {error}"])
             raise error from exc
     estimate_usage(prepared.usage, messages)
     await client.record(prepared.spec, prepared.usage, prepared.started, None, task.workspace_pk)
@@ -413,6 +419,9 @@ class _AnswerReader:
             text = self._text[index]
             if text.lstrip().startswith("<"):  # maybe a reasoning block split across chunks: wait for its end
                 text = "" if ">" not in text else strip_thinking(text)
+            # The answer is stripped (pydantic-ai splits a think block off, leaving the blank lines after it), so
+            # what is streamed is too: leading whitespace never sent, trailing whitespace held until text follows.
+            text = text.strip()
         else:
             return ""
         return self._advance(text if isinstance(text, str) else "")

@@ -210,11 +210,22 @@ class LLMClient:
                 if lessons.pop("", None) is None and lessons:  # a refusal is only sure once another mode worked
                     await self.learn(task, **lessons)
                 return cast(T, output)
+        raise self.no_structured_answer(spec, caps, tried)
+
+    @staticmethod
+    def no_structured_answer(spec: models.TaskModel, caps: Capabilities, tried: list[str]) -> LLMOutputError:
+        """No output mode gave a valid structured answer: what was tried (`tried`: "<mode>: <what happened>"),
+        what the endpoint does with each feature, and the settings that fix it."""
         hint = ("set HONCHO_LLM__OUTPUT_MODE=auto to let the server try every mode the endpoint supports"
                 if spec.output_mode != "auto" else "use a model that follows JSON instructions")
-        raise LLMOutputError(f"{spec.provider}/{spec.model} could not give the structured answer {task} needs; "
-                             f"tried {'; '.join(tried)}. Endpoint: {capabilities.describe(caps)}. To fix: {hint}, "
-                             f"or set HONCHO_LLM__{task.upper()}__MODEL to one that does.")
+        return LLMOutputError(f"{spec.provider}/{spec.model} could not give the structured answer {spec.task} "
+                              f"needs; tried {'; '.join(tried)}. Endpoint: {capabilities.describe(caps)}. To fix: "
+                              f"{hint}, or set HONCHO_LLM__{spec.task.upper()}__MODEL to one that does.")
+
+    @staticmethod
+    def mode_name(mode: str) -> str:
+        """How a structured output mode (native, tool, prompted) is named in errors."""
+        return _MODE_NAMES[mode]
 
     async def _run_mode(self, spec: models.TaskModel, model: Any, mode: str, output_type: Any, instructions: str,
                         prompt: str, workspace_pk: int | None, max_output_tokens: int | None) -> Any:
