@@ -12,13 +12,9 @@ usage) and the mode each kind of task then uses (deriver and dream: structured a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -29,31 +25,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from honcho_server.cli.llm_check import run_check  # noqa: E402
 from honcho_server.config import load_settings  # noqa: E402
-from provider_fakes import AnthropicFake, GeminiFake, OpenAIFake  # noqa: E402
+from provider_fakes import BENCH_FAKE_OPENAI, AnthropicFake, GeminiFake, OpenAIFake, bench_openai  # noqa: E402
 
-BENCH_FAKE = ROOT.parent / "shared" / "bench" / "fake_openai.py"
 OPENAI_BEHAVIOURS = ("full", "schema_only", "text_only", "refuses_tools", "refuses_response_format", "messy",
                      "stream_quirks")
 TASKS = ["deriver", "summary", "dream", "dialectic_low"]
-
-
-@contextlib.contextmanager
-def bench_fake() -> Iterator[str]:
-    """../shared/bench/fake_openai.py on a free port; yields its /v1 root."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(BENCH_FAKE), "--port", str(port), "--dims", "64"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening" not in line:
-            raise RuntimeError(f"{BENCH_FAKE} did not start: {line}")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def check(label: str, provider: str, base_url: str, model: str) -> list[str]:
@@ -80,8 +56,8 @@ async def main() -> None:
         with OpenAIFake(behaviour) as fake:
             table.add_row(*await check(f"openai-compatible: {behaviour}", "openai-compatible", fake.base_url,
                                        "local"))
-    if BENCH_FAKE.is_file():
-        with bench_fake() as url:
+    if BENCH_FAKE_OPENAI.is_file():
+        with bench_openai() as url:
             table.add_row(*await check("openai-compatible: ../shared/bench/fake_openai.py", "openai-compatible",
                                        url, "fake"))
     with AnthropicFake() as fake:

@@ -11,12 +11,19 @@ request (`requests`, `headers`) and what it sent back (`replies`: the JSON paylo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import select
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -42,6 +49,50 @@ BEHAVIOURS = {  # of OpenAIFake; they combine
     "messy": "text comes after a <think> block; JSON comes fenced, with a line of prose after it",
     "stream_quirks": "a stream ends with no finish_reason and no usage chunk, even when asked for",
 }
+
+
+# What the server's capability probe finds for each behaviour on its own: (tools, forced tool choice, JSON schema,
+# streaming, stream usage).
+PROBED = {
+    "full": ("yes", "yes", "yes", "yes", "yes"),
+    "schema_only": ("ignored", "ignored", "yes", "yes", "yes"),
+    "text_only": ("ignored", "ignored", "ignored", "yes", "yes"),
+    "refuses_tools": ("refused", "refused", "yes", "yes", "yes"),
+    "refuses_response_format": ("yes", "yes", "refused", "yes", "yes"),
+    "messy": ("yes", "yes", "yes", "yes", "yes"),
+    "stream_quirks": ("yes", "yes", "yes", "yes", "no"),
+}
+
+# The bench's stand-in for an ordinary OpenAI-compatible server, next to the repository (not part of it).
+BENCH_FAKE_OPENAI = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fake_openai.py"
+
+
+@contextlib.contextmanager
+def bench_openai(startup_seconds: float = 20.0) -> Iterator[str]:
+    """BENCH_FAKE_OPENAI run as a subprocess on a free loopback port (64-dimensional embeddings); yields its /v1
+    root once it says it is listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, str(BENCH_FAKE_OPENAI), "--port", str(port), "--dims", "64"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        deadline, said = time.monotonic() + startup_seconds, ""
+        while "listening" not in said:
+            ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+            if not ready or process.poll() is not None:
+                raise RuntimeError(f"{BENCH_FAKE_OPENAI} did not start (it said {said!r})")
+            said += process.stdout.readline()
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 # ---- the brain ------------------------------------------------------------------------------------------------

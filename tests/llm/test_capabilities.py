@@ -16,7 +16,7 @@ from honcho_server.llm.base import LLMCall, LLMOutputError
 from honcho_server.llm.client import LLMClient
 from honcho_server.llm.probe import PROMPTS
 from honcho_server.llm.tolerant import extract_json, strip_thinking
-from provider_fakes import OpenAIFake
+from provider_fakes import PROBED, OpenAIFake
 
 
 class Facts(BaseModel):
@@ -67,19 +67,7 @@ def _fake(fakes: dict[str, OpenAIFake], *behaviours: str) -> OpenAIFake:
     return fake
 
 
-# behaviour -> (tools, forced tool choice, json_schema, streaming, stream usage)
-EXPECTED = {
-    "full": (YES, YES, YES, YES, YES),
-    "schema_only": (IGNORED, IGNORED, YES, YES, YES),
-    "text_only": (IGNORED, IGNORED, IGNORED, YES, YES),
-    "refuses_tools": (REFUSED, REFUSED, YES, YES, YES),
-    "refuses_response_format": (YES, YES, REFUSED, YES, YES),
-    "messy": (YES, YES, YES, YES, YES),
-    "stream_quirks": (YES, YES, YES, YES, "no"),
-}
-
-
-@pytest.mark.parametrize("behaviour", EXPECTED)
+@pytest.mark.parametrize("behaviour", PROBED)
 async def test_the_probe_sees_what_each_endpoint_does(fakes: dict[str, OpenAIFake], behaviour: str) -> None:
     fake = _fake(fakes, behaviour)
     calls: list[LLMCall] = []
@@ -87,7 +75,7 @@ async def test_the_probe_sees_what_each_endpoint_does(fakes: dict[str, OpenAIFak
     caps = report.capabilities
     assert report.reachable and report.auth_ok and report.error is None and report.sample
     assert (caps.tools, caps.forced_tool_choice, caps.json_schema, caps.streaming, caps.stream_usage) == \
-        EXPECTED[behaviour]
+        PROBED[behaviour]
     assert caps.source == "probe" and caps.checked_at
     assert len(fake.requests) <= 5 and all(r["max_tokens"] <= 200 for r in fake.requests)  # cheap
     assert [c.task for c in calls] == ["probe"] and calls[0].ok

@@ -24,15 +24,9 @@ to) still serves every text task, and its structured tasks fail naming what the 
 from __future__ import annotations
 
 import json
-import select
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,10 +50,8 @@ from honcho_server.services.deps import CapabilityTable, Deps
 from honcho_server.store.repos import llm_capabilities
 from honcho_server.store.tables import conclusions, jobs, llm_calls
 from honcho_server.worker.runtime import Worker
-from provider_fakes import TEXT, AnthropicFake, GeminiFake, OpenAIFake
+from provider_fakes import BENCH_FAKE_OPENAI, PROBED, TEXT, AnthropicFake, GeminiFake, OpenAIFake, bench_openai
 from support import api_client
-
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "bench" / "fake_openai.py"
 
 
 @dataclass(frozen=True)
@@ -99,16 +91,9 @@ HOSTED = {"anthropic": ("anthropic", "claude-sonnet-5-5"), "gemini": ("gemini", 
 
 # What the probe of an OpenAI-compatible server stores: (tools, forced tool choice, JSON schema, streaming, stream
 # usage). Hosted APIs are not probed and, refusing nothing, have nothing stored (taken at their word).
-ALL = (YES, YES, YES, YES, YES)
 NO_USAGE = (YES, YES, YES, YES, "no")
 LEARNED: dict[str, tuple[str, ...] | None] = {
-    "full": ALL,
-    "schema_only": (IGNORED, IGNORED, YES, YES, YES),
-    "text_only": (IGNORED, IGNORED, IGNORED, YES, YES),
-    "refuses_tools": (REFUSED, REFUSED, YES, YES, YES),
-    "refuses_response_format": (YES, YES, REFUSED, YES, YES),
-    "messy": ALL,
-    "stream_quirks": NO_USAGE,
+    **PROBED,
     "messy+stream_quirks": NO_USAGE,
     "schema_only+messy": (IGNORED, IGNORED, YES, YES, YES),
     "text_only+messy": (IGNORED, IGNORED, IGNORED, YES, YES),
@@ -219,26 +204,10 @@ class Env:
 
 @pytest.fixture(scope="module")
 def bench_url() -> Iterator[str]:
-    """../shared/bench/fake_openai.py on a free loopback port."""
-    if not BENCH.exists():
-        pytest.skip(f"the bench fake {BENCH.resolve()} does not exist")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, str(BENCH), "--port", str(port), "--dims", "64"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert process.stdout is not None
-        deadline, line = time.monotonic() + 20, ""
-        while "listening" not in line:
-            ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
-            if not ready or process.poll() is not None:
-                raise RuntimeError(f"the bench fake did not start (last line: {line!r})")
-            line = process.stdout.readline()
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    if not BENCH_FAKE_OPENAI.exists():
+        pytest.skip(f"the bench fake {BENCH_FAKE_OPENAI} does not exist")
+    with bench_openai() as url:
+        yield url
 
 
 @asynccontextmanager

@@ -45,6 +45,7 @@ from honcho import Honcho  # noqa: E402
 from sdk_helpers import unique  # noqa: E402
 
 from fake_openai import FakeEmbeddings, FakeOpenAI  # noqa: E402
+from provider_fakes import bench_openai  # noqa: E402
 
 # The SDK falls back to these when arguments are None; a developer's shell must not change the tests.
 for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):
@@ -64,10 +65,6 @@ def _server_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "honcho_server.cli.main"]
-
-
-# The bench's stand-in for an ordinary OpenAI-compatible server (outside the repository, next to it).
-BENCH_FAKE_OPENAI = Path(__file__).resolve().parents[3] / "shared" / "bench" / "fake_openai.py"
 
 
 def _free_port() -> int:
@@ -267,31 +264,10 @@ def reasoning_server(backend: str, new_database, tmp_path_factory, chat_model) -
 
 
 @pytest.fixture(scope="session")
-def bench_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`fake_openai.py --port <free> --dims 64` as a subprocess; yields its `/v1` base URL."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("fake-openai") / "fake_openai.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(BENCH_FAKE_OPENAI), "--port", str(port), "--dims", "64"],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + 15
-        while "listening" not in (said := log.read_text(errors="replace")):
-            if proc.poll() is not None:
-                pytest.fail(f"{BENCH_FAKE_OPENAI} exited with code {proc.returncode}:\n{said}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"{BENCH_FAKE_OPENAI} did not say it was listening within 15 s:\n{said}")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+def bench_model() -> Iterator[str]:
+    """../shared/bench/fake_openai.py as a subprocess; yields its `/v1` base URL."""
+    with bench_openai() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

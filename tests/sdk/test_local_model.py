@@ -21,7 +21,6 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,10 +33,10 @@ from honcho.types import ChatResponse
 from pydantic import BaseModel, Field
 from sdk_helpers import contents, ids, unique
 
+from provider_fakes import BENCH_FAKE_OPENAI
+
 pytestmark = pytest.mark.sdk
 
-# The bench's stand-in for an ordinary OpenAI-compatible server, next to the repository (conftest starts it).
-BENCH_FAKE_OPENAI = Path(__file__).resolve().parents[3] / "shared" / "bench" / "fake_openai.py"
 if not BENCH_FAKE_OPENAI.is_file():
     pytest.skip(f"the bench's OpenAI-compatible fake is missing: {BENCH_FAKE_OPENAI} (expected at ../shared/bench/ "
                 "from the repository root)", allow_module_level=True)
