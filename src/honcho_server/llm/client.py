@@ -33,7 +33,7 @@ from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
 from pydantic_ai.usage import RunUsage
 
 from honcho_server.config import LLMSettings
-from honcho_server.domain.llm import IGNORED, REFUSED, Capabilities
+from honcho_server.domain.llm import IGNORED, REFUSED, YES, Capabilities
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.llm import agent, capabilities, metrics, models
 from honcho_server.llm.agent import AgentResult, AgentStream, AgentTask
@@ -52,6 +52,7 @@ INTERACTIVE = "dialectic_"  # task prefix of requests someone is waiting for
 _ERROR_ECHO = re.compile(r"^\s*(\{\s*\"error\"|error\b|exception\b|internal server error|bad gateway|"
                          r"service unavailable|gateway time-?out|rate limit|traceback \(most recent call last\)|"
                          r"<!doctype html|<html)", re.IGNORECASE)
+_FEATURE = {"native": "json_schema", "tool": "tools"}  # what a structured mode needs of the endpoint
 _MODE_NAMES = {"native": "JSON schema (response_format)", "tool": "a forced tool call",
                "prompted": "JSON asked for in the prompt"}
 
@@ -192,22 +193,23 @@ class LLMClient:
                                                 max_output_tokens))
         modes = capabilities.structured_modes(caps, spec.output_mode, models.native_possible(model))
         tried: list[str] = []
-        lessons: dict[str, str] = {}
+        lessons: dict[str, str] = {}  # feature -> what this call showed of it
         for mode in modes:
             try:
                 output = await self._run_mode(spec, model, mode, output_type, instructions, prompt, workspace_pk,
                                               max_output_tokens)
             except LLMProviderError as exc:
-                if not (isinstance(exc.__cause__, BaseException) and _refusal(exc.__cause__)) or mode == modes[-1]:
+                refused = isinstance(exc.__cause__, BaseException) and _refusal(exc.__cause__)
+                if not refused or mode == modes[-1]:
                     raise
                 tried.append(f"{_MODE_NAMES[mode]}: refused ({exc})")
-                lessons[{"native": "json_schema", "tool": "tools"}.get(mode, "")] = REFUSED
+                lessons[_FEATURE[mode]] = REFUSED
             except LLMOutputError as exc:
                 tried.append(f"{_MODE_NAMES[mode]}: {exc}")
-                if mode == "native" and caps.json_schema != "yes":
+                if mode == "native" and caps.json_schema != YES:
                     lessons["json_schema"] = IGNORED
             else:
-                if lessons.pop("", None) is None and lessons:  # a refusal is only sure once another mode worked
+                if lessons:  # a refusal is only sure once another mode worked (it was not the prompt's size...)
                     await self.learn(task, **lessons)
                 return cast(T, output)
         raise self.no_structured_answer(spec, caps, tried)
