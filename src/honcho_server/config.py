@@ -28,7 +28,9 @@ OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
 LLMProvider = Literal["none", "openai", "anthropic", "gemini", "openai-compatible"]
 
 LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "enabled"),
-              "AUTH_JWT_SECRET": ("auth", "jwt_secret"), "METRICS_ENABLED": ("server", "metrics_enabled")}
+              "AUTH_JWT_SECRET": ("auth", "jwt_secret"), "METRICS_ENABLED": ("server", "metrics_enabled"),
+              "WEBHOOK_SECRET": ("webhooks", "legacy_secret"),
+              "WEBHOOK_MAX_WORKSPACE_LIMIT": ("webhooks", "max_endpoints")}
 
 
 class DatabaseSettings(BaseModel):
@@ -41,9 +43,13 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(default=False, description="log every SQL statement")
 
 
+MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash output
+
+
 class AuthSettings(BaseModel):
     enabled: bool = Field(default=False, description="require JWT bearer tokens on every route")
-    jwt_secret: SecretStr | None = Field(default=None, description="HS256 key for API keys")
+    jwt_secret: SecretStr | None = Field(
+        default=None, description=f"HS256 key for API keys, at least {MIN_SECRET_BYTES} bytes (UTF-8)")
 
     @model_validator(mode="after")
     def _secret_when_enabled(self) -> AuthSettings:
@@ -51,9 +57,37 @@ class AuthSettings(BaseModel):
             raise ValueError("auth.enabled requires auth.jwt_secret (HONCHO_AUTH__JWT_SECRET)")
         return self
 
+    def weak_secret(self) -> str | None:
+        """Why the signing key is too short to serve with; None when it is long enough (or auth is off).
+
+        Checked when a server or worker starts rather than when settings load, so that `serve --insecure` on a
+        loopback address can still run with a short test key."""
+        if not self.enabled or self.jwt_secret is None:
+            return None
+        size = len(self.jwt_secret.get_secret_value().encode("utf-8"))
+        if size >= MIN_SECRET_BYTES:
+            return None
+        return (f"auth.jwt_secret (HONCHO_AUTH__JWT_SECRET) is {size} bytes; it must be at least "
+                f"{MIN_SECRET_BYTES} bytes, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+
+
+class WebhookSettings(BaseModel):
+    max_endpoints: int = Field(default=10, ge=1, description="webhook endpoints per workspace")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="per delivery attempt")
+    allow_private: bool = Field(
+        default=False, description="deliver to loopback, private, link-local and other non-public addresses "
+        "(checked after DNS resolution; redirects are never followed)")
+    legacy_secret: SecretStr | None = Field(
+        default=None, description="also sign with the reference server's X-Honcho-Signature (one server-wide "
+        "secret, WEBHOOK_SECRET); every endpoint's own secret signs the Standard Webhooks headers regardless")
+
 
 class LimitSettings(BaseModel):
     max_file_bytes: int = Field(default=5_242_880, ge=1, description="largest upload accepted")
+    max_metadata_bytes: int = Field(
+        default=65_536, ge=64,
+        description="largest metadata or configuration object (compact JSON, UTF-8) a request may set; 422 above")
     session_observers: int = Field(default=10, ge=0, description="members with observe_others per session")
     context_max_tokens: int = Field(default=100_000, ge=1, le=250_000, description="session context cap")
     custom_instructions_tokens: int = Field(default=2000, ge=0, description="custom_instructions size cap")
@@ -309,6 +343,23 @@ class ServerSettings(BaseModel):
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"])
     metrics_enabled: bool = False
     log_level: str = "info"
+    docs: Literal["public", "token", "off"] | None = Field(
+        default=None,
+        description="who may read /openapi.json, /docs and /redoc: public, token (any valid API key, when auth is "
+        "on) or off (404); unset: public when `host` is a loopback address, token otherwise")
+    # Slow clients (api/deadlines.py): none can hold a connection open by sending little or nothing.
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a request's line and headers must arrive within this (else 408, closed)")
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body must arrive within this, plus one second per "
+        "body_min_rate bytes received (else 408, closed)")
+    body_min_rate: int = Field(
+        default=8192, ge=0, description="bytes per second a body must keep up after body_timeout_seconds "
+        "(0: the whole body within body_timeout_seconds)")
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, description="an idle kept-alive connection is closed after this")
+    max_connections: int = Field(
+        default=1000, ge=1, description="connections (and requests in progress) per process; past it, 503")
 
 
 class Settings(BaseSettings):
@@ -328,6 +379,7 @@ class Settings(BaseSettings):
     dialectic: DialecticSettings = Field(default_factory=DialecticSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -215,15 +215,18 @@ async def test_keys_are_minted_by_admins(auth_client: httpx.AsyncClient, ws: str
         == (NOT_PERMITTED["detail"])
     )
 
-    expired = expect(
-        await auth_client.post(
-            "/v3/keys", params={"workspace_id": ws, "expires_at": "2001-01-01"}, headers=ADMIN
-        ),
-        200,
-    )["key"]
+    # A key that would be expired from the start is refused; an expired one is refused at use.
+    refused = await auth_client.post("/v3/keys", params={"workspace_id": ws, "expires_at": "2001-01-01"},
+                                     headers=ADMIN)
+    assert expect(refused, 422) == {"detail": "expires_at must be in the future"}
+    expired = sign(w=ws, exp=978307200)
     assert (
         _detail(await auth_client.post(ws_url(ws, "peers", "list"), headers=bearer(expired))) == "JWT expired"
     )
+    for exp in (float("inf"), float("nan")):  # "exp":Infinity is not a key that never expires
+        never = sign(w=ws, exp=exp)
+        response = await auth_client.post(ws_url(ws, "peers", "list"), headers=bearer(never))
+        assert (response.status_code, _detail(response)) == (401, "Invalid JWT")
 
 
 async def test_key_minting_errors(client: httpx.AsyncClient, auth_client: httpx.AsyncClient, ws: str) -> None:

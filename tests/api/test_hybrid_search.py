@@ -87,14 +87,26 @@ async def test_deleted_session_never_returned(client: httpx.AsyncClient, embedde
     assert SOURDOUGH not in await _search(client, url, "bread", limit=50)
 
 
-async def test_a_query_without_content_words_finds_nothing_before_and_after_embedding(
+async def test_a_query_without_content_words_falls_back_to_its_text_then_to_meaning(
     client: httpx.AsyncClient, ws: str, worker: Worker,
 ) -> None:
+    """A query of stop words only ("the") has nothing for the index: the messages holding it literally until
+    messages are embedded, then the nearest messages by meaning too (the reference answers both ways)."""
     await add_messages(client, ws, "s1", [msg("alice", "What is it that you want?")])
+    await add_messages(client, ws, "s2", [msg("carol", SOURDOUGH), msg("alice", RETRIEVERS)])
     url = ws_url(ws, "search")
-    assert await _search(client, url, "what is it?") == []
+    assert await _search(client, url, "what is it") == ["What is it that you want?"]
+    carol = ws_url(ws, "peers", "carol", "search")
+    assert await _search(client, carol, "the") == []  # her message does not contain "the"
+    assert (await _search(client, session_url(ws, "s2", "search"), "the"))[0] == RETRIEVERS
     await worker.drain()
-    assert await _search(client, url, "what is it?") == []
+    assert await _search(client, carol, "the") == [SOURDOUGH]
+    assert set(await _search(client, session_url(ws, "s2", "search"), "the")) == {SOURDOUGH, RETRIEVERS}
+    assert len(await _search(client, url, "the", limit=2)) == 2
+    assert set(await _search(client, url, "what is it?", limit=10)) == {"What is it that you want?", SOURDOUGH,
+                                                                        RETRIEVERS}
+    assert await _search(client, url, "the", filters={"peer_id": "nobody"}) == []
+    assert await _search(client, url, "") == []
     # Filters are still checked.
     bad = await client.post(url, json={"query": "what is it?", "filters": {"created_at": {"gte": "not a date"}}})
     assert bad.status_code == 422

@@ -186,7 +186,7 @@ async def test_target_is_the_observed_peer(client: httpx.AsyncClient, deps: Deps
 
 
 @pytest.mark.parametrize("body", [
-    {"scope": "team"}, {"scope": ["team"]}, {"target": "scope.team"}, {"search_top_k": 0},
+    {"scope": "team", "session_id": "s1"}, {"scope": []}, {"target": "scope.team"}, {"search_top_k": 0},
     {"search_top_k": 101}, {"search_max_distance": 1.1}, {"filters": "s1"},
 ])
 async def test_representation_refusals(client: httpx.AsyncClient, ws: str, body: dict) -> None:
@@ -210,7 +210,7 @@ async def test_representation_access(
     expect(await auth_client.post(rep_url(ws, "alice"), json={}, headers=bearer(sign(w=ws, p="bob"))), 401)
     # Scopes need a workspace key before anything else is said about them.
     expect(await auth_client.post(rep_url(ws, "alice"), json={"scope": "team"}, headers=own), 401)
-    expect(await auth_client.post(rep_url(ws, "alice"), json={"scope": "team"}, headers=bearer(sign(w=ws))), 422)
+    expect(await auth_client.post(rep_url(ws, "alice"), json={"scope": "team"}, headers=bearer(sign(w=ws))), 404)
 
 
 # ---- peer context (spec 6.9) ----------------------------------------------------------------------------

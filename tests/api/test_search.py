@@ -62,8 +62,9 @@ async def test_filters_apply(client: httpx.AsyncClient, corpus: str) -> None:
 async def test_limit_stop_words_and_empty_queries(client: httpx.AsyncClient, corpus: str) -> None:
     url = ws_url(corpus, "search")
     assert len(await _search(client, url, "dog dogs park hiking", limit=1)) == 1
-    assert await _search(client, url, "the of and") == []
+    assert await _search(client, url, "the of and") == []  # no message holds that text
     assert await _search(client, url, "") == []
+    assert await _search(client, url, "   ") == []
     expect(await client.post(url, json={"query": "dog", "limit": 101}), 422)
     expect(await client.post(url, json={"query": "dog", "limit": 0}), 422)
 
@@ -115,3 +116,21 @@ async def test_index_holds_the_sender_and_the_turn_being_answered(client: httpx.
     assert hits == ["What did you think of the Hamilton show yesterday?", "I absolutely loved it, the cast was great"]
     assert (await _search(client, url, "carol printer", limit=1)) == ["Unrelated: the printer is jammed again"]
     assert (await _search(client, url, "bob", limit=1)) == ["I absolutely loved it, the cast was great"]
+
+
+async def test_a_query_of_stop_words_matches_its_text_literally(client: httpx.AsyncClient, corpus: str) -> None:
+    """Nothing to look up in the index ("the"): before any message is embedded, the messages holding the query
+    as a substring, case-insensitively (the reference does the same), on every search route."""
+    url = ws_url(corpus, "search")
+    with_the = {DOCS[0][2], DOCS[1][2], DOCS[2][2]}  # "in the park", "the Dolomites", "are the best"
+    # The matches first; a neighbour in the conversation may follow as context, as for any query.
+    assert set((await _search(client, url, "the"))[:3]) == with_the
+    assert set((await _search(client, url, "THE "))[:3]) == with_the
+    assert len(await _search(client, url, "the", limit=2)) == 2
+    assert await _search(client, url, "the", filters={"peer_id": "carol"}) == []
+    assert (await _search(client, session_url(corpus, "s2", "search"), "the"))[0] == DOCS[2][2]
+    assert await _search(client, ws_url(corpus, "peers", "bob", "search"), "The") == [DOCS[1][2]]
+    assert (await _search(client, url, "are the"))[0] == DOCS[2][2]
+    # LIKE's wildcards are just characters.
+    assert await _search(client, url, "%") == []
+    assert await _search(client, url, "_") == []

@@ -384,4 +384,4 @@ async def test_with_nothing_in_memory_the_model_is_told_so_and_how_to_abstain(de
     assert "No conclusions were found close to the question." in turn.prompt
     assert "If memory holds nothing relevant, say so plainly" in turn.instructions
     assert reply.content == "I don't have any information about that."
-    assert reply.evidence == {"conclusions": [], "messages": [], "tool_calls": []}
+    assert reply.evidence == {"conclusions": [], "messages": [], "tool_calls": [], "reasoning_trace_id": None}

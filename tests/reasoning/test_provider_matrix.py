@@ -413,7 +413,7 @@ async def test_peer_chat_with_evidence(env: Env, stream: bool) -> None:
     body = await _chat(env, "peers/alice/chat", {"query": QUESTION, "include_evidence": True}, stream)
     assert body["content"] == env.answer
     evidence = body["evidence"]
-    assert set(evidence) == {"conclusions", "messages", "tool_calls"}
+    assert set(evidence) == {"conclusions", "messages", "tool_calls", "reasoning_trace_id"}
     if env.expected.chat == "tools":
         assert evidence["tool_calls"]  # what the model looked up
     else:

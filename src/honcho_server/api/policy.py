@@ -13,18 +13,19 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from honcho_server.api.statuses import documented_errors
 from honcho_server.domain.credentials import (
     CredentialError,
     Principal,
     parse_authorization_header,
     verify_key,
 )
-from honcho_server.errors import Unauthorized, ValidationError
+from honcho_server.errors import Unauthorized
 from honcho_server.services import access
 from honcho_server.services.deps import Deps
 
 F = TypeVar("F", bound=Callable[..., Any])
-NOT_PERMITTED = "JWT not permissioned for this resource"
+NOT_PERMITTED = access.NOT_PERMITTED
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class PolicyRoute(APIRoute):
         if rule is None:
             raise RuntimeError(f"route {path} ({endpoint.__name__}) has no access policy")
         self.policy: Policy = rule
+        # The error statuses the OpenAPI document lists, derived from the policy and the route (api/statuses.py).
+        kwargs["responses"] = documented_errors(rule, path, endpoint, kwargs.get("responses"))
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
@@ -133,8 +136,7 @@ def require_claims(
         raise Unauthorized("Unauthorized access to resource")
 
 
-def refuse_scope(principal: Principal) -> None:
-    """A `scope` parameter: only workspace and admin keys may name one (401), and this server has none (422)."""
+def require_scope_key(principal: Principal) -> None:
+    """A `scope` parameter: only workspace and admin keys may name one (401 otherwise, spec 13.2)."""
     if principal.kind not in ("admin", "workspace"):
         raise Unauthorized("`scope` requires a workspace- or admin-level key")
-    raise ValidationError("Scopes are not supported by this server yet; leave `scope` out")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from honcho_server.domain import models
 from honcho_server.domain.configuration import (
@@ -16,11 +17,29 @@ from honcho_server.domain.configuration import (
 )
 from honcho_server.domain.documents import DEFAULT_MAX_CHARS
 from honcho_server.domain.ids import NAME_MAX, NAME_PATTERN
-from honcho_server.domain.metadata import check_metadata, strip_nul
+from honcho_server.domain.metadata import TOO_LARGE, TooLarge, check_metadata, check_size, strip_nul
 
 T = TypeVar("T")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
-Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
+
+
+def _bounded(what: str) -> BeforeValidator:
+    """The size bound (limits.max_metadata_bytes) of an object as received, checked before anything else."""
+
+    def check(value: Any) -> Any:
+        try:
+            return check_size(value, what)
+        except TooLarge as exc:
+            raise PydanticCustomError(TOO_LARGE, TooLarge.template, exc.context) from None
+
+    return BeforeValidator(check)
+
+
+Metadata = Annotated[dict[str, Any], _bounded("metadata"), AfterValidator(check_metadata)]
+ScopeConfig = Annotated[ScopeConfiguration, _bounded("configuration")]
+PeerConfig = Annotated[PeerConfiguration, _bounded("configuration")]
+MessageConfig = Annotated[MessageConfiguration, _bounded("configuration")]
+SessionPeerConfigIn = Annotated[SessionPeerConfig, _bounded("session peer configuration")]
 Text = Annotated[str, AfterValidator(strip_nul)]
 
 
@@ -61,45 +80,45 @@ class PeerListBody(ListBody):
 class WorkspaceCreate(_Body):
     id: Name = Field(validation_alias=AliasChoices("id", "name"))
     metadata: Metadata = Field(default_factory=dict)
-    configuration: ScopeConfiguration | None = None
+    configuration: ScopeConfig | None = None
 
 
 class WorkspaceUpdate(_Body):
     metadata: Metadata | None = None
-    configuration: ScopeConfiguration | None = None
+    configuration: ScopeConfig | None = None
 
 
 class PeerCreate(_Body):
     id: Name = Field(validation_alias=AliasChoices("id", "name"))
     metadata: Metadata | None = None
-    configuration: PeerConfiguration | None = None
+    configuration: PeerConfig | None = None
 
 
 class PeerUpdate(_Body):
     metadata: Metadata | None = None
-    configuration: PeerConfiguration | None = None
+    configuration: PeerConfig | None = None
 
 
 class SessionCreate(_Body):
     id: Name = Field(validation_alias=AliasChoices("id", "name"))
     metadata: Metadata | None = None
-    peers: dict[str, SessionPeerConfig] | None = Field(
+    peers: dict[str, SessionPeerConfigIn] | None = Field(
         default=None, validation_alias=AliasChoices("peers", "peer_names")
     )
-    configuration: ScopeConfiguration | None = None
+    configuration: ScopeConfig | None = None
     scopes: list[Name] | None = Field(default=None, max_length=100)
 
 
 class SessionUpdate(_Body):
     metadata: Metadata | None = None
-    configuration: ScopeConfiguration | None = None
+    configuration: ScopeConfig | None = None
 
 
 class MessageCreate(_Body):
     content: Annotated[str, StringConstraints(max_length=DEFAULT_MAX_CHARS), AfterValidator(strip_nul)]
     peer_id: str = Field(min_length=1, validation_alias=AliasChoices("peer_id", "peer_name"))
     metadata: Metadata | None = None
-    configuration: MessageConfiguration | None = None
+    configuration: MessageConfig | None = None
     created_at: UtcDatetime | None = None
 
 
@@ -410,3 +429,59 @@ class UsageOut(BaseModel):
                     for r in rows]
         return cls(workspace_id=workspace_id, reasoning_enabled=usage.reasoning_enabled, totals=totals,
                    by_model=by_model)
+
+
+# ---- scopes (spec 10.A) ----------------------------------------------------------------------
+
+ScopeName = Annotated[str, StringConstraints(min_length=1, max_length=506, pattern=NAME_PATTERN)]
+
+
+class ScopeCreate(_Body):
+    id: ScopeName = Field(validation_alias=AliasChoices("id", "name"))
+    metadata: Metadata | None = None
+
+
+class ScopeSessionsBody(_Body):
+    session_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class ScopeOut(BaseModel):
+    id: str
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class ScopeBackfillOut(BaseModel):
+    state: Literal["pending", "completed", "failed"]
+    updated_at: str  # isoformat with +00:00 (spec 1.3)
+    docs_copied: int | None = None
+
+
+class ScopeStatusOut(BaseModel):
+    backfill_status: dict[str, ScopeBackfillOut]
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(description="http(s) URL of the receiver; public addresses only unless the server allows others")
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    workspace_id: str
+    url: str
+    created_at: datetime
+    secret: str | None = Field(default=None, description="the endpoint's signing secret (`whsec_...`), given when "
+                               "the endpoint is created or asked for again with POST; never listed")
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str = Field(description="the event's webhook-id, the same on every attempt")
+    endpoint_id: str
+    event_type: str
+    status: str = Field(description="pending (being tried), delivered, or failed (after the last attempt)")
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    body: str = Field(description="exactly what is sent and signed")
+    created_at: datetime
+    updated_at: datetime

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
-import socket
 from typing import Annotated, Any
 
 import typer
@@ -16,6 +14,7 @@ from honcho_server import __version__
 from honcho_server.cli.bench import bench_app
 from honcho_server.cli.llm_check import llm_app
 from honcho_server.config import Settings, load_settings
+from honcho_server.hosts import is_loopback
 from honcho_server.store.engine import is_embedded
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
@@ -35,20 +34,6 @@ def _settings(db: str | None, **server: Any) -> Settings:
         if value is not None:
             setattr(settings.server, key, value)
     return settings
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every address `host` resolves to is a loopback address."""
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except OSError:
-            return False
-        return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
 def _migrate(settings: Settings) -> None:
@@ -100,32 +85,40 @@ def serve(
     db: DbOption = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run background jobs here")] = False,
     migrate: Annotated[bool, typer.Option("--migrate", help="Migrate the database first (PostgreSQL)")] = False,
-    insecure: Annotated[bool, typer.Option("--insecure", help="Allow auth off on a non-loopback address")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Allow auth off on a non-loopback address; on a "
+                                           "loopback one, a JWT secret under 32 bytes")] = False,
     processes: Annotated[int, typer.Option("--processes", min=1, help="API processes sharing the port")] = 1,
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, the background worker in the same process)."""
     import uvicorn
 
-    from honcho_server.api.app import RUN_WORKER_ENV, create_app
+    from honcho_server.api.app import RUN_WORKER_ENV, WEAK_SECRET_ENV, create_app
+    from honcho_server.api.deadlines import HTTP_PROTOCOL
 
     settings = _settings(db, host=host, port=port)
     if not settings.auth.enabled and not is_loopback(settings.server.host) and not insecure:
         typer.echo(f"Refusing to listen on {settings.server.host} with authentication off. Enable auth "
                    "(HONCHO_AUTH__ENABLED=true and HONCHO_AUTH__JWT_SECRET=...) or pass --insecure.", err=True)
         raise typer.Exit(code=2)
+    weak_secret_allowed = insecure and is_loopback(settings.server.host)
+    _refuse_weak_secret(settings, allowed=weak_secret_allowed)
     if migrate or is_embedded(settings.db.url):
         _migrate(settings)
     _require_current_schema(settings)
     _say_llm_problem(settings)
     options = dict(host=settings.server.host, port=settings.server.port, log_level=settings.server.log_level,
-                   access_log=False, loop="auto", http="auto")
+                   access_log=False, loop="auto", http=HTTP_PROTOCOL,  # uvicorn's, with a header deadline
+                   timeout_keep_alive=settings.server.keep_alive_seconds,
+                   limit_concurrency=settings.server.max_connections)
     if processes == 1:
-        uvicorn.run(create_app(settings, run_worker=not no_worker), **options)
+        uvicorn.run(create_app(settings, run_worker=not no_worker, allow_weak_secret=weak_secret_allowed), **options)
         return
     # Each process builds its own app from the environment: pass the command-line choices down that way.
     if db:
         os.environ["HONCHO_DB__URL"] = db
+    os.environ["HONCHO_SERVER__HOST"] = settings.server.host  # what /docs' default access depends on
     os.environ[RUN_WORKER_ENV] = "0" if no_worker else "1"
+    os.environ[WEAK_SECRET_ENV] = "1" if weak_secret_allowed else "0"
     uvicorn.run("honcho_server.api.app:app_from_environment", factory=True, workers=processes, **options)
 
 
@@ -137,9 +130,21 @@ def worker(
     """Run the background worker alone (scaled deployments)."""
     settings = _settings(db)
     logging.basicConfig(level=settings.server.log_level.upper())
+    _refuse_weak_secret(settings, allowed=False)
     _require_current_schema(settings)
     _say_llm_problem(settings)
     asyncio.run(_run_worker(settings, once))
+
+
+def _refuse_weak_secret(settings: Settings, *, allowed: bool) -> None:
+    """One line and exit 2 when the JWT secret is too short; `allowed` (serve --insecure on loopback) warns."""
+    if (weak := settings.auth.weak_secret()) is None:
+        return
+    if allowed:
+        typer.echo(f"Warning: {weak} (allowed by --insecure on a loopback address).", err=True)
+        return
+    typer.echo(f"Refusing to start: {weak}.", err=True)
+    raise typer.Exit(code=2)
 
 
 def _say_llm_problem(settings: Settings) -> None:

@@ -78,6 +78,8 @@ def mint_key(
         raise ValueError("At least one of workspace_id, peer_id, or session_id must be provided")
     if (peer or session) and not workspace:
         raise ValueError("workspace_id is required when scoping a key to a peer or session")
+    if expires_at is not None and _utc(expires_at) <= _utc(now):
+        raise ValueError("expires_at must be in the future")
     claims = {
         "t": _utc(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "exp": None if expires_at is None else math.floor(_utc(expires_at).timestamp()),
@@ -93,7 +95,7 @@ def mint_key(
 def _is_expired(value: Any, now: datetime) -> bool:
     """Whether `exp` (a NumericDate or an ISO-8601 string, naive = UTC) is at or before `now`."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and not math.isfinite(value):  # NaN, or Infinity: no NumericDate
             raise CredentialError(INVALID)
         return value <= _utc(now).timestamp()
     if not isinstance(value, str):

@@ -1,11 +1,41 @@
-"""Metadata rules shared by every resource: at most 100 keys, nesting depth 5, NUL characters removed."""
+"""Metadata rules shared by every resource: at most 100 keys, nesting depth 5, NUL characters removed; and the
+size bound of every metadata and configuration object a client sends."""
 
+from contextvars import ContextVar
 from typing import Any
 
-from honcho_server.domain.jsontext import has_non_finite
+from honcho_server.domain.jsontext import dumps, has_non_finite
 
 MAX_KEYS = 100
 MAX_DEPTH = 5
+DEFAULT_MAX_BYTES = 65_536
+TOO_LARGE = "too_large"  # the validation error type of an oversized object (its input is not echoed back)
+
+# The bound in force while a request is validated. The API sets it from `limits.max_metadata_bytes` before the
+# body is validated (request models cannot see the settings); elsewhere it is the default.
+max_bytes: ContextVar[int] = ContextVar("max_metadata_bytes", default=DEFAULT_MAX_BYTES)
+
+
+class TooLarge(ValueError):
+    """A metadata or configuration object over `max_bytes` once encoded as compact JSON (UTF-8)."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.context = {"what": what, "size": size, "limit": limit}
+        super().__init__(self.template.format(**self.context))
+
+    template = "{what} is {size} bytes as compact JSON; the limit is {limit} bytes (limits.max_metadata_bytes)"
+
+
+def check_size(value: Any, what: str = "metadata") -> Any:
+    """`value` unchanged, or TooLarge when its compact JSON encoding (as received) is over the bound in force."""
+    limit = max_bytes.get()
+    try:
+        size = len(dumps(value))
+    except TypeError:  # not a JSON value (e.g. the bytes of a body that is not JSON): the type check refuses it
+        return value
+    if size > limit:
+        raise TooLarge(what, size, limit)
+    return value
 
 
 def strip_nul(value: Any) -> Any:

@@ -250,3 +250,13 @@ def _add(counts: QueueCounts, state: str, count: int) -> None:
     field = {"done": "completed", "running": "in_progress", "pending": "pending", "failed": "failed"}[state]
     setattr(counts, field, getattr(counts, field) + count)
 
+
+
+async def unit_is_open(conn: AsyncConnection, work_unit_key: str, besides: int) -> bool:
+    """Whether the work unit holds open jobs other than `besides`."""
+    query = select(t.c.id).where(t.c.work_unit_key == work_unit_key, _OPEN_LITERAL, t.c.id != besides).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def observed_of(conn: AsyncConnection, job_id: int) -> str | None:
+    return (await conn.execute(select(t.c.observed).where(t.c.id == job_id))).scalar_one_or_none()

@@ -26,18 +26,21 @@ from pydantic import BaseModel, Field
 
 from honcho_server.config import DeriverSettings
 from honcho_server.domain import cards
+from honcho_server.domain import webhooks as events
 from honcho_server.domain.conclusions import NewConclusion, fingerprint
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.reasoning import dreams
 from honcho_server.search.terms import query_terms
+from honcho_server.services import webhooks
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store.repos import conclusions as repo
 from honcho_server.store.repos import messages
 from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
+from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos.messages import Turn
 
@@ -319,9 +322,11 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
             cand.blob = blob
     async with deps.db.write() as conn:
         found, card = await _still_sourced(conn, job.session_pk, turns, found, card)
+        batch.observers = await scope_repo.reconcile_observers(conn, job.session_pk, batch.observers)
         peers = await peer_repo.find_many(conn, job.workspace_pk, [batch.observed, *batch.observers])
         observed = peers.get(batch.observed)
         observers = [peers[n] for n in dict.fromkeys(batch.observers) if n in peers] if observed else []
+        learned: dict[str, dict[str, int]] = {}  # observer -> counts, for the conclusions.derived event
         for observer in observers:
             assert observed is not None
             if found:
@@ -329,6 +334,8 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
                                     _copies(found), deps.settings.deriver, dims, clock())
                 log.debug("deriver %s -> %s: %d new, %d reinforced", observer.name, batch.observed,
                           result.inserted, result.reinforced)
+                if result.inserted or result.reinforced:
+                    learned[observer.name] = {"new": result.inserted, "reinforced": result.reinforced}
                 if batch.config.get("dream_enabled", True):
                     await dreams.consider(conn, deps.db.dialect, deps.settings.dream, job.workspace_pk,
                                           (observer.id, observer.name), (observed.id, observed.name), clock())
@@ -339,6 +346,9 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
                     await card_repo.put(conn, deps.db.dialect, job.workspace_pk, observer.id, observed.id, merged,
                                         clock())
         await jobs.absorb(conn, batch.absorbed, clock())
+        if learned:
+            await webhooks.emit_about(conn, deps.db.dialect, clock(), job.workspace_pk, job.session_pk,
+                                      events.CONCLUSIONS_DERIVED, {"observed": batch.observed, "observers": learned})
 
 
 async def _still_sourced(conn: Any, session_pk: int, turns: dict[int, Turn], found: list[Candidate],

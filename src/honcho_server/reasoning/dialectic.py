@@ -33,13 +33,14 @@ from honcho_server.errors import LLMFailed, LLMUnavailable, NotFound, ReasoningO
 from honcho_server.llm.agent import AgentResult, AgentTask, ToolCall
 from honcho_server.llm.base import LLMError, LLMNotConfigured, LLMProviderError
 from honcho_server.reasoning.memory_tools import Found, MemoryTools, Scope, conclusion_line, fit, message_line
-from honcho_server.services import peers, sessions, workspaces
+from honcho_server.services import peers, scopes, sessions, workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, query_vector
 from honcho_server.store.repos import messages as message_repo
 from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import recall
+from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos.conclusions import Collection
 from honcho_server.store.repos.recall import WorkspaceCollection
@@ -56,6 +57,7 @@ class ChatRequest:
     target: str | None = None  # whom the question is about (default: the peer itself)
     session: str | None = None  # its recent messages are read ahead (it must be in `sessions`)
     sessions: list[str] | None = None  # the allowlist of spec 11.2: all the chat may read comes from these
+    scope: str | None = None  # peer chat read through this scope's own view (its hidden peer observes)
     output: type[BaseModel] | None = None  # the response_format's model
     evidence: bool = False
 
@@ -179,7 +181,8 @@ def evidence(read_ahead: Found, calls: list[ToolCall]) -> dict[str, Any]:
         for m in found.messages:
             messages.setdefault(m.uid, _message(m))
     return {"conclusions": list(conclusions.values()), "messages": list(messages.values()),
-            "tool_calls": [{"tool_name": c.name, "tool_input": c.args} for c in calls]}
+            "tool_calls": [{"tool_name": c.name, "tool_input": c.args} for c in calls],
+            "reasoning_trace_id": None}  # optional in spec 11.5; the TypeScript SDK's type declares it always
 
 
 # --------------------------------------------------------------------------------------------------- prompts
@@ -321,17 +324,23 @@ async def _scope(conn: AsyncConnection, deps: Deps, ws: Workspace, request: Chat
         scope = Scope(ws.pk, ws.name, collection, None, None, filters, cards)
     else:
         observed = request.target or request.peer
+        held = await scopes.require(conn, ws, ws.name, request.scope) if request.scope is not None else None
         rows = await peer_repo.find_many(conn, ws.pk, [request.peer, observed])
         if observed not in rows:
             raise NotFound(f"Peer {observed} not found in workspace {ws.name}")
         observer_pk, observed_pk = rows[request.peer].id, rows[observed].id
         # Messages of the observer's sessions (joined before or after they were written: imported history too).
         visible = await recall.member_session_names(conn, observer_pk)
+        collection = Collection(ws.pk, ws.name, observer_pk, observed_pk, allowed)
+        if held is not None:  # the scope observes instead, and its sessions are what it has seen
+            observer_pk = held.peer_pk
+            visible = await scope_repo.member_session_names(conn, [held.pk])
+            collection = scopes.collection(ws, held, observed_pk, allowed)
         if request.sessions is not None:
             visible = [name for name in visible if name in set(request.sessions)]
         filters = {"session_id": {"in": visible}}
-        scope = Scope(ws.pk, ws.name, Collection(ws.pk, ws.name, observer_pk, observed_pk, allowed), request.peer,
-                      observed, filters, cards)
+        scope = Scope(ws.pk, ws.name, collection, request.peer, observed, filters, cards,
+                      scopes.peer_name(held.name) if held is not None else None)
         if cards:
             if (card := await card_repo.get(conn, observer_pk, observed_pk)):
                 context.cards[f"Peer card of {observed}"] = card

@@ -55,6 +55,7 @@ class Scope:
     observed: str | None
     message_filters: dict[str, Any] | None  # the sessions messages may come from, as search filters
     cards: bool  # whether peer cards may be read
+    card_holder: str | None = None  # whose cards are read when not the observer's (a scope's hidden peer)
 
     @property
     def workspace_wide(self) -> bool:
@@ -303,7 +304,7 @@ class MemoryTools:
         subject = peer_id or scope.observed
         if subject is None:
             return ToolAnswer("Say which peer (peer_id).", ok=False)
-        observer = subject if scope.workspace_wide else scope.observer or subject
+        observer = subject if scope.workspace_wide else scope.card_holder or scope.observer or subject
         async with self.deps.db.read() as conn:
             rows = await peer_repo.find_many(conn, scope.workspace_pk, [observer, subject])
             card = await card_repo.get(conn, rows[observer].id, rows[subject].id) \

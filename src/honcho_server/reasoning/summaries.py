@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from honcho_server.domain import webhooks as events
 from honcho_server.domain.models import SessionSummary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.llm.client import LLMClient
+from honcho_server.services import webhooks
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import messages
 from honcho_server.store.repos import summaries as repo
@@ -102,4 +104,6 @@ async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, sessi
         if (current.last_seq if current else 0) != after:
             return False  # the summary folded in was deleted meanwhile (it covered a deleted message)
         await repo.add(conn, db.dialect, workspace_pk, session_pk, summary)
+        await webhooks.emit_about(conn, db.dialect, now(), workspace_pk, session_pk, events.SUMMARY_CREATED, {
+            "summary_type": kind, "message_id": last.uid, "token_count": summary.token_count})
     return True

@@ -19,6 +19,11 @@ Hybrid retrieval in four steps, every one bounded by the candidate count, never 
    message of its session), because an answer often sits in the reply to the turn that matches the
    question's words.
 
+A query of stop words only ("the", "what is it?") has no words for the index: its lexical candidates are the
+messages holding the query's text literally (case-insensitive), newest first, and it is embedded as asked, so
+once messages are embedded the nearest ones by meaning are found too (the reference answers such a query the
+same two ways).
+
 The caller's filters are applied to every message that can be returned. A message is findable by its words
 as soon as its create call returns; by meaning once the worker has embedded it (until then it is scored with
 the average cosine of the vector candidates, so it is neither favoured nor buried).
@@ -80,13 +85,14 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
             extra.append(repo.seen_by(query.perspective))
         where = repo.scope(dialect, query.workspace_pk, query.workspace_name, query.filters, extra)
         n = max(fusion.candidates, query.limit)
-        if not words:
-            # Nothing to look for ("what is it?"): no results, before and after the messages are embedded alike
-            # (the filters above are still checked).
-            return []
+        literal = query.text.strip()
+        if not literal:
+            return []  # nothing asked (the filters above are still checked)
 
         async def lexical_side() -> list[tuple[Message, float]]:
             async with db.read() as own:  # its own connection: runs alongside the KNN
+                if not words:  # stop words only ("the", "what is it?"): the index has nothing to look up
+                    return await repo.substring_candidates(own, query.workspace_name, where, literal, n)
                 return await repo.text_candidates(own, dialect, query.workspace_name, where, terms, n,
                                                   pushed.max_rows)
 

@@ -243,6 +243,14 @@ async def _resummarize(conn: AsyncConnection, deps: Deps, workspace_pk: int, ses
         "summary_types"]} for job in queued]
 
 
+async def settle_removal(conn: AsyncConnection, deps: Deps, workspace_pk: int, seeds: Sequence[Link],
+                         stamped: Sequence[Link], receipt: Receipt) -> None:
+    """Remove `seeds` and what rests only on them, in the caller's transaction; `stamped` (derived conclusions of the
+    same origin) stay only with live support elsewhere. Used when a session leaves a scope (services/scopes.py)."""
+    outcome = await _Settle(conn, deps, workspace_pk, _Gone()).run(seeds, stamped)
+    await _apply(conn, deps, workspace_pk, outcome, receipt)
+
+
 async def settle_session(conn: AsyncConnection, deps: Deps, session_pk: int) -> Receipt | None:
     """The cascade of purging a session, applied in the caller's transaction before its rows are deleted (its
     messages and the session row are the caller's to delete). None when the session is already gone."""

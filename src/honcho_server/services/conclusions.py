@@ -38,9 +38,10 @@ class ConclusionInput:
 
 
 def check_not_scope(kind: str, name: str) -> None:
-    """Scopes are not supported by this server: a `scope.*` peer name can only be a mistake here."""
+    """A `scope.*` name is a scope's hidden peer (or no peer at all): never managed or read as a peer (422); reads
+    go through a scope with the `scope` option."""
     if name.startswith(SCOPE_PREFIX):
-        raise ValidationError(f"{kind} '{name}' is a scope; scopes are not supported by this server yet")
+        raise ValidationError(f"{kind} '{name}' is a scope; use the `scope` option to read through a scope")
 
 
 def check_embeddable(text: str, what: str, limit: int) -> None:

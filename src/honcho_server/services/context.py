@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message, SessionSummary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.errors import NotFound, ValidationError
-from honcho_server.services import representation, sessions
+from honcho_server.services import representation, scopes, sessions
 from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.services.representation import Recall
@@ -31,6 +31,7 @@ class PeerView:
     sessions: list[str] | None = None  # an allowlist confining the representation
     limit_to_session: bool = False
     recall: Recall = field(default_factory=Recall)
+    scope: str | None = None  # read as this scope sees the target (its own view) instead of a peer
 
     @property
     def observer(self) -> str:
@@ -50,6 +51,11 @@ def check_view(session_name: str, view: PeerView) -> None:
     check_not_scope("peer_target", view.target)
     if view.perspective is not None:
         check_not_scope("peer_perspective", view.perspective)
+    if view.scope is not None:
+        if view.perspective is not None:
+            raise ValidationError("`scope` and `peer_perspective` are mutually exclusive")
+        if view.sessions is not None:
+            raise ValidationError("`scope` and `sessions` are mutually exclusive")
     if view.sessions is not None:
         if view.limit_to_session:
             raise ValidationError("`sessions` and `limit_to_session` are mutually exclusive")
@@ -110,14 +116,19 @@ async def _peer_part(conn: AsyncConnection, workspace_name: str, session_name: s
     """The representation (and, without an allowlist, the card) of spec 7.12 step 3. NotFound when the
     observer does not exist; an unknown target has an empty representation and no card."""
     ws = await workspace_repo.find(conn, workspace_name)
+    held = await scopes.require(conn, ws, workspace_name, view.scope) if view.scope is not None else None
     rows = await peer_repo.find_many(conn, ws.pk, [view.observer, view.target]) if ws else {}
-    if ws is None or view.observer not in rows:
+    if ws is None or (held is None and view.observer not in rows):
         raise NotFound(f"Peer {view.observer} not found in workspace {workspace_name}")
     if view.target not in rows:
         result.representation = ""
         return
     allowlist = [session_name] if view.limit_to_session else view.sessions
-    scope = await representation.collection(conn, ws, rows[view.observer].id, rows[view.target].id, allowlist)
+    if held is not None:
+        confined = await representation.collection(conn, ws, held.peer_pk, rows[view.target].id, allowlist)
+        scope = scopes.collection(ws, held, rows[view.target].id, confined.session_pks)
+    else:
+        scope = await representation.collection(conn, ws, rows[view.observer].id, rows[view.target].id, allowlist)
     result.representation = await representation.render(conn, scope, view.recall, vector)
     if allowlist is None:  # a card has no per-session provenance: none under an allowlist
         result.card = await card_repo.get(conn, scope.observer_pk, scope.observed_pk)

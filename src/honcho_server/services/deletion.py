@@ -6,8 +6,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from honcho_server.domain import webhooks as events
 from honcho_server.domain.receipts import Receipt
-from honcho_server.services import cascade
+from honcho_server.services import cascade, webhooks
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import cascade as cascade_repo
 from honcho_server.store.repos import purge
@@ -44,6 +45,10 @@ async def purge_session(deps: Deps, session_pk: int, *, job_id: int | None = Non
                 continue
             if cascade_to_memory:
                 await _settle(conn, deps, session_pk, None, receipt)
+                if (workspace_pk := await purge.workspace_of(conn, session_pk)) is not None:
+                    # Said before the row goes (its name is read from it), committed with it.
+                    await webhooks.emit_about(conn, deps.db.dialect, deps.now(), workspace_pk, session_pk,
+                                              events.DELETION_FINISHED, {"receipt": receipt.as_dict()})
             await purge.delete_session(conn, session_pk)
             if job_id is not None:
                 await cascade_repo.record_receipt(conn, job_id, receipt.as_dict())

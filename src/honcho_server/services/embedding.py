@@ -156,10 +156,11 @@ async def conclusion_blobs(embedder: Embedder, texts: list[str]) -> list[bytes]:
     return [_blob(np.asarray(v, dtype=np.float32)) for v in await embedder.embed(texts, "document")]
 
 
-async def query_vector(deps: Deps, text: str) -> np.ndarray | None:
+async def query_vector(deps: Deps, text: str, *, stop_words_only: bool = False) -> np.ndarray | None:
     """The unit vector of a search query, or None when it cannot be had (no content words, or the embedder is
-    failing: callers then answer by words or recency rather than erroring, as spec 6.6 asks)."""
-    if not query_terms(text):
+    failing: callers then answer by words or recency rather than erroring, as spec 6.6 asks).
+    `stop_words_only`: embed a query without content words too (as asked), unless it is blank."""
+    if not query_terms(text) and not (stop_words_only and text.strip()):
         return None
     try:
         vector = (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]

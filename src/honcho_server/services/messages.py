@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.configuration import MessageConfiguration
+from honcho_server.domain.credentials import Principal
 from honcho_server.domain.ids import SCOPE_PREFIX, new_id
 from honcho_server.domain.models import Message, Page
 from honcho_server.domain.tokens import count_tokens_many
@@ -18,6 +19,7 @@ from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.services.ingest_jobs import SessionContext, plan_jobs, schedule_representation
 from honcho_server.store.repos import messages as repo
+from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
 
 
@@ -31,15 +33,17 @@ class NewMessage:
     internal_metadata: dict[str, Any] | None = None
 
 
-async def create(deps: Deps, workspace_name: str, session_name: str, new: list[NewMessage]) -> list[Message]:
-    """Append messages in request order; their jobs commit with them or not at all."""
+async def create(deps: Deps, workspace_name: str, session_name: str, new: list[NewMessage], *,
+                 caller: Principal | None = None) -> list[Message]:
+    """Append messages in request order; their jobs commit with them or not at all. Authors who are not peers
+    yet are created, unless the caller's key is below workspace level and the session already exists."""
     authors = list(dict.fromkeys(m.peer_name for m in new))
     for name in authors:
         if name.startswith(SCOPE_PREFIX):
             raise ValidationError(f"'{name}' is a scope and cannot author messages")
     token_counts = count_tokens_many([m.content for m in new])
     async with deps.db.write() as conn:
-        context = await _session_context(conn, deps, workspace_name, session_name, authors)
+        context = await _session_context(conn, deps, workspace_name, session_name, authors, caller)
         last = await session_repo.reserve_seqs(conn, context.session_pk, len(new))
         now = deps.now()
         rows, created = [], []
@@ -69,6 +73,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 async def _session_context(
     conn: AsyncConnection, deps: Deps, workspace_name: str, session_name: str, authors: list[str],
+    caller: Principal | None,
 ) -> SessionContext:
     """Session, workspace config and memberships, creating whatever is missing (authors join as members)."""
     target = await session_repo.append_target(conn, workspace_name, session_name)
@@ -76,23 +81,27 @@ async def _session_context(
         raise NotFound(f"Session {session_name} not found in workspace {workspace_name}")
     if target is None or not all(a in target.members and target.members[a].active for a in authors):
         if target is None:
-            await sessions.ensure(conn, deps, workspace_name, session_name)
+            _, created = await sessions.ensure(conn, deps, workspace_name, session_name)
+            caller = None if created else caller  # whoever creates a session names its first members
             target = await session_repo.append_target(conn, workspace_name, session_name)
         assert target is not None  # just created, inside this transaction
-        await _join_authors(conn, deps, target, authors)
+        await _join_authors(conn, deps, target, authors, caller)
         target = await session_repo.append_target(conn, workspace_name, session_name)
         assert target is not None
+    scopes = await scope_repo.observers_of_session(conn, target.session_pk)  # silent members observing all
     return SessionContext(workspace_pk=target.workspace_pk, session_pk=target.session_pk,
                           workspace_configuration=target.workspace_configuration,
-                          session_configuration=target.session_configuration, members=target.members)
+                          session_configuration=target.session_configuration, members={**target.members, **scopes})
 
 
 async def _join_authors(
     conn: AsyncConnection, deps: Deps, target: session_repo.AppendTarget, authors: list[str],
+    caller: Principal | None,
 ) -> None:
     """Authors who are not members join with default flags; authors who had left re-join as they were."""
     members = target.members
-    peer_rows = await peers.ensure_many(conn, deps, target.workspace_pk, [a for a in authors if a not in members])
+    peer_rows = await peers.ensure_many(conn, deps, target.workspace_pk, [a for a in authors if a not in members],
+                                        caller=caller)
     await session_repo.add_members(conn, deps.db.dialect, target.workspace_pk, target.session_pk,
                                    {r.id: (None, None) for r in peer_rows.values()}, deps.now())
     for name in authors:

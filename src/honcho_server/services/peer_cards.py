@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from honcho_server.domain.credentials import Principal
 from honcho_server.errors import NotFound
 from honcho_server.services import peers, workspaces
 from honcho_server.services.conclusions import check_not_scope
@@ -26,15 +27,15 @@ async def get(deps: Deps, workspace_name: str, observer: str, target: str | None
         return await repo.get(conn, rows[observer].id, rows[observed].id)
 
 
-async def put(deps: Deps, workspace_name: str, observer: str, target: str | None, entries: list[str]
-              ) -> list[str]:
+async def put(deps: Deps, workspace_name: str, observer: str, target: str | None, entries: list[str], *,
+              caller: Principal | None = None) -> list[str]:
     """Replace the whole card. The workspace and both peers are created when missing (a card about a peer
-    that has not spoken yet is a normal thing to write)."""
+    that has not spoken yet is a normal thing to write), except by a peer key: its own peer only."""
     observed = target or observer
     check_not_scope("peer", observer)
     check_not_scope("target", observed)
     async with deps.db.write() as conn:
         ws = await workspaces.ensure(conn, deps, workspace_name)
-        rows = await peers.ensure_many(conn, deps, ws.pk, [observer, observed])
+        rows = await peers.ensure_many(conn, deps, ws.pk, [observer, observed], caller=caller)
         await repo.put(conn, deps.db.dialect, ws.pk, rows[observer].id, rows[observed].id, entries, deps.now())
     return entries

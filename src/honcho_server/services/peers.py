@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from honcho_server.domain.credentials import Principal
 from honcho_server.domain.ids import peer_name_problem
 from honcho_server.domain.models import Page, Peer, Session
-from honcho_server.errors import NotFound, ValidationError
-from honcho_server.services import workspaces
+from honcho_server.errors import NotFound, Unauthorized, ValidationError
+from honcho_server.services import access, workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import peers as repo
 from honcho_server.store.repos import sessions as session_repo
@@ -25,13 +26,16 @@ def check_new_names(names: Iterable[str], existing: Iterable[str]) -> None:
             raise ValidationError(problem)
 
 
-async def ensure_many(conn: AsyncConnection, deps: Deps, workspace_pk: int, names: list[str]) -> dict[str, Any]:
-    """Rows of the named peers, creating the missing ones (validated) in the caller's transaction."""
+async def ensure_many(conn: AsyncConnection, deps: Deps, workspace_pk: int, names: list[str], *,
+                      caller: Principal | None = None) -> dict[str, Any]:
+    """Rows of the named peers, creating the missing ones (validated) in the caller's transaction; a peer or
+    session key may create none but its own peer (Unauthorized)."""
     # No peer name holds a NUL (creation refuses it), and PostgreSQL rejects one even in a lookup.
     check_new_names([n for n in names if "\x00" in n], ())
     rows = await repo.find_many(conn, workspace_pk, names)
     missing = [n for n in dict.fromkeys(names) if n not in rows]
     if missing:
+        access.check_creates_peers(caller, missing)
         check_new_names(missing, ())
         await repo.insert_missing(conn, deps.db.dialect, workspace_pk, missing, deps.now())
         rows.update(await repo.find_many(conn, workspace_pk, missing))
@@ -39,16 +43,22 @@ async def ensure_many(conn: AsyncConnection, deps: Deps, workspace_pk: int, name
 
 
 async def get_or_create(
-    deps: Deps, workspace_name: str, name: str, metadata: dict | None, configuration: dict | None,
+    deps: Deps, workspace_name: str, name: str, metadata: dict | None, configuration: dict | None, *,
+    caller: Principal | None = None,
 ) -> tuple[Peer, bool]:
-    """Existing peers get metadata / configuration replaced when provided."""
+    """Existing peers get metadata / configuration replaced when provided. A peer or session key creates no
+    peer but its own, and changes no other peer's metadata or configuration (Unauthorized)."""
     async with deps.db.write() as conn:
         ws = await workspaces.ensure(conn, deps, workspace_name)
         peer = await repo.find(conn, ws.pk, name, ws.name)
         if peer is None:
+            access.check_creates_peers(caller, [name])
             check_new_names([name], ())
             await repo.insert_missing(conn, deps.db.dialect, ws.pk, [name], deps.now(), metadata, configuration)
             return await _require(conn, ws.pk, name, ws.name), True
+        if (metadata is not None or configuration is not None) and access.confined(caller) and \
+                name != (caller.peer if caller else None):
+            raise Unauthorized(access.NOT_PERMITTED)  # as PUT .../peers/{peer} refuses it: no way round that
         await _apply(conn, peer, metadata, configuration)
         return peer, False
 
@@ -79,12 +89,13 @@ async def _require(conn: AsyncConnection, workspace_pk: int, name: str, workspac
 
 async def list_page(
     deps: Deps, workspace_name: str, filters: dict | None, page: int, size: int, reverse: bool,
+    kind: str | None = None,
 ) -> Page[Peer]:
     async with deps.db.read() as conn:
         ws = await workspace_repo.find(conn, workspace_name)
         if ws is None:
             return Page([], 0, page, size)
-        return await repo.list_page(conn, deps.db.dialect, ws.pk, ws.name, filters, page, size, reverse)
+        return await repo.list_page(conn, deps.db.dialect, ws.pk, ws.name, filters, page, size, reverse, kind)
 
 
 async def sessions_of(

@@ -14,6 +14,7 @@ from honcho_server.domain.conclusions import MAX_CONCLUSIONS, Conclusion, render
 from honcho_server.domain.ids import NAME_RE
 from honcho_server.domain.models import Workspace
 from honcho_server.errors import NotFound, ValidationError
+from honcho_server.services import scopes
 from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import query_vector
@@ -147,16 +148,24 @@ async def _workspace_and_peers(conn: AsyncConnection, workspace_name: str, obser
 
 
 async def representation(deps: Deps, workspace_name: str, observer: str, observed: str,
-                         sessions: list[str] | None, recall: Recall) -> str:
+                         sessions: list[str] | None, recall: Recall, scope: str | list[str] | None = None) -> str:
     """`observer`'s working representation of `observed`, confined to `sessions` when given (then explicit
-    conclusions of those sessions only). Unknown peers have an empty representation."""
+    conclusions of those sessions only). Unknown peers have an empty representation. A `scope` name reads that
+    scope's own view instead of the observer's; a list of scopes confines to their sessions (services/scopes)."""
     vector = await prepare(deps, recall)
     async with deps.db.read() as conn:
         ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed)
+        if isinstance(scope, str):
+            held = await scopes.require(conn, ws, workspace_name, scope)
+            if ws is None or observed not in rows:
+                return ""
+            return await render(conn, scopes.collection(ws, held, rows[observed].id), recall, vector)
+        if scope is not None:
+            sessions = await scopes.union_sessions(conn, ws, workspace_name, scope)
         if ws is None or observer not in rows or observed not in rows:
             return ""
-        scope = await collection(conn, ws, rows[observer].id, rows[observed].id, sessions)
-        return await render(conn, scope, recall, vector)
+        confined = await collection(conn, ws, rows[observer].id, rows[observed].id, sessions)
+        return await render(conn, confined, recall, vector)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.errors import NotFound, ValidationError
+from honcho_server.errors import ValidationError
 from honcho_server.search.messages import MessageQuery, search_messages
-from honcho_server.search.terms import query_terms
+from honcho_server.services import scopes
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, query_vector
 from honcho_server.store.repos import workspaces as workspace_repo
@@ -19,10 +19,11 @@ log = logging.getLogger("honcho_server.search")
 
 async def _query_vector(deps: Deps, text: str) -> list[float] | None:
     """The query's vector, or None when search must fall back to full text (no vectors here, or the
-    embedding provider is failing: search keeps answering by words rather than erroring)."""
-    if not query_terms(text) or not await prepare_vectors(deps):  # no content words: nothing to embed
+    embedding provider is failing: search keeps answering by words rather than erroring). A query of stop
+    words only is embedded too: by meaning is then the only ranking it has besides its literal text."""
+    if not text.strip() or not await prepare_vectors(deps):  # nothing to embed
         return None
-    vector = await query_vector(deps, text)
+    vector = await query_vector(deps, text, stop_words_only=True)
     return None if vector is None else vector.tolist()
 
 
@@ -40,7 +41,10 @@ async def search(
     if scope is not None:
         if "session_id" in filters:
             raise ValidationError("`scope` and a 'session_id' filter are mutually exclusive")
-        raise NotFound(f"Scope {scope} not found in workspace {workspace_name}")  # no scopes exist yet
+        members = await scopes.member_sessions(deps, workspace_name, [scope])  # 404 for an unknown scope
+        if not members:
+            return []  # fail closed: a scope without sessions holds no messages
+        filters["session_id"] = {"in": members}
     # Route-injected conditions overwrite the caller's (spec 4.5): a search can never leave its scope.
     if session is not None:
         filters["session_id"] = session

@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.configuration import ScopeConfiguration, SessionPeerConfig, shallow_merge
+from honcho_server.domain.credentials import Principal
 from honcho_server.domain.ids import SCOPE_PREFIX, new_id
 from honcho_server.domain.models import Page, Peer, Session
-from honcho_server.errors import NotFound, ObserverLimit, ValidationError
+from honcho_server.errors import NotFound, ObserverLimit, Unauthorized, ValidationError
 from honcho_server.queue import jobs
-from honcho_server.services import peers, workspaces
+from honcho_server.services import access, peers, workspaces
+from honcho_server.services import scopes as scope_service
 from honcho_server.services.configs import check_scope_configuration
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import messages as message_repo
@@ -72,15 +74,43 @@ def _stored_config(deps: Deps, configuration: ScopeConfiguration | None) -> dict
 
 async def get_or_create(
     deps: Deps, workspace_name: str, name: str, metadata: dict | None,
-    configuration: ScopeConfiguration | None, peer_map: PeerMap | None,
+    configuration: ScopeConfiguration | None, peer_map: PeerMap | None, *, caller: Principal | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[Session, bool]:
+    """A peer or session key creating the session may name any members (new peers included); on an existing
+    session it is confined (`_check_peer_key` and the peer rule of `peers.ensure_many`). A refusal raises
+    inside the transaction, so nothing is written."""
     stored = _stored_config(deps, configuration)
     async with deps.db.write() as conn:
         session, created = await ensure(conn, deps, workspace_name, name, metadata=metadata,
                                         configuration=stored)
+        if not created:
+            await _check_peer_key(conn, session, caller, peer_map or {},
+                                  changes=metadata is not None or stored is not None)
         if peer_map:
-            await _add_peers(conn, deps, session, peer_map, replace=False)
+            await _add_peers(conn, deps, session, peer_map, replace=False, caller=None if created else caller)
+        if scopes:  # each created if missing; the session joins (spec 7.2)
+            ws = await workspace_repo.find(conn, workspace_name)
+            assert ws is not None  # ensured with the session
+            await scope_service.join_many(conn, deps, ws, scopes, session)
         return session, created
+
+
+async def _check_peer_key(conn: AsyncConnection, session: Session, caller: Principal | None, peer_map: PeerMap,
+                          *, changes: bool) -> None:
+    """A peer key reaches an existing session only as one of its active members, and changes nothing there:
+    no metadata or configuration, no member who is not active already (as `PUT .../sessions/{s}` and the
+    membership routes, which need a session or workspace key). Otherwise 401, the policy's refusal."""
+    if caller is None or caller.kind != "peer":
+        return
+    members = await repo.memberships(conn, session.pk)
+
+    def active(peer_name: str | None) -> bool:
+        member = members.get(peer_name) if peer_name is not None else None
+        return member is not None and member.active
+
+    if changes or not active(caller.peer) or not all(active(n) for n in peer_map):
+        raise Unauthorized(access.NOT_PERMITTED)
 
 
 async def update(
@@ -154,10 +184,11 @@ def _reject_scopes(names: list[str]) -> None:
 
 
 async def _add_peers(conn: AsyncConnection, deps: Deps, session: Session, peer_map: PeerMap, *,
-                     replace: bool) -> None:
-    """Add peers: active members keep their config, new and returning members take the given one."""
+                     replace: bool, caller: Principal | None = None) -> None:
+    """Add peers: active members keep their config, new and returning members take the given one. The
+    caller's key may create no peer but its own (None: any)."""
     _reject_scopes(list(peer_map))
-    rows = await peers.ensure_many(conn, deps, session.workspace_pk, list(peer_map))
+    rows = await peers.ensure_many(conn, deps, session.workspace_pk, list(peer_map), caller=caller)
     members = await repo.memberships(conn, session.pk)
     fresh: dict[int, tuple[bool | None, bool | None]] = {}
     for peer_name, config in peer_map.items():
@@ -177,21 +208,24 @@ async def _check_observer_limit(conn: AsyncConnection, deps: Deps, session_pk: i
         raise ObserverLimit(f"A session may have at most {limit} observers (peers with observe_others)")
 
 
-async def add_peers(deps: Deps, workspace_name: str, name: str, peer_map: PeerMap) -> Session:
+async def add_peers(deps: Deps, workspace_name: str, name: str, peer_map: PeerMap, *,
+                    caller: Principal | None = None) -> Session:
+    """Creates the session when missing; the caller's key may then name new peers, else only existing ones."""
     async with deps.db.write() as conn:
-        session, _ = await ensure(conn, deps, workspace_name, name)
-        await _add_peers(conn, deps, session, peer_map, replace=False)
+        session, created = await ensure(conn, deps, workspace_name, name)
+        await _add_peers(conn, deps, session, peer_map, replace=False, caller=None if created else caller)
         return session
 
 
-async def set_peers(deps: Deps, workspace_name: str, name: str, peer_map: PeerMap) -> Session:
+async def set_peers(deps: Deps, workspace_name: str, name: str, peer_map: PeerMap, *,
+                    caller: Principal | None = None) -> Session:
     """Make the given peers the session's members, with exactly the given configs."""
     async with deps.db.write() as conn:
         session = await require_active(conn, workspace_name, name)
         members = await repo.memberships(conn, session.pk)
         leaving = [m.peer_pk for n, m in members.items() if m.active and n not in peer_map]
         await repo.leave(conn, session.pk, leaving, deps.now())
-        await _add_peers(conn, deps, session, peer_map, replace=True)
+        await _add_peers(conn, deps, session, peer_map, replace=True, caller=caller)
         return session
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_server.domain.configuration import MessageConfiguration
+from honcho_server.domain.credentials import Principal
 from honcho_server.domain.documents import DEFAULT_MAX_CHARS, extract_text, split_into_chunks
 from honcho_server.domain.ids import new_id
 from honcho_server.domain.models import Message
@@ -30,7 +31,7 @@ def file_to_chunks(data: bytes, content_type: str) -> list[str]:
 async def store_chunks(
     deps: Deps, workspace_name: str, session_name: str, chunks: list[str], *, peer_id: str,
     filename: str | None, content_type: str, size: int, metadata: dict[str, Any],
-    configuration: MessageConfiguration | None, created_at: datetime | None,
+    configuration: MessageConfiguration | None, created_at: datetime | None, caller: Principal | None = None,
 ) -> list[Message]:
     """One message per chunk, with the file's provenance kept internally."""
     file_id = new_id()
@@ -44,4 +45,4 @@ async def store_chunks(
         for i, chunk in enumerate(chunks)
     ]
     # One call, one transaction: a file is stored whole or not at all.
-    return await messages.create(deps, workspace_name, session_name, new)
+    return await messages.create(deps, workspace_name, session_name, new, caller=caller)

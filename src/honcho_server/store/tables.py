@@ -269,3 +269,69 @@ peer_cards = Table(
     ForeignKeyConstraint(["workspace_id", "observed_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
     Index(None, "observed_id"),
 )
+
+# A scope: a named set of sessions acting as a recall boundary (spec 10.A). Its memory lives under a hidden peer
+# `scope.<name>` (`peer_id`), the observer of its conclusions and cards; this row is what marks that peer a scope.
+scopes = Table(
+    "scopes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigId, nullable=False),
+    Column("peer_id", BigId, nullable=False, unique=True),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("metadata", Json, nullable=False),
+    _created_at(),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+SCOPE_BACKFILL_STATES = ("pending", "completed", "failed")
+
+# Which sessions a scope holds (active while `left_at` is null), and the backfill of each session's earlier
+# conclusions into the scope (spec 10.7): null when none was queued (or after the session left).
+scope_sessions = Table(
+    "scope_sessions", metadata,
+    Column("workspace_id", BigId, nullable=False),
+    Column("scope_id", BigId, ForeignKey("scopes.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", BigId, primary_key=True),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+    Column("backfill_state", String(16), nullable=True),
+    Column("backfill_updated_at", UTCDateTime(), nullable=True),
+    Column("docs_copied", Integer, nullable=True),
+    CheckConstraint("backfill_state IN ('pending', 'completed', 'failed')", name="backfill_state"),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    Index(None, "session_id"),
+)
+
+
+# Webhooks (services/webhooks.py): a workspace's endpoints, each with its own signing secret, and every event
+# delivered to them (the delivery log; each delivery is also a job, retried and parked like any other).
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),
+    _created_at(),
+    UniqueConstraint("workspace_id", "url"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),  # the event's `webhook-id`: the same on every retry, so receivers can deduplicate
+    Column("endpoint_id", BigId, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # exactly what is sent and signed
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "endpoint_id", "id"),
+)
+

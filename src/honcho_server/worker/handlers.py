@@ -5,7 +5,7 @@ from __future__ import annotations
 from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.reasoning import deriver, dreams, summaries
-from honcho_server.services import deletion, embedding
+from honcho_server.services import deletion, embedding, scope_jobs, scopes, webhooks
 from honcho_server.services.deps import Deps
 
 
@@ -24,7 +24,9 @@ async def summarize_session(deps: Deps, job: ClaimedJob) -> None:
 
 
 REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspace,
-            "embed": embedding.embed_new_messages}
+            "embed": embedding.embed_new_messages,
+            scopes.BACKFILL: scope_jobs.run_backfill, scopes.REMOVAL: scope_jobs.run_removal,
+            webhooks.KIND: webhooks.deliver}
 # Jobs that need an LLM. Without one configured they are not claimed: they wait, counted as pending in queue
 # status, and run once a provider is configured.
 REASONING = {"summary": summarize_session, "representation": deriver.derive, "dream": dreams.run_dream}

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from honcho_server.domain.ids import new_id
 from honcho_server.queue import jobs
+from honcho_server.services import queue_events
 from honcho_server.services.deps import Deps
 from honcho_server.worker import handlers
 from honcho_server.worker.foreground import QUIET_SECONDS, ApiActivity
@@ -123,13 +124,17 @@ class Worker:
         except Exception as exc:
             beat.cancel()
             log.warning("job %s (%s) failed on attempt %s: %s", job.id, job.kind, job.attempts, exc)
+            error = f"{type(exc).__name__}: {exc}"
             async with self.deps.db.write() as conn:
-                await jobs.fail(conn, job, self.id, f"{type(exc).__name__}: {exc}",
-                                self.deps.settings.worker.max_attempts, self.deps.now())
+                status = await jobs.fail(conn, job, self.id, error, self.deps.settings.worker.max_attempts,
+                                         self.deps.now())
+                if status == "failed":
+                    await queue_events.parked(conn, self.deps, job, error)
             return
         beat.cancel()
         async with self.deps.db.write() as conn:
-            await jobs.complete(conn, job.id, self.id, self.deps.now())
+            if await jobs.complete(conn, job.id, self.id, self.deps.now()):
+                await queue_events.completed(conn, self.deps, job)
 
     async def _heartbeat(self, job: jobs.ClaimedJob) -> None:
         """Extend the lease while the handler runs, so a long job is never taken over."""

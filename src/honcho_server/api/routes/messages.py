@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, File, Form, Response, UploadFile
 from pydantic import ValidationError as PydanticValidationError
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, PagingDep
+from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.schemas import (
     ErrorOut,
@@ -25,8 +25,8 @@ from honcho_server.api.schemas import (
 )
 from honcho_server.domain import jsontext
 from honcho_server.domain.configuration import MessageConfiguration
-from honcho_server.domain.metadata import check_metadata
-from honcho_server.errors import FileTooLarge
+from honcho_server.domain.metadata import TooLarge, check_metadata, check_size
+from honcho_server.errors import FileTooLarge, ValidationError
 from honcho_server.services import cascade, messages, uploads
 
 router = APIRouter(
@@ -38,7 +38,9 @@ SESSION = dict(session="session_id")
 @router.post("", response_model=list[MessageOut], status_code=201)
 @router.post("/", response_model=list[MessageOut], status_code=201, include_in_schema=False)
 @policy(**SESSION)
-async def create_messages(workspace_id: str, session_id: str, body: MessageBatch, deps: DepsDep) -> Response:
+async def create_messages(
+    workspace_id: str, session_id: str, body: MessageBatch, deps: DepsDep, principal: PrincipalDep
+) -> Response:
     batch = [
         messages.NewMessage(
             content=m.content,
@@ -50,7 +52,8 @@ async def create_messages(workspace_id: str, session_id: str, body: MessageBatch
         for m in body.messages
     ]
     return render.respond(
-        [render.message(m) for m in await messages.create(deps, workspace_id, session_id, batch)], 201
+        [render.message(m) for m in await messages.create(deps, workspace_id, session_id, batch, caller=principal)],
+        201,
     )
 
 
@@ -86,6 +89,7 @@ async def upload_file(
     workspace_id: str,
     session_id: str,
     deps: DepsDep,
+    principal: PrincipalDep,
     file: Annotated[UploadFile, File()],
     peer_id: Annotated[str, Form(min_length=1)],
     metadata: Annotated[str | None, Form()] = None,
@@ -96,13 +100,18 @@ async def upload_file(
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise FileTooLarge(f"File is larger than the {limit}-byte limit")
-    meta = _lenient_json(metadata)
+    meta, raw_config = _lenient_json(metadata), _lenient_json(configuration)
+    try:  # oversized objects are refused as in JSON bodies (storing them whole, or dropping them silently, is worse)
+        check_size(meta, "metadata")
+        check_size(raw_config, "configuration")
+    except TooLarge as exc:
+        raise ValidationError(str(exc)) from None
     try:
         meta = check_metadata(meta) if meta is not None else {}
     except (ValueError, RecursionError):  # over the limits: ignored like malformed JSON, never stored unchecked
         meta = {}
     try:
-        config = MessageConfiguration.model_validate(_lenient_json(configuration)) if configuration else None
+        config = MessageConfiguration.model_validate(raw_config) if configuration else None
     except (ValueError, PydanticValidationError):
         config = None
     text_chunks = await asyncio.to_thread(uploads.file_to_chunks, data, file.content_type or "")
@@ -118,6 +127,7 @@ async def upload_file(
         metadata=meta,
         configuration=config,
         created_at=_lenient_datetime(created_at),
+        caller=principal,
     )
     return render.respond([render.message(m) for m in created], 201)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
-from honcho_server.api.policy import PolicyRoute, policy, refuse_scope, require_claims
+from honcho_server.api.policy import PolicyRoute, policy, require_claims, require_scope_key
 from honcho_server.api.schemas import (
     ListBody,
     MessageOut,
@@ -27,7 +27,7 @@ from honcho_server.api.schemas import (
 )
 from honcho_server.domain.conclusions import MAX_CONCLUSIONS
 from honcho_server.errors import ValidationError
-from honcho_server.services import peer_cards, peers, representation, search
+from honcho_server.services import peer_cards, peers, representation, scopes, search
 from honcho_server.services.representation import Recall
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"], route_class=PolicyRoute)
@@ -42,12 +42,8 @@ def _config(body: PeerCreate | PeerUpdate) -> dict | None:
 async def list_peers(
     workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[PeerListBody | None, Body()] = None
 ) -> Response:
-    if body and body.kind == "scope":
-        page = await peers.list_page(deps, workspace_id, {"id": {"in": []}}, paging.page, paging.size, paging.reverse)
-    else:
-        page = await peers.list_page(
-            deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse
-        )
+    page = await peers.list_page(deps, workspace_id, body.filters if body else None, paging.page, paging.size,
+                                 paging.reverse, body.kind if body else None)
     return render.respond(render.page(page, render.peer))
 
 
@@ -55,7 +51,8 @@ async def list_peers(
 @policy(self_check=True)
 async def get_or_create_peer(workspace_id: str, body: PeerCreate, deps: DepsDep, principal: PrincipalDep) -> Response:
     require_claims(principal, workspace=workspace_id, peer=body.id)
-    peer, created = await peers.get_or_create(deps, workspace_id, body.id, body.metadata, _config(body))
+    peer, created = await peers.get_or_create(deps, workspace_id, body.id, body.metadata, _config(body),
+                                              caller=principal)
     return render.respond(render.peer(peer), 201 if created else 200)
 
 
@@ -95,12 +92,16 @@ async def get_representation(
     """The peer's working representation of `target` (itself by default) as markdown; "" when unknown."""
     body = body or RepresentationBody()
     if body.scope is not None:
-        refuse_scope(principal)
+        require_scope_key(principal)
+        if body.filters is not None or body.session_id is not None:
+            raise ValidationError("`scope` is mutually exclusive with `filters` and `session_id`")
+        scopes.check_read_option(body.scope)
     recall = Recall(max_conclusions=body.max_conclusions or MAX_CONCLUSIONS, search_query=body.search_query,
                     search_top_k=body.search_top_k, search_max_distance=body.search_max_distance,
                     include_most_frequent=bool(body.include_most_frequent))
     text = await representation.representation(deps, workspace_id, peer_id, body.target or peer_id,
-                                               representation.allowlist(body.session_id, body.filters), recall)
+                                               representation.allowlist(body.session_id, body.filters), recall,
+                                               scope=body.scope)
     return render.respond({"representation": text})
 
 
@@ -115,11 +116,12 @@ async def get_peer_card(
 @router.put("/{peer_id}/card", response_model=PeerCardOut)
 @policy(peer="peer_id")
 async def set_peer_card(
-    workspace_id: str, peer_id: str, body: PeerCardBody, deps: DepsDep,
+    workspace_id: str, peer_id: str, body: PeerCardBody, deps: DepsDep, principal: PrincipalDep,
     target: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Replace the whole card; the peer (and the target) are created when missing."""
-    return render.respond({"peer_card": await peer_cards.put(deps, workspace_id, peer_id, target, body.peer_card)})
+    """Replace the whole card; the peer (and the target) are created when missing (a peer key: its own only)."""
+    card = await peer_cards.put(deps, workspace_id, peer_id, target, body.peer_card, caller=principal)
+    return render.respond({"peer_card": card})
 
 
 @router.get("/{peer_id}/context", response_model=PeerContextOut)

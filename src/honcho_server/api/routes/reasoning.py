@@ -3,6 +3,7 @@ provider they answer 400 with how to configure one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
@@ -10,13 +11,14 @@ from pydantic import BaseModel, Field
 
 from honcho_server.api import render, sse
 from honcho_server.api.deps import DepsDep, PrincipalDep
-from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, refuse_scope
+from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, require_scope_key
+from honcho_server.api.statuses import LLM_ERRORS
 from honcho_server.domain.credentials import Principal
 from honcho_server.errors import ReasoningOff, Unauthorized, ValidationError
 from honcho_server.reasoning import dialectic
 from honcho_server.reasoning.dialectic import Chat, ChatRequest
 from honcho_server.reasoning.response_format import output_model
-from honcho_server.services import access, dreams
+from honcho_server.services import access, dreams, scopes
 from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.services.representation import session_allowlist
@@ -73,6 +75,12 @@ async def _answer(deps: Deps, request: ChatRequest, stream: bool) -> Response:
     return render.respond({"content": reply.content, **({"evidence": reply.evidence} if request.evidence else {})})
 
 
+async def _scope_sessions(deps: Deps, workspace_id: str, scope: str | list[str]) -> list[str]:
+    """The member sessions of the scope(s) named (404 for an unknown one)."""
+    scopes.check_read_option(scope)
+    return await scopes.member_sessions(deps, workspace_id, [scope] if isinstance(scope, str) else scope)
+
+
 async def _check_member(deps: Deps, principal: Principal, workspace_id: str, session_names: list[str]) -> None:
     """A peer key may only name sessions its peer is an active member of (spec 11.1 steps 3-4)."""
     if principal.kind == "peer" and session_names and not await access.is_member_of_all(
@@ -80,7 +88,7 @@ async def _check_member(deps: Deps, principal: Principal, workspace_id: str, ses
         raise Unauthorized(NOT_PERMITTED)
 
 
-@router.post("/peers/{peer_id}/chat")
+@router.post("/peers/{peer_id}/chat", responses=LLM_ERRORS)
 @policy(peer="peer_id")
 async def peer_chat(workspace_id: str, peer_id: str, body: ChatBody, deps: DepsDep, principal: PrincipalDep
                     ) -> Response:
@@ -95,24 +103,33 @@ async def peer_chat(workspace_id: str, peer_id: str, body: ChatBody, deps: DepsD
             raise ValidationError("`scope` and `filters` are mutually exclusive")
         if body.session_id is not None:
             raise ValidationError("`scope` and `session_id` are mutually exclusive")
-        refuse_scope(principal)
+        require_scope_key(principal)
     await _check_member(deps, principal, workspace_id, [body.session_id] if body.session_id else [])
     sessions = session_allowlist(body.filters)
     await _check_member(deps, principal, workspace_id, sessions or [])
-    return await _answer(deps, _request(workspace_id, body, peer_id, sessions), body.stream)
+    if body.scope is None:
+        return await _answer(deps, _request(workspace_id, body, peer_id, sessions), body.stream)
+    # One scope: its own view (404 when unknown, before the asking peer is created); several: their sessions.
+    scope_sessions = await _scope_sessions(deps, workspace_id, body.scope)
+    if isinstance(body.scope, str):
+        return await _answer(deps, replace(_request(workspace_id, body, peer_id, None), scope=body.scope),
+                             body.stream)
+    return await _answer(deps, _request(workspace_id, body, peer_id, scope_sessions), body.stream)
 
 
-@router.post("/chat")
+@router.post("/chat", responses=LLM_ERRORS)
 @policy()
 async def workspace_chat(workspace_id: str, body: WorkspaceChatBody, deps: DepsDep) -> Response:
     """Ask about the whole workspace (every peer's own view): JSON, or SSE with `stream`."""
     if not deps.settings.llm.enabled:
         raise ReasoningOff.because(deps.settings.llm.problem)
-    if body.scope is not None:
+    sessions = session_allowlist(body.filters)
+    if body.scope is not None:  # recall confined to the member sessions of the scope(s)
         if body.session_id is not None:
             raise ValidationError("`scope` and `session_id` are mutually exclusive")
-        raise ValidationError("Scopes are not supported by this server yet; leave `scope` out")
-    sessions = session_allowlist(body.filters)
+        if body.filters is not None:
+            raise ValidationError("`scope` and `filters` are mutually exclusive")
+        sessions = await _scope_sessions(deps, workspace_id, body.scope)
     return await _answer(deps, _request(workspace_id, body, None, sessions), body.stream)
 
 
@@ -121,7 +138,7 @@ async def workspace_chat(workspace_id: str, body: WorkspaceChatBody, deps: DepsD
 async def schedule_dream(workspace_id: str, body: ScheduleDreamBody, deps: DepsDep) -> Response:
     for name in (body.observer, body.observed):
         if name is not None and name.startswith("scope."):
-            raise ValidationError("Scopes are not supported by this server yet")
+            raise ValidationError(f"'{name}' is a scope; dreams are scheduled for peers")
     await dreams.schedule(deps, workspace_id, body.observer, body.observed, body.dream_type, body.session_id,
                           body.rebuild)
     return Response(status_code=204)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
-from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, refuse_scope, require_claims
+from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, require_claims, require_scope_key
 from honcho_server.api.schemas import (
     ListBody,
     Message,
@@ -20,6 +20,7 @@ from honcho_server.api.schemas import (
     SessionContextOut,
     SessionCreate,
     SessionOut,
+    SessionPeerConfigIn,
     SessionSummariesOut,
     SessionUpdate,
     Summary,
@@ -36,7 +37,7 @@ from honcho_server.services.representation import Recall
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions", tags=["sessions"], route_class=PolicyRoute)
 SESSION = dict(session="session_id")
-PeerMapBody = Annotated[dict[str, SessionPeerConfig], Body()]
+PeerMapBody = Annotated[dict[str, SessionPeerConfigIn], Body()]
 
 
 @router.post("/list", response_model=PageOut[SessionOut])
@@ -58,11 +59,9 @@ async def get_or_create_session(
     require_claims(principal, workspace=workspace_id, session=body.id)
     if body.scopes and principal.kind not in ("admin", "workspace"):
         raise Unauthorized("Scope membership requires a workspace-level key")
-    if body.scopes:
-        # Accepting and silently ignoring them would be worse than saying so.
-        raise ValidationError("Scopes are not supported by this server yet; create the session without `scopes`")
     session, created = await sessions.get_or_create(
-        deps, workspace_id, body.id, body.metadata, body.configuration, body.peers
+        deps, workspace_id, body.id, body.metadata, body.configuration, body.peers, caller=principal,
+        scopes=body.scopes,
     )
     return render.respond(render.session(session), 201 if created else 200)
 
@@ -92,14 +91,22 @@ async def clone_session(
 
 @router.post("/{session_id}/peers", response_model=SessionOut)
 @policy(**SESSION)
-async def add_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> Response:
-    return render.respond(render.session(await sessions.add_peers(deps, workspace_id, session_id, body)))
+async def add_session_peers(
+    workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep, principal: PrincipalDep
+) -> Response:
+    return render.respond(
+        render.session(await sessions.add_peers(deps, workspace_id, session_id, body, caller=principal))
+    )
 
 
 @router.put("/{session_id}/peers", response_model=SessionOut)
 @policy(**SESSION)
-async def set_session_peers(workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep) -> Response:
-    return render.respond(render.session(await sessions.set_peers(deps, workspace_id, session_id, body)))
+async def set_session_peers(
+    workspace_id: str, session_id: str, body: PeerMapBody, deps: DepsDep, principal: PrincipalDep
+) -> Response:
+    return render.respond(
+        render.session(await sessions.set_peers(deps, workspace_id, session_id, body, caller=principal))
+    )
 
 
 @router.delete("/{session_id}/peers", response_model=SessionOut)
@@ -131,7 +138,7 @@ async def get_session_peer_config(
 @router.put("/{session_id}/peers/{peer_id}/config", status_code=204)
 @policy(**SESSION)
 async def set_session_peer_config(
-    workspace_id: str, session_id: str, peer_id: str, body: SessionPeerConfig, deps: DepsDep
+    workspace_id: str, session_id: str, peer_id: str, body: SessionPeerConfigIn, deps: DepsDep
 ) -> Response:
     await sessions.set_peer_config(deps, workspace_id, session_id, peer_id, body)
     return Response(status_code=204)
@@ -170,25 +177,35 @@ async def context_query(
                     search_top_k=search_top_k, search_max_distance=search_max_distance,
                     include_most_frequent=include_most_frequent)
     view = PeerView(target=peer_target, perspective=peer_perspective, sessions=sessions,
-                    limit_to_session=limit_to_session, recall=recall)
+                    limit_to_session=limit_to_session, recall=recall, scope=scope)
     context.check_view(session_id, view)  # before any authorization lookup is made for it
     return ContextQuery(tokens, summary, scope, view)
 
 
-async def _authorize_view(deps: Deps, principal: Principal, workspace_id: str, q: ContextQuery) -> None:
-    """A peer token sees only through its own eyes, and only sessions it is in (spec 7.12); scopes are
-    refused (401 for peer tokens as the spec says, else 422: this server has none)."""
+async def _authorize_view(deps: Deps, principal: Principal, workspace_id: str, q: ContextQuery
+                          ) -> PeerView | None:
+    """The peer view the caller may have. A session token sees only what its session holds: the view is
+    confined to the session (explicit conclusions learned there, no card) and naming other sessions is
+    refused. A peer token sees only through its own eyes, and only sessions it is in (spec 7.12); a scope
+    needs a workspace or admin key (401)."""
     if q.scope is not None:
         if q.view and q.view.perspective is not None:
             raise ValidationError("`scope` and `peer_perspective` are mutually exclusive")
-        refuse_scope(principal)
-    if q.view is None or principal.kind != "peer":
-        return
+        require_scope_key(principal)
+    if q.view is None:
+        return None
+    if principal.kind == "session":
+        if any(name != principal.session for name in q.view.sessions or []):
+            raise Unauthorized(NOT_PERMITTED)
+        return replace(q.view, sessions=None, limit_to_session=True)
+    if principal.kind != "peer":
+        return q.view
     if q.view.observer != principal.peer:
         raise Unauthorized(NOT_PERMITTED)
     for name in q.view.sessions or []:
         if not await access.is_active_member(deps, workspace_id, name, principal.peer):
             raise Unauthorized(NOT_PERMITTED)
+    return q.view
 
 
 @router.get("/{session_id}/context", response_model=SessionContextOut)
@@ -199,9 +216,9 @@ async def get_session_context(
 ) -> Response:
     """A summary and the newest messages within the token budget, with `peer_target`'s representation and
     card (as `peer_perspective` sees it) when asked."""
-    await _authorize_view(deps, principal, workspace_id, q)
+    view = await _authorize_view(deps, principal, workspace_id, q)
     found = await context.session_context(deps, workspace_id, session_id, tokens=q.tokens, summary=q.summary,
-                                          view=q.view)
+                                          view=view)
     summary = Summary.of(found.summary)
     return render.respond({"id": session_id, "messages": [render.message(m) for m in found.messages],
                            "summary": summary.model_dump() if summary else None,

@@ -14,6 +14,7 @@ from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
 from honcho_server.store.repos.common import paginate
 from honcho_server.store.tables import peers as t
+from honcho_server.store.tables import scopes
 from honcho_server.store.tables import session_peers as sp
 
 
@@ -61,9 +62,13 @@ async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
 
 async def list_page(
     conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
-    filters: dict[str, Any] | None, page: int, size: int, reverse: bool,
+    filters: dict[str, Any] | None, page: int, size: int, reverse: bool, kind: str | None = None,
 ) -> Page[Peer]:
+    """`kind`: None lists regular peers only, "scope" only scopes' hidden peers, "all" both (spec 6.1)."""
     query = select(t).where(t.c.workspace_id == workspace_pk)
+    if kind != "all":
+        is_scope = t.c.id.in_(select(scopes.c.peer_id).where(scopes.c.workspace_id == workspace_pk))
+        query = query.where(is_scope if kind == "scope" else ~is_scope)
     condition = compile_filter(filters, fields(workspace_name), dialect, resource="Peer")
     if condition is not None:
         query = query.where(condition)

@@ -14,6 +14,10 @@ async def delete_session_messages(conn: AsyncConnection, session_pk: int, limit:
     return result.rowcount
 
 
+async def workspace_of(conn: AsyncConnection, session_pk: int) -> int | None:
+    return (await conn.execute(select(sessions.c.workspace_id).where(sessions.c.id == session_pk))).scalar_one_or_none()
+
+
 async def delete_session(conn: AsyncConnection, session_pk: int) -> None:
     await conn.execute(delete(sessions).where(sessions.c.id == session_pk))
 

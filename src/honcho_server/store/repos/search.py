@@ -74,6 +74,15 @@ async def text_candidates(conn: AsyncConnection, dialect: Dialect, workspace_nam
     return [(_message(r, workspace_name), float(r.text_score)) for r in await conn.execute(query)]
 
 
+async def substring_candidates(conn: AsyncConnection, workspace_name: str, where: Any, text: str,
+                               limit: int) -> list[tuple[Message, float]]:
+    """Messages holding `text` literally (case-insensitive; `%` and `_` are plain characters), newest first,
+    each with the text score 1: for a query the full-text index has no words for (stop words only)."""
+    query = (select(*_COLUMNS).where(where, t.c.content.icontains(text, autoescape=True))
+             .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit))
+    return [(_message(r, workspace_name), 1.0) for r in await conn.execute(query)]
+
+
 async def load(conn: AsyncConnection, workspace_name: str, where: Any, pks: list[int]) -> dict[int, Message]:
     """Those of `pks` that meet `where`, by primary key."""
     if not pks:

@@ -117,6 +117,10 @@ async def reserve_seqs(conn: AsyncConnection, pk: int, count: int) -> int:
     return (await conn.execute(_RESERVE, {"pk": pk, "count": count})).scalar_one()
 
 
+async def name_of(conn: AsyncConnection, pk: int) -> str | None:
+    return (await conn.execute(select(t.c.name).where(t.c.id == pk))).scalar_one_or_none()
+
+
 async def is_active(conn: AsyncConnection, pk: int) -> bool:
     """Whether the session exists and is not being deleted."""
     return bool((await conn.execute(select(t.c.is_active).where(t.c.id == pk))).scalar_one_or_none())
