@@ -77,10 +77,14 @@ def _connect(address: tuple[str, int]) -> socket.socket:
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection (a socket timeout fails the test)."""
+    """Everything the server sends until it closes the connection (a socket timeout fails the test). A reset
+    counts as closed: a client still sending after the server closed gets a RST, which may discard the answer."""
     data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        data += b"<reset>"
     return data
 
 
@@ -139,8 +143,8 @@ def test_slow_headers_and_silent_connections_are_dropped_while_others_are_served
         # While 200 connections say nothing and one dribbles its headers, requests are served.
         for _ in range(3):
             assert _normal_request(server) == 200
-        answer = _read_until_closed(slow)
-        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        answer = _read_until_closed(slow)  # dropped: the 408, or a reset (it was still sending headers)
+        assert answer.startswith(b"HTTP/1.1 408 ") or answer == b"<reset>", answer[:200]
         for sock in silent:
             assert _read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
         assert _normal_request(server) == 200
@@ -157,7 +161,8 @@ def test_an_idle_kept_alive_connection_is_closed(server: tuple[str, int]) -> Non
         started = time.monotonic()
         answer = _read_until_closed(sock)  # the response, then the close after the keep-alive time
         assert answer.startswith(b"HTTP/1.1 200 OK")
-        assert time.monotonic() - started < DEADLINE + 2.5  # uvicorn's own default keeps it 5 s
+        # Closed by our keep-alive setting (1 s), not uvicorn's default (5 s): a wide margin for a loaded machine.
+        assert time.monotonic() - started < 4.5
 
 
 def test_past_the_connection_cap_requests_are_refused_until_idle_ones_are_dropped(
