@@ -84,6 +84,12 @@ async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+def _with_webhooks(deps: Deps, **changes: Any) -> Deps:
+    """Deps on the same database with other webhook settings."""
+    webhooks = deps.settings.webhooks.model_copy(update=changes)
+    return Deps(db=deps.db, settings=deps.settings.model_copy(update={"webhooks": webhooks}))
+
+
 async def _register(client: httpx.AsyncClient, ws: str, url: str) -> dict[str, Any]:
     expect(await client.post("/v3/workspaces", json={"id": ws}), 201)
     return expect(await client.post(ws_url(ws, "webhooks"), json={"url": url}), 201)
@@ -125,8 +131,7 @@ async def test_bad_urls_are_422(client: httpx.AsyncClient, ws: str, url: str) ->
 @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://10.0.0.5/x", "http://[::1]/x", "http://169.254.169.254/",
                                  "http://[::ffff:192.168.1.1]/x", "http://0.0.0.0/"])
 async def test_non_public_addresses_are_refused_unless_allowed(deps: Deps, ws: str, url: str) -> None:
-    strict = Deps(db=deps.db, settings=deps.settings.model_copy(update={"webhooks": deps.settings.webhooks.model_copy(
-        update={"allow_private": False})}))
+    strict = _with_webhooks(deps, allow_private=False)
     async with api_client(strict) as client:
         expect(await client.post("/v3/workspaces", json={"id": ws}), 201)
         detail = expect(await client.post(ws_url(ws, "webhooks"), json={"url": url}), 422)["detail"]
@@ -135,8 +140,7 @@ async def test_non_public_addresses_are_refused_unless_allowed(deps: Deps, ws: s
 
 async def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(deps: Deps, ws: str,
                                                                            receiver: Receiver) -> None:
-    strict = Deps(db=deps.db, settings=deps.settings.model_copy(update={"webhooks": deps.settings.webhooks.model_copy(
-        update={"allow_private": False})}))
+    strict = _with_webhooks(deps, allow_private=False)
     async with api_client(strict) as client:
         port = receiver.url.split(":")[2].split("/")[0]
         endpoint = await _register(client, ws, f"http://localhost:{port}/hook")  # a name: resolved when sending
@@ -148,8 +152,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(deps
 
 
 async def test_limit_is_409(deps: Deps, ws: str) -> None:
-    few = Deps(db=deps.db, settings=deps.settings.model_copy(update={"webhooks": deps.settings.webhooks.model_copy(
-        update={"max_endpoints": 2})}))
+    few = _with_webhooks(deps, max_endpoints=2)
     async with api_client(few) as client:
         expect(await client.post("/v3/workspaces", json={"id": ws}), 201)
         for n in range(2):
@@ -214,8 +217,7 @@ async def test_redirects_are_not_followed(client: httpx.AsyncClient, deps: Deps,
 
 
 async def test_a_server_wide_secret_adds_the_reference_signature(deps: Deps, ws: str, receiver: Receiver) -> None:
-    legacy = Deps(db=deps.db, settings=deps.settings.model_copy(update={"webhooks": deps.settings.webhooks.model_copy(
-        update={"legacy_secret": SecretStr("reference-secret")})}))
+    legacy = _with_webhooks(deps, legacy_secret=SecretStr("reference-secret"))
     async with api_client(legacy) as client:
         await _register(client, ws, receiver.url)
         expect(await client.get(ws_url(ws, "webhooks/test")), 200)
