@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, capture_run_messages
-from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError, ModelRetry
+from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelRetry
 from pydantic_ai.messages import (
     ModelMessage,
     ModelResponse,
@@ -53,6 +53,7 @@ from pydantic_core import from_json
 from honcho_server.domain.llm import IGNORED, REFUSED
 from honcho_server.llm import capabilities, models
 from honcho_server.llm.base import LLMOutputError
+from honcho_server.llm.retrying import refused
 from honcho_server.llm.tolerant import strip_thinking
 from honcho_server.llm.usage import estimate_usage
 
@@ -205,8 +206,7 @@ async def _prepare(client: LLMClient, task: AgentTask, fallback: bool = False) -
 
 def _refused(run: _Run, exc: BaseException) -> bool:
     """The endpoint refused a request carrying tools or a JSON schema (HTTP 4xx): worth one run without them."""
-    return (run.uses_tools or run.mode == "native") and isinstance(exc, ModelHTTPError) and \
-        400 <= exc.status_code < 500 and exc.status_code not in (401, 403, 404, 408, 409, 425, 429)
+    return (run.uses_tools or run.mode == "native") and refused(exc)
 
 
 async def _learn_refusal(client: LLMClient, first: _Run) -> None:

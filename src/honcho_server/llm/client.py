@@ -41,7 +41,7 @@ from honcho_server.llm.base import LLMCall, LLMError, LLMOutputError, LLMProvide
 from honcho_server.llm.capabilities import CapabilityStore
 from honcho_server.llm.pricing import estimate_cost
 from honcho_server.llm.probe import ProbeReport, probe
-from honcho_server.llm.retrying import RetryingModel
+from honcho_server.llm.retrying import RetryingModel, refused
 from honcho_server.llm.tolerant import TolerantModel, strip_thinking
 from honcho_server.llm.usage import estimate_usage
 
@@ -55,12 +55,6 @@ _ERROR_ECHO = re.compile(r"^\s*(\{\s*\"error\"|error\b|exception\b|internal serv
 _FEATURE = {"native": "json_schema", "tool": "tools"}  # what a structured mode needs of the endpoint
 _MODE_NAMES = {"native": "JSON schema (response_format)", "tool": "a forced tool call",
                "prompted": "JSON asked for in the prompt"}
-
-
-def _refusal(exc: BaseException) -> bool:
-    """The endpoint refused the request itself (a feature it carried), not the key, the model or its load."""
-    return isinstance(exc, ModelHTTPError) and 400 <= exc.status_code < 500 and exc.status_code not in (
-        401, 403, 404, 408, 409, 425, 429)
 
 
 def _now() -> str:
@@ -199,8 +193,7 @@ class LLMClient:
                 output = await self._run_mode(spec, model, mode, output_type, instructions, prompt, workspace_pk,
                                               max_output_tokens)
             except LLMProviderError as exc:
-                refused = isinstance(exc.__cause__, BaseException) and _refusal(exc.__cause__)
-                if not refused or mode == modes[-1]:
+                if not (isinstance(exc.__cause__, BaseException) and refused(exc.__cause__)) or mode == modes[-1]:
                     raise
                 tried.append(f"{_MODE_NAMES[mode]}: refused ({exc})")
                 lessons[_FEATURE[mode]] = REFUSED

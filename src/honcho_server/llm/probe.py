@@ -20,6 +20,7 @@ from pydantic_ai.output import NativeOutput, ToolOutput
 from pydantic_ai.usage import RunUsage
 
 from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, UNSUPPORTED, YES, Capabilities
+from honcho_server.llm.retrying import refused
 
 
 class _Sum(BaseModel):
@@ -53,12 +54,6 @@ class ProbeReport:
     @property
     def complete(self) -> bool:
         return self.reachable and self.error is None
-
-
-def _refusal(exc: BaseException) -> bool:
-    """The endpoint refused the request as such (not the key, the model name, or its own failure)."""
-    return isinstance(exc, ModelHTTPError) and 400 <= exc.status_code < 500 and exc.status_code not in (
-        401, 403, 404, 408, 409, 425, 429)
 
 
 def _fatal(exc: BaseException) -> str | None:
@@ -156,7 +151,7 @@ class _Probe:
 
     def _after(self, exc: AgentRunError) -> str:
         """A failed feature request: refused, or the probe must stop."""
-        if _refusal(exc):
+        if refused(exc):
             return REFUSED
         self.report.error = _fatal(exc) or f"{type(exc).__name__}: {exc}"
         return UNKNOWN

@@ -26,10 +26,20 @@ _TRANSIENT = {408, 409, 425, 429}  # and every 5xx
 Sleep = Callable[[float], Awaitable[Any]]
 
 
+_NOT_THE_REQUEST = {401, 403, 404}  # the key, or the model / URL: nothing about what the request carried
+
+
 def transient(exc: BaseException) -> bool:
     if isinstance(exc, ModelHTTPError):
         return exc.status_code in _TRANSIENT or exc.status_code >= 500
     return isinstance(exc, ModelAPIError | TimeoutError)  # no status: connection errors and timeouts
+
+
+def refused(exc: BaseException) -> bool:
+    """The endpoint refused the request as such (e.g. the tools or the JSON schema it carried): a 4xx that is
+    neither transient nor about the key, the model or the URL."""
+    return isinstance(exc, ModelHTTPError) and 400 <= exc.status_code < 500 and \
+        exc.status_code not in _TRANSIENT | _NOT_THE_REQUEST
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -20,13 +20,14 @@ async def completed(conn: AsyncConnection, deps: Deps, job: ClaimedJob) -> None:
     """After `job` is marked done: `queue.empty` when it was the last open job of its work unit."""
     if job.kind not in DRAINING_KINDS or job.workspace_pk is None:
         return
-    if not await webhook_repo.of_workspace(conn, job.workspace_pk):
+    if not (targets := await webhook_repo.of_workspace(conn, job.workspace_pk)):
         return  # nobody listens: no further reads
     if await jobs.unit_is_open(conn, job.work_unit_key, besides=job.id):
         return
     observed = await jobs.observed_of(conn, job.id) if job.kind == "representation" else None
     await webhooks.emit_about(conn, deps.db.dialect, deps.now(), job.workspace_pk, job.session_pk,
-                              events.QUEUE_EMPTY, {"queue_type": job.kind, "observer": None, "observed": observed})
+                              events.QUEUE_EMPTY, {"queue_type": job.kind, "observer": None, "observed": observed},
+                              targets=targets)
 
 
 async def parked(conn: AsyncConnection, deps: Deps, job: ClaimedJob, error: str) -> None:

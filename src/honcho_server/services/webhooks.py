@@ -91,7 +91,28 @@ async def send_test(deps: Deps, workspace: str) -> int:
 async def emit(conn: AsyncConnection, dialect: Dialect, now: datetime, workspace_pk: int, event_type: str,
                data: dict[str, Any]) -> int:
     """Queue `event_type` for every endpoint of the workspace, in the caller's transaction; how many."""
-    targets = await repo.of_workspace(conn, workspace_pk)
+    return await _queue(conn, dialect, now, workspace_pk, await repo.of_workspace(conn, workspace_pk), event_type,
+                        data)
+
+
+async def emit_about(conn: AsyncConnection, dialect: Dialect, now: datetime, workspace_pk: int,
+                     session_pk: int | None, event_type: str, data: dict[str, Any], *,
+                     targets: list[Endpoint] | None = None) -> int:
+    """`emit` with `workspace_id` and `session_id` (public names) added to `data`, looked up only when the
+    workspace has endpoints (events about background work know their rows' keys, not their names). `targets`:
+    the workspace's endpoints when the caller has just read them."""
+    targets = await repo.of_workspace(conn, workspace_pk) if targets is None else targets
+    if not targets:
+        return 0
+    workspace = await workspace_repo.find_by_pk(conn, workspace_pk)
+    session = await session_repo.name_of(conn, session_pk) if session_pk is not None else None
+    named = {"workspace_id": workspace.name if workspace else None, "session_id": session, **data}
+    return await _queue(conn, dialect, now, workspace_pk, targets, event_type, named)
+
+
+async def _queue(conn: AsyncConnection, dialect: Dialect, now: datetime, workspace_pk: int, targets: list[Endpoint],
+                 event_type: str, data: dict[str, Any]) -> int:
+    """One delivery row and one job per endpoint in `targets`; how many."""
     if not targets:
         return 0
     body = events.envelope(event_type, data, now)
@@ -103,18 +124,6 @@ async def emit(conn: AsyncConnection, dialect: Dialect, now: datetime, workspace
         NewJob(kind=KIND, work_unit_key=f"{KIND}:{uid}", payload={"delivery_pk": pk}, workspace_pk=workspace_pk)
         for uid, pk in zip(uids, pks, strict=True)], now)
     return len(pks)
-
-
-async def emit_about(conn: AsyncConnection, dialect: Dialect, now: datetime, workspace_pk: int,
-                     session_pk: int | None, event_type: str, data: dict[str, Any]) -> int:
-    """`emit` with `workspace_id` and `session_id` (public names) added to `data`, looked up only when the
-    workspace has endpoints (events about background work know their rows' keys, not their names)."""
-    if not await repo.of_workspace(conn, workspace_pk):
-        return 0
-    workspace = await workspace_repo.find_by_pk(conn, workspace_pk)
-    session = await session_repo.name_of(conn, session_pk) if session_pk is not None else None
-    return await emit(conn, dialect, now, workspace_pk, event_type,
-                      {"workspace_id": workspace.name if workspace else None, "session_id": session, **data})
 
 
 def _headers(deps: Deps, delivery: Delivery, endpoint: Endpoint, at: datetime) -> dict[str, str]:
