@@ -45,7 +45,7 @@ from honcho import Honcho  # noqa: E402
 from sdk_helpers import unique  # noqa: E402
 
 from fake_openai import FakeEmbeddings, FakeOpenAI  # noqa: E402
-from provider_fakes import bench_openai  # noqa: E402
+from provider_fakes import BENCH_FAKE_OPENAI, bench_openai  # noqa: E402
 
 # The SDK falls back to these when arguments are None; a developer's shell must not change the tests.
 for _var in ("HONCHO_API_KEY", "HONCHO_URL", "HONCHO_WORKSPACE_ID"):
@@ -265,7 +265,10 @@ def reasoning_server(backend: str, new_database, tmp_path_factory, chat_model) -
 
 @pytest.fixture(scope="session")
 def bench_model() -> Iterator[str]:
-    """../shared/bench/fake_openai.py as a subprocess; yields its `/v1` base URL."""
+    """../shared/bench/fake_openai.py as a subprocess; yields its `/v1` base URL (skips where the bench is not
+    next to the repository, as in a clone made elsewhere)."""
+    if not BENCH_FAKE_OPENAI.is_file():
+        pytest.skip(f"the bench's OpenAI-compatible fake is missing: {BENCH_FAKE_OPENAI}")
     with bench_openai() as url:
         yield url
 
