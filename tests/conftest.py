@@ -12,14 +12,19 @@ import httpx
 import pytest
 
 # Test modules import their helpers (support, pg_support, api_helpers, sdk_helpers) by name; with
-# importlib import mode (test basenames repeat across folders) those folders must be on the path.
-for folder in (Path(__file__).parent, Path(__file__).parent / "api", Path(__file__).parent / "sdk"):
+# importlib import mode (test basenames repeat across folders) those folders must be on the path. bench/ holds
+# honcho_bench: the benchmark commands and the loopback fake model servers the tests share.
+for folder in (Path(__file__).parent, Path(__file__).parent / "api", Path(__file__).parent / "sdk",
+               Path(__file__).parents[1] / "bench"):
     sys.path.insert(0, str(folder))
 
 from honcho_server.services.deps import Deps  # noqa: E402
 from honcho_server.store.migrate import upgrade  # noqa: E402
 from honcho_server.worker.runtime import Worker  # noqa: E402
 from support import BACKENDS, api_client, fresh_database_url, new_deps  # noqa: E402
+
+# Starts mypy in the background when tests/test_typecheck.py is selected (it overlaps with the other tests).
+pytest_plugins = ["typecheck_support"]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

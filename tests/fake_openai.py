@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from honcho_server.cli.fake_llm import stream_events
-from honcho_server.cli.loopback import LoopbackServer, Streamed
+from honcho_bench.fake_llm import stream_events
+from honcho_bench.loopback import LoopbackServer, Streamed
 from honcho_server.embeddings.hashing import HashEmbedder
 from honcho_server.llm.probe import is_probe
 from provider_fakes import OpenAIFake

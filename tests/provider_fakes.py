@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from honcho_server.cli.loopback import LoopbackServer, Streamed
+from honcho_bench.loopback import LoopbackServer, Streamed
 from honcho_server.embeddings.hashing import HashEmbedder
 
 TEXT = "From memory: nothing more is known."  # every plain answer, and an `answer` field

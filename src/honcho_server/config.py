@@ -6,6 +6,8 @@ with lower priority than their `HONCHO_` equivalents.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,12 +15,28 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
-DEFAULT_DATA_DIR = Path("honcho-data")
+LEGACY_DATA_DIR = Path("honcho-data")  # the default before 0.2, relative to the working directory
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database lives unless configured: the user's data directory (XDG), wherever the server
+    starts."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+    base = base if base.is_absolute() else Path("~/.local/share").expanduser()  # XDG: relative values are ignored
+    return base / "honcho-server"
+
+
+def config_file() -> Path:
+    """The config.toml read at start-up (HONCHO_CONFIG_FILE, else config.toml in the working directory)."""
+    return Path(os.environ.get("HONCHO_CONFIG_FILE", "config.toml"))
+
+
 def _blank_to_none(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
 
@@ -35,12 +53,29 @@ LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "ena
 
 class DatabaseSettings(BaseModel):
     url: str = Field(
-        default=f"sqlite:///{DEFAULT_DATA_DIR / 'honcho.db'}",
+        default_factory=lambda: f"sqlite:///{default_data_dir() / 'honcho.db'}",
         description="sqlite:///path/to/file.db or postgresql://user:pass@host:5432/db",
     )
     pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections kept open per process")
     max_overflow: int = Field(default=20, ge=0, description="extra PostgreSQL connections under load")
     echo: bool = Field(default=False, description="log every SQL statement")
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value.strip()).get_backend_name()
+        except (ArgumentError, ValueError):  # unparsable, or e.g. a port that is not a number
+            backend = None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("not a database URL: use sqlite:///path/to/file.db or "
+                             "postgresql://user:password@host:5432/dbname")
+        return value.strip()
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="PostgreSQL: give up opening a connection after this (then 503)")
 
 
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash output
@@ -108,13 +143,19 @@ class ReasoningDefaults(BaseModel):
 class WorkerSettings(BaseModel):
     poll_interval_seconds: float = Field(default=1.0, gt=0, description="idle wait between queue polls")
     concurrency: int = Field(default=4, ge=1, description="jobs processed at once per worker process")
-    lease_seconds: float = Field(default=60.0, gt=0, description="how long a claimed job is owned")
+    lease_seconds: float = Field(
+        default=15.0, gt=0,
+        description="how long a claimed job is owned without a heartbeat (beats every third of it): a crashed "
+        "worker's jobs are taken over after at most this long")
     max_attempts: int = Field(default=5, ge=1, description="tries before a job is parked as failed")
-    yield_to_api_seconds: float = Field(
-        default=1.0, ge=0,
-        description="the worker inside `serve` waits up to this long for a quiet moment of the API before each "
-        "round of jobs, so bulk imports are not slowed by embedding; 0 never waits",
+    background_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="share of the time the worker inside `serve` may spend on jobs while the API is serving: "
+        "after a round of jobs during requests it rests in proportion (0.5: as long as the round took); 1 never rests",
     )
+    done_retention_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="finished jobs are deleted after this long (queue status counts them as completed until then)")
 
 
 class DeriverSettings(BaseModel):
@@ -232,6 +273,22 @@ class EmbeddingSettings(BaseModel):
 # The provider's usual environment variable for its key, read when HONCHO_LLM__API_KEY is unset.
 PROVIDER_KEY_ENV = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
                     "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+# Providers whose SDK is an extra of honcho-server (openai's always ships): the module it provides, the extra.
+PROVIDER_SDK = {"anthropic": ("anthropic", "anthropic"), "gemini": ("google.genai", "gemini")}
+
+
+def missing_sdk(provider: str) -> str | None:
+    """The pip command that installs `provider`'s SDK when it is not installed, else None."""
+    module, extra = PROVIDER_SDK.get(provider, (None, None))
+    if module is None:
+        return None
+    try:
+        found = importlib.util.find_spec(module) is not None  # looks without importing the SDK
+    except ModuleNotFoundError:  # the parent package (google) is missing too
+        found = False
+    return None if found else f"pip install 'honcho-server[{extra}]'"
+
+
 LLM_TASKS = ("deriver", "summary", "dialectic_minimal", "dialectic_low", "dialectic_medium", "dialectic_high",
              "dialectic_max", "dream")
 
@@ -312,6 +369,8 @@ class LLMSettings(BaseModel):
         if provider == "none":
             return ("no LLM is configured: set HONCHO_LLM__PROVIDER (openai, anthropic, gemini or openai-compatible) "
                     "and HONCHO_LLM__MODEL")
+        if (install := missing_sdk(provider)) is not None:
+            return f"the {provider} provider's SDK is not installed: {install}"
         if not (own.model or self.model):
             return (f"HONCHO_LLM__PROVIDER is {provider} but no model is set: set HONCHO_LLM__MODEL (or "
                     f"{prefix}MODEL)")
@@ -339,10 +398,20 @@ class LLMSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    cors_origins: list[str] = Field(
-        default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"])
-    metrics_enabled: bool = False
-    log_level: str = "info"
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"],
+        description="allowed browser origins: a JSON list or comma-separated")
+    metrics: Literal["public", "token", "off"] | None = Field(
+        default=None,
+        description="who may read /metrics: public, token (an admin key, when auth is on) or off (404); unset: "
+        "public when metrics_enabled, else off")
+    metrics_enabled: bool = Field(
+        default=False, description="the older switch (METRICS_ENABLED): true with `metrics` unset means public")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"  # uvicorn's levels
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="the server's and uvicorn's log lines: text, or json (one object per line)")
+    access_log: bool = Field(
+        default=False, description="log one line per request: method, path, status, duration in ms, client")
     docs: Literal["public", "token", "off"] | None = Field(
         default=None,
         description="who may read /openapi.json, /docs and /redoc: public, token (any valid API key, when auth is "
@@ -361,11 +430,35 @@ class ServerSettings(BaseModel):
     max_connections: int = Field(
         default=1000, ge=1, description="connections (and requests in progress) per process; past it, 503")
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class ReadySettings(BaseModel):
+    """What `/ready` calls ready (docs/health-and-faults.md)."""
+
+    database_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="the database must answer a trivial query within this")
+    require_worker: bool = Field(
+        default=True, description="a worker (in `serve` or standalone) must be alive for the server to be ready")
+    worker_beat_max_age_seconds: float = Field(
+        default=30.0, ge=10, description="a worker whose last heartbeat is older counts as gone (beats every 5 s)")
+    queue_lag_max_seconds: float = Field(
+        default=300.0, gt=0, description="not ready when a due job that a live worker runs has waited longer")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HONCHO_", env_nested_delimiter="__", extra="ignore",
-        toml_file=os.environ.get("HONCHO_CONFIG_FILE", "config.toml"),
     )
 
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -380,6 +473,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    ready: ReadySettings = Field(default_factory=ReadySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -387,7 +481,8 @@ class Settings(BaseSettings):
         env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, LegacyEnvSource(settings_cls), TomlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, LegacyEnvSource(settings_cls),
+                TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
 class LegacyEnvSource(PydanticBaseSettingsSource):

@@ -9,6 +9,8 @@
     ├── ObserverLimit       400  too many observers in one session
     ├── BadRequest          400  a well-formed request that cannot be honoured
     ├── LLMFailed           502  the LLM provider failed or answered malformed, after the retries
+    ├── LLMUnavailable      503  the LLM provider could not be reached
+    ├── DatabaseUnavailable 503  the database is unreachable, failing over, read-only or full (Retry-After)
     ├── Disabled            405  the feature is switched off
     ├── UnsupportedFileType 415  upload of a type we cannot read
     └── FileTooLarge        413  upload over the size limit
@@ -89,6 +91,19 @@ class LLMUnavailable(HonchoError):
 
     status_code = 503
     default_message = "The LLM provider is unreachable"
+
+
+class DatabaseUnavailable(HonchoError):
+    """The database cannot serve the request now (unreachable, restarting, failing over, read-only, full):
+    a fault of the server's, not of the request, and retrying later helps. `cause` names it for the client."""
+
+    status_code = 503
+    default_message = "The database is unavailable"
+    retry_after_seconds = 5
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"The database is unavailable: {cause}. Retry later.")
+        self.cause = cause
 
 
 class Disabled(HonchoError):

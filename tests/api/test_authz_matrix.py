@@ -6,8 +6,8 @@ The rules, as documented (spec 13.2 and the tables of §§5-10; README "Authenti
 
 * Token kinds: admin; workspace A; workspace B; peer A/alice; peer A/bob; session A/s1; an expired workspace-A key;
   an admin key signed with the wrong secret; no token. Expired, wrong-secret and missing tokens get 401 on
-  everything but the public routes (`/health`, `/metrics`; the documentation needs any valid key with
-  `server.docs = "token"`).
+  everything but the public routes (`/health`, `/ready`; the documentation needs any valid key with
+  `server.docs = "token"`, `/metrics` an admin key with `server.metrics = "token"`).
 * `EXPECTATIONS` gives each operation its rule in the spec's notation: `public`, `admin`, `ws` (admin or the
   workspace's key), `ws+peer` (also the key of the peer in the path), `ws+sess` (also the key of the session in the
   path), `ws+sess+member` (also a peer key whose peer is an active member of that session), `own-config` (7.10:
@@ -58,7 +58,8 @@ P = W + "/peers/{peer_id}"
 
 EXPECTATIONS: dict[tuple[str, str], str] = {
     ("GET", "/health"): "public",
-    ("GET", "/metrics"): "public",
+    ("GET", "/ready"): "public",
+    ("GET", "/metrics"): "admin",  # with server.metrics = "token" (as here); public and off: test_metrics.py
     ("POST", "/v3/keys"): "admin",
     ("POST", "/v3/workspaces"): "self:workspace",
     ("POST", "/v3/workspaces/list"): "admin",
@@ -215,11 +216,12 @@ class Matrix:
 
 @pytest.fixture(scope="module")
 async def matrix(deps: Deps) -> AsyncIterator[Matrix]:
-    """An app with auth on (metrics on, documentation behind a key, a scripted model for chats) and two worlds."""
+    """An app with auth on (metrics and documentation behind a key, a scripted model for chats) and two worlds."""
     app_deps = with_model(deps, ScriptedModel([everything_seen]))
     app_deps.settings.auth = AuthSettings(enabled=True, jwt_secret=JWT_SECRET)
-    app_deps.settings.server.metrics_enabled = True
+    app_deps.settings.server.metrics = "token"
     app_deps.settings.server.docs = "token"
+    app_deps.settings.ready.require_worker = False  # no worker runs here: /ready would rightly say 503
     tag = uuid.uuid4().hex[:10]
     async with api_client(app_deps) as c:
         a = await build_world(c, f"mxa-{tag}")

@@ -68,9 +68,10 @@ async def test_summary_cadence_follows_configuration(client: httpx.AsyncClient, 
     await create_session(client, ws, "s1", configuration=config)
     await add_messages(client, ws, "s1", [msg("a", f"m{i}") for i in range(20)])
     summaries = await session_jobs(deps, ws, "s1", "summary")
+    # one job per kind, at the latest boundary the batch crossed (a later one would be merged into it)
     assert [(j.payload["seq"], j.payload["summary_types"]) for j in summaries] == [
-        (10, ["short"]),
-        (20, ["short", "long"]),
+        (20, ["short"]),
+        (20, ["long"]),
     ]
     await create_session(client, ws, "s2", configuration={"summary": {"enabled": False}})
     await add_messages(client, ws, "s2", [msg("a", f"m{i}") for i in range(20)])

@@ -1,7 +1,7 @@
 """The OpenAPI document lists every error status a route can answer (spec 1.5), derived from the route's access
 policy and shape in one place (api/statuses.py): 401 wherever credentials are checked, 404 where a path names a
-resource, 422 where there is input, 400 and 408 where a body is read, 502/503 where an LLM answers, with the
-error body's schema each time."""
+resource, 422 where there is input, 400 and 408 where a body is read, 502/503 where an LLM answers, 503 when the
+database is unavailable, with the error body's schema each time."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_every_route_lists_the_statuses_its_policy_and_shape_imply(deps: Deps) -
             assert 401 not in listed, f"{method.upper()} {path} needs no credentials"
         for code in listed - {200, 201, 202, 204}:
             content = op["responses"][str(code)].get("content", {})
+            if (method, path, code) == ("get", "/metrics", 404):  # spec 10.D: the text "Metrics are disabled"
+                assert "text/plain" in content, content
+                continue
             assert "application/json" in content and content["application/json"]["schema"], (method, path, code)
 
 
@@ -61,10 +64,21 @@ def test_chat_routes_list_the_llm_failures(deps: Deps) -> None:
         listed = {int(code) for code in document["paths"][path]["post"]["responses"] if code.isdigit()}
         assert {400, 401, 404, 422, 502, 503} <= listed, (path, sorted(listed))
         assert "provider" in document["paths"][path]["post"]["responses"]["503"]["description"]
-    # Only they call a model while the client waits.
+    # Only they call a model while the client waits; every API route lists the database's 503 (/ready's 503 is
+    # "not ready", see below).
     for method, path, op in _operations(document):
         if path not in CHATS:
-            assert not {"502", "503"} & set(op["responses"]), (method, path)
+            assert "502" not in op["responses"], (method, path)
+        if path.startswith("/v3/") and path not in CHATS:
+            assert "database is unavailable" in op["responses"]["503"]["description"], (method, path)
+        elif not path.startswith("/v3/") and path != "/ready":
+            assert "503" not in op["responses"], (method, path)
+
+
+def test_ready_lists_not_ready(deps: Deps) -> None:
+    document, _ = _document_and_routes(deps)
+    ready = document["paths"]["/ready"]["get"]["responses"]
+    assert set(ready) == {"200", "503"} and "failing checks" in ready["503"]["description"]
 
 
 def test_statuses_declared_by_a_route_are_kept(deps: Deps) -> None:

@@ -51,7 +51,9 @@ def test_expected_policies(deps: Deps) -> None:
     assert rules[("POST", messages)].session == "session_id"
     assert rules[("PUT", "/v3/workspaces/{workspace_id}/peers/{peer_id}")].peer == "peer_id"
     public = [key for key, rule in rules.items() if rule.public]
-    assert public == [("GET", "/health"), ("GET", "/metrics")]  # spec 10.D: no auth (metrics are off by default)
+    assert public == [("GET", "/health"), ("GET", "/ready")]  # spec 10.D: no auth
+    # /metrics: public or an admin key, as `server.metrics` says (off, the default: 404 for everyone).
+    assert rules[("GET", "/metrics")].admin_only and rules[("GET", "/metrics")].public_when is not None
 
 
 def test_policy_route_refuses_an_endpoint_without_policy() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -143,6 +144,21 @@ def test_not_configured_says_how_to_configure(settings: dict[str, Any], needle: 
         LLMClient(llm).describe(task)
     if settings:  # a provider set incompletely: reasoning is off, with that reason
         assert not llm.enabled and needle in (llm.problem or "")
+
+
+@pytest.mark.parametrize(("provider", "module", "extra"), [
+    ("anthropic", "anthropic", "anthropic"), ("gemini", "google.genai", "gemini"),
+])
+def test_a_provider_whose_sdk_is_missing_names_the_install(provider: str, module: str, extra: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    assert LLMSettings(provider=provider, model="m", api_key="k").enabled  # the suite installs every SDK
+    monkeypatch.setitem(sys.modules, module, None)  # what the import system reports for a missing package
+    llm = LLMSettings(provider=provider, model="m", api_key="k")
+    install = f"pip install 'honcho-server[{extra}]'"
+    assert not llm.enabled and llm.problem == f"the {provider} provider's SDK is not installed: {install}"
+    with pytest.raises(LLMNotConfigured, match=re.escape(install)):
+        LLMClient(llm).describe("deriver")
+    assert LLMSettings(provider="openai-compatible", model="m", base_url="http://127.0.0.1:9/v1").enabled
 
 
 @pytest.mark.parametrize(("provider", "variable"), [

@@ -1,4 +1,4 @@
-"""Operators see the jobs parked as failed, with their errors, and send them back to the queue:
+"""Operators see the jobs parked as failed, with their errors and workspace names, and send them back to the queue:
 `honcho-server failed` and `honcho-server redrive`, on both databases."""
 
 from __future__ import annotations
@@ -60,13 +60,16 @@ def test_failed_lists_and_redrive_requeues(backend: str, tmp_path: Path, monkeyp
     listed = runner.invoke(app, ["failed", "--db", url])
     assert listed.exit_code == 0, listed.output
     assert "model said no" in listed.output and "provider timed out" in listed.output
+    # Workspaces by name, as --workspace takes them (not internal numbers)
+    assert "summary  workspace alpha  attempts 1" in listed.output
+    assert "embed  workspace beta  attempts 1" in listed.output
     only_beta = runner.invoke(app, ["failed", "--db", url, "--workspace", "beta"])
     assert "provider timed out" in only_beta.output and "model said no" not in only_beta.output
     unknown = runner.invoke(app, ["redrive", "--db", url, "--workspace", "nope"])
     assert unknown.exit_code == 2 and "nope" in unknown.output
 
     done = runner.invoke(app, ["redrive", "--db", url, "--workspace", "alpha"])
-    assert done.exit_code == 0 and "requeued 1 failed job" in done.output
+    assert done.exit_code == 0 and "requeued 1 failed job of workspace alpha" in done.output
     assert asyncio.run(_statuses(url)) == ["failed", "pending"]
     assert "requeued 1 failed job" in runner.invoke(app, ["redrive", "--db", url]).output
     assert asyncio.run(_statuses(url)) == ["pending", "pending"]

@@ -1,4 +1,4 @@
-"""`honcho-server bench chat`: the fake chat agent's turns, and a short end-to-end run of the command on a small
+"""`python bench/run.py chat`: the fake chat agent's turns, and a short end-to-end run of the command on a small
 LoCoMo-shaped conversation (memory derived by the worker, then streamed chats at every level)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from honcho_server.cli import fake_dialectic
-from honcho_server.cli.bench import bench_app
-from honcho_server.cli.fake_llm import FakeLLM, stream_events
+from honcho_bench import fake_dialectic
+from honcho_bench.cli import bench_app
+from honcho_bench.fake_llm import FakeLLM, stream_events
 
 FACT = "- id:AAAAAAAAAAAAAAAAAAAAA | explicit | learned 2023-05-08 13:56 | session s1 | Ann adopted a dog [messages: " \
        "BBBBBBBBBBBBBBBBBBBBB]"

@@ -21,9 +21,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray config.toml
 
 
-def test_defaults_are_embedded_and_open_on_loopback() -> None:
+def test_defaults_are_embedded_and_open_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings = load_settings()
-    assert settings.db.url == "sqlite:///honcho-data/honcho.db"
+    assert settings.db.url == f"sqlite:///{tmp_path}/data/honcho-server/honcho.db"
     assert settings.server.host == "127.0.0.1" and settings.server.port == 8000
     assert settings.auth.enabled is False
 
@@ -67,3 +68,32 @@ def test_metadata_size_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().limits.max_metadata_bytes == 65_536
     monkeypatch.setenv("HONCHO_LIMITS__MAX_METADATA_BYTES", "4096")
     assert load_settings().limits.max_metadata_bytes == 4096
+
+
+def test_the_default_database_does_not_depend_on_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    expected = f"sqlite:///{tmp_path}/home/.local/share/honcho-server/honcho.db"
+    assert load_settings().db.url == expected
+    monkeypatch.chdir(tmp_path / "..")
+    assert load_settings().db.url == expected
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec says to ignore a relative value
+    assert load_settings().db.url == expected
+
+
+@pytest.mark.parametrize("value", ["http://localhost:3000", " http://localhost:3000 , https://app.example ",
+                                   '["http://localhost:3000", "https://app.example"]'])
+def test_cors_origins_take_a_comma_separated_list_or_json(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HONCHO_SERVER__CORS_ORIGINS", value)
+    origins = load_settings().server.cors_origins
+    assert origins[0] == "http://localhost:3000" and origins[1:] in ([], ["https://app.example"])
+
+
+def test_log_level_is_case_insensitive_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HONCHO_SERVER__LOG_LEVEL", "DEBUG")
+    assert load_settings().server.log_level == "debug"
+    monkeypatch.setenv("HONCHO_SERVER__LOG_LEVEL", "verbose")
+    with pytest.raises(ValueError, match="'critical', 'error', 'warning', 'info', 'debug' or 'trace'"):
+        load_settings()

@@ -1,4 +1,4 @@
-"""`honcho-server bench cost`: the recording fake model's answers and accounting, and a short end-to-end run."""
+"""`python bench/run.py cost`: the recording fake model's answers and accounting, and a short end-to-end run."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from honcho_server.cli.bench import bench_app
-from honcho_server.cli.fake_llm import FakeLLM, conclusions, summary
+from honcho_bench.cli import bench_app
+from honcho_bench.fake_llm import FakeLLM, conclusions, summary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.reasoning import deriver, summaries
 

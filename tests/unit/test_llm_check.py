@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from honcho_server.cli.loopback import LoopbackServer
+from honcho_bench.loopback import LoopbackServer
 from honcho_server.cli.main import app
 from honcho_server.config import LLM_TASKS, DatabaseSettings
 from honcho_server.domain.llm import Capabilities

@@ -1,4 +1,4 @@
-"""`honcho-server bench retrieval`: dataset loaders, recall arithmetic, and end-to-end runs on tiny datasets."""
+"""`python bench/run.py retrieval`: dataset loaders, recall arithmetic, and end-to-end runs on tiny datasets."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from honcho_server.cli import retrieval_bench as rb
-from honcho_server.cli.bench import bench_app, bench_settings
+from honcho_bench import retrieval_bench as rb
+from honcho_bench.cli import bench_app, bench_settings
 from honcho_server.domain.documents import DEFAULT_MAX_CHARS
 from support import fresh_database_url
 

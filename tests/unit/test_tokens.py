@@ -1,6 +1,8 @@
 """Unit tests for offline o200k_base token counting."""
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -37,9 +39,12 @@ def test_name_and_known_token_ids():
     assert count_tokens("") == 0
 
 
-def test_identical_to_tiktokens_own_o200k_base(monkeypatch):
-    # tiktoken's own loader, pointed at the same bundled file as its cache, with the network unreachable.
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(vocabulary_path().parent))
+def test_identical_to_tiktokens_own_o200k_base(monkeypatch, tmp_path):
+    # tiktoken's own loader, given the bundled file as its cache (keyed by the sha1 of the download URL, and
+    # checked against the hash tiktoken pins), with the network unreachable.
+    url = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+    shutil.copyfile(vocabulary_path(), tmp_path / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     from tiktoken_ext.openai_public import o200k_base
 
@@ -123,6 +128,12 @@ def test_lazy_loading_is_thread_safe(monkeypatch):
         thread.join()
     assert len({id(enc) for enc, _ in seen}) == 1
     assert len({n for _, n in seen}) == 1
+
+
+def test_the_vocabulary_ships_with_the_package(monkeypatch):
+    monkeypatch.delenv(tokens.VOCAB_FILE_ENV, raising=False)
+    assert vocabulary_path() == Path(tokens.__file__).parent / "data" / "o200k_base.tiktoken"
+    assert len(tokens._load_ranks(vocabulary_path())) == 199998  # the sha256 is checked on the way
 
 
 def test_rejects_a_wrong_vocabulary_file(monkeypatch, tmp_path):

@@ -11,13 +11,15 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from honcho_server import __version__
-from honcho_server.api import deadlines, docs, errors
+from honcho_server.api import deadlines, docs, errors, http_metrics
 from honcho_server.api.deps import screen_input
 from honcho_server.api.render import RECEIPT_HEADER
 from honcho_server.api.routes import (
     conclusions,
+    health,
     keys,
     messages,
+    metrics,
     peers,
     reasoning,
     scopes,
@@ -90,9 +92,11 @@ def create_app(
     )
     app.add_middleware(activity.middleware)  # counts every request, errors included
     app.add_middleware(deadlines.BodyDeadline, timeout_seconds=settings.server.body_timeout_seconds,
-                       min_rate=settings.server.body_min_rate)  # outermost: a slow body is a 408, whatever follows
+                       min_rate=settings.server.body_min_rate)  # a slow body is a 408, whatever follows
+    app.add_middleware(http_metrics.HttpMetrics, access_log=settings.server.access_log)  # outermost: sees the 408s
     errors.install(app)
-    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, keys):
+    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, keys,
+                   health, metrics):
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
     docs.install(app, settings)
     return app

@@ -129,8 +129,8 @@ def _with_header_deadline(base: type) -> type:
     if base.__module__.endswith("h11_impl"):
         import h11
 
-        class H11WithDeadlines(_HeaderDeadline, base):  # type: ignore[misc, valid-type]
-            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        class H11WithDeadlines(_HeaderDeadline, base):
+            def connection_made(self, transport: asyncio.Transport) -> None:
                 super().connection_made(transport)
                 self._arm_header_deadline()
 
@@ -147,8 +147,8 @@ def _with_header_deadline(base: type) -> type:
 
         return H11WithDeadlines
 
-    class HttpToolsWithDeadlines(_HeaderDeadline, base):  # type: ignore[misc, valid-type]
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    class HttpToolsWithDeadlines(_HeaderDeadline, base):
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             self._arm_header_deadline()
 

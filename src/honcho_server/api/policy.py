@@ -6,7 +6,7 @@ think about access is a crash in development, never an open endpoint in producti
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from honcho_server.api.statuses import documented_errors
+from honcho_server.config import Settings
 from honcho_server.domain.credentials import (
     CredentialError,
     Principal,
@@ -39,13 +40,15 @@ class Policy:
     member_read: bool = False  # a peer token of an active session member may read
     self_check: bool = False  # the handler compares the claims with the body
     public: bool = False
+    # Public when this returns True for the settings, else the rule above applies (/metrics: `server.metrics`).
+    public_when: Callable[[Settings], bool] | None = None
 
 
 def policy(**kwargs: Any) -> Callable[[F], F]:
     """Attach a Policy to a route function."""
 
     def mark(fn: F) -> F:
-        fn.__honcho_policy__ = Policy(**kwargs)  # type: ignore[attr-defined]
+        vars(fn)["__honcho_policy__"] = Policy(**kwargs)  # a function attribute, read back by PolicyRoute
         return fn
 
     return mark
@@ -58,7 +61,10 @@ def principal_of(request: Request) -> Principal:
 def _authenticate(request: Request, deps: Deps) -> Principal:
     if not deps.settings.auth.enabled:
         return Principal.anonymous_admin()
-    secret = deps.settings.auth.jwt_secret.get_secret_value()  # type: ignore[union-attr]
+    jwt_secret = deps.settings.auth.jwt_secret
+    if jwt_secret is None:  # AuthSettings refuses auth.enabled without a secret; this only narrows the type
+        raise RuntimeError("auth is enabled without auth.jwt_secret")
+    secret = jwt_secret.get_secret_value()
     try:
         token = parse_authorization_header(request.headers.get("authorization"))
         return verify_key(secret, token, now=deps.now())
@@ -69,8 +75,9 @@ def _authenticate(request: Request, deps: Deps) -> Principal:
 async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal | None:
     """The route algorithm of spec 13.2; raises Unauthorized (401) on any refusal.
 
-    Public routes (health) need no credentials and inspect none: their principal is None."""
-    if rule.public:
+    Public routes (health, and /metrics unless `server.metrics` is token) need no credentials and inspect none:
+    their principal is None."""
+    if rule.public or (rule.public_when is not None and rule.public_when(deps.settings)):
         return None
     principal = _authenticate(request, deps)
     if principal.admin:
@@ -80,7 +87,8 @@ async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal | N
     if rule.self_check:
         return principal
     params = request.path_params
-    if rule.workspace is None or principal.workspace != params.get(rule.workspace):
+    # Not admin, so scoped to a workspace (Principal checks it); the None test only narrows the type.
+    if rule.workspace is None or principal.workspace is None or principal.workspace != params.get(rule.workspace):
         raise Unauthorized(NOT_PERMITTED)
     session = params.get(rule.session) if rule.session else None
     peer = params.get(rule.peer) if rule.peer else None
@@ -111,7 +119,7 @@ class PolicyRoute(APIRoute):
         kwargs["responses"] = documented_errors(rule, path, endpoint, kwargs.get("responses"))
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
         rule = self.policy
 

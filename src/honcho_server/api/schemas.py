@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypedDict, TypeVar
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -319,7 +319,17 @@ class QueueStatusOut(QueueCountsOut):
         return cls(**_counts(status.totals), sessions=sessions, **reasoning)
 
 
-def _counts(c: models.QueueCounts) -> dict[str, int]:
+class _QueueCounts(TypedDict):
+    """QueueCountsOut's fields (typed, so that spreading them into a model's constructor is checked)."""
+
+    total_work_units: int
+    completed_work_units: int
+    in_progress_work_units: int
+    pending_work_units: int
+    failed_work_units: int
+
+
+def _counts(c: models.QueueCounts) -> _QueueCounts:
     return {
         "total_work_units": c.total,
         "completed_work_units": c.completed,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from fastapi.responses import StreamingResponse
@@ -26,7 +26,7 @@ def event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-async def respond(deltas: AsyncIterator[str], final: Callable[[], dict[str, Any]]) -> StreamingResponse:
+async def respond(deltas: AsyncGenerator[str, None], final: Callable[[], dict[str, Any]]) -> StreamingResponse:
     """Stream `deltas` (an async generator); `final()` gives the extra fields of the terminal event once they are
     exhausted."""
     first: str | None = None
@@ -35,7 +35,7 @@ async def respond(deltas: AsyncIterator[str], final: Callable[[], dict[str, Any]
     except StopAsyncIteration:
         pass
     except BaseException:
-        await deltas.aclose()  # type: ignore[attr-defined]
+        await deltas.aclose()
         raise
 
     async def body() -> AsyncIterator[bytes]:
@@ -53,7 +53,7 @@ async def respond(deltas: AsyncIterator[str], final: Callable[[], dict[str, Any]
             yield event({"error": "The answer failed", "done": False})
             return
         finally:
-            await deltas.aclose()  # type: ignore[attr-defined]
+            await deltas.aclose()
         yield event({"done": True, **final()})
 
     return StreamingResponse(body(), media_type="text/event-stream",

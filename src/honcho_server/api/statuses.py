@@ -6,6 +6,7 @@
 * 404 when its path names a resource, 422 when it takes any input (path, query or body);
 * 400 (an unreadable body, or a request that cannot be honoured) and 408 (a body not sent in time, see
   api/deadlines.py) when it reads a body;
+* 503 on every `/v3` route: the database is unavailable (see Dialect.fault), with Retry-After;
 * what the route declares itself with `responses=` on top: `LLM_ERRORS` for the routes that call a model while
   the client waits (400 reasoning off, 502 provider failure, 503 provider unreachable), and its own statuses
   (413 and 415 for uploads, 409, 405).
@@ -36,12 +37,14 @@ ERRORS: dict[int, dict[str, Any]] = {
     404: _error("Resource not found"),
     408: _error("The request body was not received in time"),
     422: _error("Validation error", ValidationErrorOut),
+    503: _error("The database is unavailable (unreachable, restarting, read-only or full); retry after the "
+                "Retry-After header's seconds"),
 }
 
 LLM_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("Reasoning is off (no LLM provider configured), or the request cannot be honoured"),
     502: _error("The LLM provider failed, or its answers did not validate, after the retries"),
-    503: _error("The LLM provider is unreachable"),
+    503: _error("The LLM provider is unreachable, or the database is unavailable (then with Retry-After)"),
 }
 
 _PATH_PARAM = re.compile(r"{[^}]+}")
@@ -60,6 +63,8 @@ def documented_errors(rule: _Rule, path: str, endpoint: Callable[..., Any],
         codes.add(422)
     if _reads_body(dependant):
         codes |= {400, 408, 422}
+    if path.startswith("/v3/"):  # every API route reads or writes the database (api/errors.py answers its faults)
+        codes.add(503)
     return {**{code: ERRORS[code] for code in sorted(codes)}, **(declared or {})}
 
 

@@ -8,7 +8,6 @@ Exit status 0 when every task checked can work (prompted JSON without tools coun
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
@@ -99,8 +98,8 @@ async def run_check(settings: Settings, tasks: list[str]) -> Outcome:
     from honcho_server.services import llm_status
 
     deps, why_not = await _open(settings)
+    client = deps.llm if deps is not None else LLMClient(settings.llm)
     try:
-        client = deps.llm if deps is not None else LLMClient(settings.llm)
         checks = {t: TaskCheck(t) for t in tasks}
         off = settings.llm.problem  # some task's problem turns reasoning off for every task
         shared = None  # the problem of the tasks without settings of their own: said once for them all
@@ -121,9 +120,9 @@ async def run_check(settings: Settings, tasks: list[str]) -> Outcome:
                     row.fix = f"reasoning stays off until this is fixed: {off}"
         saved, detail = (False, why_not) if deps is None else await _stored(deps, endpoints, reports)
     finally:
+        await client.aclose()  # also when it is the deps' own client: closing twice is harmless
         if deps is not None:
             await deps.aclose()
-        await _let_sdk_clients_close()
     return Outcome(list(checks.values()), saved, detail, problems=_lines(checks.values(), "fix"),
                    warnings=_lines(checks.values(), "warning"))
 
@@ -149,15 +148,6 @@ async def _open(settings: Settings) -> tuple[Any, str]:
         state = "has no schema yet" if current is None else f"is at schema revision {current}, not {head}"
         return None, f"the database {state} (run `honcho-server migrate`)"
     return deps, ""
-
-
-async def _let_sdk_clients_close() -> None:
-    """The provider SDKs close their HTTP clients from a task started when they are garbage-collected: collect the
-    models the probes built now, and let those tasks finish while the event loop still runs."""
-    gc.collect()
-    pending = asyncio.all_tasks() - {asyncio.current_task()}
-    if pending:
-        await asyncio.wait(pending, timeout=2.0)
 
 
 async def _probe(client: Any, task: str) -> Any:

@@ -3,79 +3,115 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 from typing import Annotated, Any
 
 import typer
 
-from honcho_server import __version__
-from honcho_server.cli.bench import bench_app
+from honcho_server import __version__, logs
+from honcho_server.cli import banner, settings_check
+from honcho_server.cli.failures import Context, OneLineFailures, shown_database
 from honcho_server.cli.llm_check import llm_app
-from honcho_server.config import Settings, load_settings
+from honcho_server.config import LEGACY_DATA_DIR, Settings
 from honcho_server.hosts import is_loopback
 from honcho_server.store.engine import is_embedded
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=OneLineFailures)
 
-app.add_typer(bench_app, name="bench", help="Benchmarks: retrieval quality on LoCoMo / BEAM.")
 app.add_typer(llm_app, name="llm", help="The LLM endpoints reasoning uses: `llm check` probes them.")
+
+# Seconds a `serve --processes` process may take to answer uvicorn's health ping before it is killed (see serve).
+PROCESS_HEALTHCHECK_SECONDS = 60
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure")] = False,
+) -> None:
+    """honcho-server: a memory server for LLM applications (Honcho v3 API)."""
+
+
 def _settings(db: str | None, **server: Any) -> Settings:
-    settings = load_settings()
-    if db:
-        settings.db.url = db
-    for key, value in server.items():
-        if value is not None:
-            setattr(settings.server, key, value)
+    """Settings with the command line's values on top; a mistake in any source stops here in one line."""
+    options: dict[tuple[str, ...], tuple[str, Any]] = {("db", "url"): ("--db", db or None)}
+    options.update({("server", key): (f"--{key}", value) for key, value in server.items()})
+    settings = settings_check.load(options)
+    Context.note(settings)
+    _refuse_forgotten_data(settings)
     return settings
 
 
-def _migrate(settings: Settings) -> None:
-    from honcho_server.store.migrate import upgrade
+def _refuse_forgotten_data(settings: Settings) -> None:
+    """The embedded database used to default to ./honcho-data/ (wherever the server started); starting afresh in
+    the new default while an old one sits here would look like lost data."""
+    legacy = LEGACY_DATA_DIR / "honcho.db"
+    if "url" in settings.db.model_fields_set or not legacy.is_file():
+        return
+    current = banner.database_line(settings.db.url).removeprefix("SQLite ")
+    if not os.path.exists(current):
+        typer.echo(f"Found {legacy.resolve()} (the default database of earlier versions) while the default is now "
+                   f"{current}: move it there (mkdir -p {os.path.dirname(current)} && mv {LEGACY_DATA_DIR}/* "
+                   f"{os.path.dirname(current)}/) or pass --db sqlite:///{legacy}.", err=True)
+        raise typer.Exit(code=2)
 
-    upgrade(settings.db.url)
+
+def _migrate(settings: Settings) -> str:
+    """Upgrade the schema; says what was done."""
+    from honcho_server.store.migrate import upgrade_reporting
+
+    done = upgrade_reporting(settings.db.url)
+    if done.steps == 0:
+        return f"already at {done.after} (the newest schema), nothing to do"
+    return (f"migrated from {'no schema' if done.before is None else done.before} to {done.after} "
+            f"({done.steps} revision{'s' if done.steps != 1 else ''} applied)")
 
 
-def _require_current_schema(settings: Settings) -> None:
+def _require_current_schema(settings: Settings) -> banner.Embedder | None:
     """Refuse to start on a database whose schema is missing or older than this code, or whose stored
-    vectors come from another embedder than the configured one."""
+    vectors come from another embedder than the configured one; returns the embedder met (None: no vectors)."""
     from honcho_server.errors import EmbeddingSpaceMismatch
     from honcho_server.services.deps import Deps
     from honcho_server.services.embedding import prepare_vectors
     from honcho_server.store.engine import Database
     from honcho_server.store.migrate import current_and_head
 
-    async def check() -> tuple[str | None, str]:
+    async def check() -> tuple[str | None, str, banner.Embedder | None]:
         deps = Deps(db=Database(settings.db.url, settings.db), settings=settings)
         try:
             current, head = await current_and_head(deps.db.engine)
-            if current == head:
-                await prepare_vectors(deps)
-            return current, head
+            if current == head and await prepare_vectors(deps):
+                return current, head, banner.Embedder(deps.embedder.model_id, deps.embedder.dimensions)
+            return current, head, None
         finally:
             await deps.aclose()
 
     try:
-        current, head = asyncio.run(check())
+        current, head, embedder = asyncio.run(check())
     except EmbeddingSpaceMismatch as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=2) from exc
     except ValueError as exc:  # an unusable embedder configuration
         typer.echo(f"Embedding settings: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    except Exception as exc:  # unreachable server, bad credentials...
-        typer.echo(f"Cannot open the database {settings.db.url!r}: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+    # An unreachable server, bad credentials...: said in one line, password masked (cli/failures.py).
     if current != head:
         state = "has no schema yet" if current is None else f"is at schema revision {current}, not {head}"
-        typer.echo(f"The database {state}. Run `honcho-server migrate --db ...` (or `serve --migrate`).", err=True)
+        typer.echo(f"The database {shown_database(settings.db.url)} {state}. Run `honcho-server migrate --db ...` "
+                   "(or `serve --migrate`).", err=True)
         raise typer.Exit(code=2)
+    return embedder
 
 
 @app.command()
@@ -94,6 +130,7 @@ def serve(
 
     from honcho_server.api.app import RUN_WORKER_ENV, WEAK_SECRET_ENV, create_app
     from honcho_server.api.deadlines import HTTP_PROTOCOL
+    from honcho_server.api.multiprocess_metrics import shared_counters
 
     settings = _settings(db, host=host, port=port)
     if not settings.auth.enabled and not is_loopback(settings.server.host) and not insecure:
@@ -102,14 +139,18 @@ def serve(
         raise typer.Exit(code=2)
     weak_secret_allowed = insecure and is_loopback(settings.server.host)
     _refuse_weak_secret(settings, allowed=weak_secret_allowed)
-    if migrate or is_embedded(settings.db.url):
-        _migrate(settings)
-    _require_current_schema(settings)
-    _say_llm_problem(settings)
-    options = dict(host=settings.server.host, port=settings.server.port, log_level=settings.server.log_level,
-                   access_log=False, loop="auto", http=HTTP_PROTOCOL,  # uvicorn's, with a header deadline
-                   timeout_keep_alive=settings.server.keep_alive_seconds,
-                   limit_concurrency=settings.server.max_connections)
+    migrated = _migrate(settings) if migrate or is_embedded(settings.db.url) else None
+    embedder = _require_current_schema(settings)
+    where = ("off (--no-worker): run `honcho-server worker` beside it" if no_worker
+             else "on, in each API process" if processes > 1 else "on, in this process")
+    banner.show(settings, banner.lines(settings, embedder, api=True, worker=where, processes=processes,
+                                       migrated=migrated))
+    options: dict[str, Any] = dict(
+        host=settings.server.host, port=settings.server.port, log_level=settings.server.log_level,
+        access_log=False, loop="auto", http=HTTP_PROTOCOL,  # uvicorn's, with a header deadline
+        log_config=logs.config(settings.server),  # text or JSON; access log: server.access_log
+        timeout_keep_alive=settings.server.keep_alive_seconds,
+        limit_concurrency=settings.server.max_connections)
     if processes == 1:
         uvicorn.run(create_app(settings, run_worker=not no_worker, allow_weak_secret=weak_secret_allowed), **options)
         return
@@ -119,7 +160,13 @@ def serve(
     os.environ["HONCHO_SERVER__HOST"] = settings.server.host  # what /docs' default access depends on
     os.environ[RUN_WORKER_ENV] = "0" if no_worker else "1"
     os.environ[WEAK_SECRET_ENV] = "1" if weak_secret_allowed else "0"
-    uvicorn.run("honcho_server.api.app:app_from_environment", factory=True, workers=processes, **options)
+    # uvicorn's supervisor kills a process that does not answer its ping within timeout_worker_healthcheck (5 s by
+    # default). A new process answers only once it has re-imported this command line (spawn), and a busy one only
+    # when its ping thread gets the interpreter: both can take longer than 5 s on a loaded machine, and the kill
+    # loses the requests in flight. A process that exits is still replaced at once; only a hung one waits longer.
+    with shared_counters():  # /metrics adds up every process's counters, whichever process answers the scrape
+        uvicorn.run("honcho_server.api.app:app_from_environment", factory=True, workers=processes,
+                    timeout_worker_healthcheck=PROCESS_HEALTHCHECK_SECONDS, **options)
 
 
 @app.command()
@@ -129,10 +176,11 @@ def worker(
 ) -> None:
     """Run the background worker alone (scaled deployments)."""
     settings = _settings(db)
-    logging.basicConfig(level=settings.server.log_level.upper())
+    logs.setup(settings.server)
     _refuse_weak_secret(settings, allowed=False)
-    _require_current_schema(settings)
-    _say_llm_problem(settings)
+    embedder = _require_current_schema(settings)
+    banner.show(settings, banner.lines(settings, embedder, api=False,
+                                       worker="drains the queue, then exits" if once else "on"))
     asyncio.run(_run_worker(settings, once))
 
 
@@ -145,13 +193,6 @@ def _refuse_weak_secret(settings: Settings, *, allowed: bool) -> None:
         return
     typer.echo(f"Refusing to start: {weak}.", err=True)
     raise typer.Exit(code=2)
-
-
-def _say_llm_problem(settings: Settings) -> None:
-    """One line at start-up when a provider is configured incompletely: reasoning stays off until it is fixed
-    (the same reason is in /health, queue status and every refused chat)."""
-    if (problem := settings.llm.problem) is not None:
-        typer.echo(f"Reasoning is off: {problem}.", err=True)
 
 
 async def _run_worker(settings: Settings, once: bool) -> None:
@@ -203,7 +244,7 @@ async def _reembed(settings: Settings) -> None:
     typer.echo(f"re-embedded {done} messages with {deps.embedder.model_id} ({deps.embedder.dimensions} dimensions)")
 
 
-WorkspaceOption = Annotated[str | None, typer.Option("--workspace", help="Only this workspace's jobs")]
+WorkspaceOption = Annotated[str | None, typer.Option("--workspace", help="Only this workspace's jobs (its name)")]
 
 
 @app.command()
@@ -217,7 +258,7 @@ def failed(db: DbOption = None, workspace: WorkspaceOption = None,
         typer.echo("no failed jobs")
         return
     for job in parked:  # plain lines: errors are long, and scripts read this too
-        typer.echo(f"job {job.id}  {job.kind}  workspace {job.workspace_id or '-'}  attempts {job.attempts}  "
+        typer.echo(f"job {job.id}  {job.kind}  workspace {job.workspace or '-'}  attempts {job.attempts}  "
                    f"failed {job.updated_at.isoformat(timespec='seconds')}")
         typer.echo(f"    {(job.last_error or '').strip()[:2000]}")
 
@@ -228,7 +269,8 @@ def redrive(db: DbOption = None, workspace: WorkspaceOption = None) -> None:
     from honcho_server.services import queue_status
 
     count = _with_deps(db, lambda deps: queue_status.redrive(deps, workspace))
-    typer.echo(f"requeued {count} failed job{'s' if count != 1 else ''}")
+    of = f" of workspace {workspace}" if workspace else ""
+    typer.echo(f"requeued {count} failed job{'s' if count != 1 else ''}{of}")
 
 
 def _with_deps(db: str | None, use: Any) -> Any:
@@ -259,8 +301,7 @@ def _with_deps(db: str | None, use: Any) -> Any:
 def migrate_command(db: DbOption = None) -> None:
     """Upgrade the database schema to the newest version."""
     settings = _settings(db)
-    _migrate(settings)
-    typer.echo("database is up to date")
+    typer.echo(f"{shown_database(settings.db.url)}: {_migrate(settings)}")
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,7 +104,7 @@ def render_markdown(conclusions: list[Conclusion], premises: dict[str, str] | No
         return (f" **Pattern** [{meta.get('confidence', 'medium')}]: {c.content}{kind}"
                 + premise_list(c, "**Sources**", 5))
 
-    render = {
+    render: dict[str, Callable[[Conclusion], str]] = {
         "explicit": lambda c: f"[{_stamp(c.observed_at)}] {c.content}{_cite(c)}",
         "deductive": lambda c: f"[{_stamp(c.observed_at)}] {c.content}" + premise_list(c, "Premises"),
         "inductive": inductive,

@@ -161,7 +161,11 @@ def resolve(defaults: dict[str, Any], *layers: dict[str, Any] | None) -> Resolve
     for layer in layers:
         if layer:
             merged = _deep_merge(merged, _normalise_legacy(layer))
-    section = lambda name: merged.get(name) if isinstance(merged.get(name), dict) else {}  # noqa: E731
+
+    def section(name: str) -> dict[str, Any]:
+        value = merged.get(name)
+        return value if isinstance(value, dict) else {}
+
     reasoning, card, summary, dream = (section(n) for n in ("reasoning", "peer_card", "summary", "dream"))
     return ResolvedConfig(
         reasoning_enabled=bool(reasoning.get("enabled", True)),

@@ -65,7 +65,8 @@ class Receipt:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Receipt:
-        receipt = cls(deleted=data.get("deleted"), **{name: list(data.get(name) or []) for name in LISTS})
+        lists: dict[str, Any] = {name: list(data.get(name) or []) for name in LISTS}
+        receipt = cls(deleted=data.get("deleted"), **lists)
         receipt.messages_purged = int((data.get("counts") or {}).get("messages_removed", 0)) - len(
             receipt.messages_removed)
         return receipt

@@ -1,15 +1,13 @@
 """Exact, offline tiktoken `o200k_base` token counting.
 
 tiktoken itself downloads its vocabulary on first use, which must never happen here. The very same
-`o200k_base.tiktoken` rank file (sha256 446a9538...1a2d, the hash tiktoken pins) ships inside the
-`litellm` wheel under `litellm/litellm_core_utils/tokenizers/<sha1 of the OpenAI URL>`. We locate that
-file without importing litellm, check its hash, and build the `tiktoken.Encoding` ourselves, so no code
-path can reach the network. `HONCHO_TOKENIZER_FILE` may point at another copy of the same file.
+`o200k_base.tiktoken` rank file (sha256 446a9538...1a2d, the hash tiktoken pins) ships with this package
+(domain/data/, origin and licence in o200k_base.LICENSE). We check its hash and build the `tiktoken.Encoding`
+ourselves, so no code path can reach the network. `HONCHO_TOKENIZER_FILE` may point at another copy of the file.
 """
 
 import base64
 import hashlib
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -19,8 +17,7 @@ import tiktoken
 TOKENIZER_NAME = "tiktoken/o200k_base"
 VOCAB_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 VOCAB_FILE_ENV = "HONCHO_TOKENIZER_FILE"
-# tiktoken's cache key for the file: sha1 of its download URL.
-_LITELLM_VOCAB = "litellm_core_utils/tokenizers/fb374d419588a4632f3f557e76b4b70aebbca790"
+BUNDLED_VOCAB = Path(__file__).parent / "data" / "o200k_base.tiktoken"
 
 # Special tokens of o200k_base and its pre-tokenisation pattern (as defined by tiktoken_ext.openai_public).
 SPECIAL_TOKENS = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
@@ -47,18 +44,9 @@ _encoding: tiktoken.Encoding | None = None
 
 
 def vocabulary_path() -> Path:
-    """Where the o200k_base rank file is read from; raises RuntimeError if it is nowhere."""
+    """Where the o200k_base rank file is read from: `HONCHO_TOKENIZER_FILE`, else the bundled copy."""
     explicit = os.environ.get(VOCAB_FILE_ENV)
-    if explicit:
-        return Path(explicit)
-    spec = importlib.util.find_spec("litellm")  # finds the package without executing it
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(root) / _LITELLM_VOCAB
-        if candidate.is_file():
-            return candidate
-    raise RuntimeError(
-        f"o200k_base vocabulary not found: install the 'litellm' package or set {VOCAB_FILE_ENV}"
-    )
+    return Path(explicit) if explicit else BUNDLED_VOCAB
 
 
 def _load_ranks(path: Path) -> dict[bytes, int]:

@@ -24,9 +24,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, capture_run_messages
@@ -58,11 +58,39 @@ from honcho_server.llm.tolerant import strip_thinking
 from honcho_server.llm.usage import estimate_usage
 
 if TYPE_CHECKING:
-    from honcho_server.llm.client import LLMClient
+    from honcho_server.config import LLMSettings
+    from honcho_server.domain.llm import Capabilities
+    from honcho_server.llm.base import LLMError
 
 log = logging.getLogger("honcho_server.llm")
 ANSWER_TOOL = "answer"
 ANSWER_DESCRIPTION = "Give your final answer. Call this once, when you are ready to answer, and call nothing else then."
+
+
+class ModelHost(Protocol):
+    """What a run needs of the LLM client (llm/client.py, which calls into this module, never the reverse): the
+    task's model, its request settings, what its endpoint supports, and the accounting of every run."""
+
+    settings: LLMSettings
+
+    async def resolved(self, task: str) -> tuple[models.TaskModel, Capabilities, Any]: ...
+
+    def model_settings(self, spec: models.TaskModel, max_output_tokens: int | None) -> Any: ...
+
+    async def capabilities(self, task: str) -> Capabilities: ...
+
+    async def learn(self, task: str, **changes: str) -> None: ...
+
+    async def failed(self, spec: models.TaskModel, usage: RunUsage, started: float, workspace_pk: int | None,
+                     exc: BaseException) -> LLMError: ...
+
+    async def record(self, spec: models.TaskModel, usage: RunUsage, started: float, error: str | None,
+                     workspace_pk: int | None, task_name: str | None = None) -> None: ...
+
+    def no_structured_answer(self, spec: models.TaskModel, caps: Capabilities, tried: list[str]) -> LLMOutputError:
+        ...
+
+    def mode_name(self, mode: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +203,7 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
 
 
-async def _prepare(client: LLMClient, task: AgentTask, fallback: bool = False) -> _Run:
+async def _prepare(client: ModelHost, task: AgentTask, fallback: bool = False) -> _Run:
     """The run as the endpoint allows it; `fallback`: without tools and JSON schema (after a 4xx refusal)."""
     spec, caps, model = await client.resolved(task.task)
     rounds = task.max_tool_rounds
@@ -209,7 +237,7 @@ def _refused(run: _Run, exc: BaseException) -> bool:
     return (run.uses_tools or run.mode == "native") and refused(exc)
 
 
-async def _learn_refusal(client: LLMClient, first: _Run) -> None:
+async def _learn_refusal(client: ModelHost, first: _Run) -> None:
     """The run without tools and JSON schema worked: the first one's feature was refused (when only one was
     used, it is clear which)."""
     if first.uses_tools and first.mode != "native":
@@ -241,7 +269,7 @@ def _result(run: _Run, output: Any, messages: list[ModelMessage]) -> AgentResult
 _FAILURES = (AgentRunError, ModelAPIError, TimeoutError)
 
 
-async def run(client: LLMClient, task: AgentTask) -> AgentResult:
+async def run(client: ModelHost, task: AgentTask) -> AgentResult:
     """Run to the end; LLMProviderError / LLMOutputError as `LLMClient.run`."""
     prepared = await _prepare(client, task)
     try:
@@ -256,7 +284,7 @@ class _Refusal(Exception):
     """A run's tools or JSON schema were refused (it was accounted for)."""
 
 
-async def _run_once(client: LLMClient, task: AgentTask, prepared: _Run) -> AgentResult:
+async def _run_once(client: ModelHost, task: AgentTask, prepared: _Run) -> AgentResult:
     with capture_run_messages() as messages:
         try:
             result = await prepared.agent.run(prepared.prompt, model_settings=prepared.settings,
@@ -287,17 +315,17 @@ class AgentStream:
 
     _pending: set[asyncio.Task[None]] = set()  # accounting of abandoned runs, kept referenced until written
 
-    def __init__(self, client: LLMClient, task: AgentTask) -> None:
+    def __init__(self, client: ModelHost, task: AgentTask) -> None:
         if task.output_type is not str:
             raise TypeError("only text answers are streamed")
         self._client, self._task = client, task
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self.result: AgentResult | None = None
 
-    def __aiter__(self) -> AsyncIterator[str]:
+    def __aiter__(self) -> AsyncGenerator[str, None]:
         return self._read()
 
-    async def _read(self) -> AsyncIterator[str]:
+    async def _read(self) -> AsyncGenerator[str, None]:
         runner = asyncio.get_running_loop().create_task(self._run())
         try:
             while (item := await self._queue.get()) is not _END:

@@ -30,6 +30,7 @@ from typing import Any, TypeVar, cast
 from pydantic_ai import Agent, ModelRetry, RunContext, capture_run_messages
 from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError
 from pydantic_ai.output import NativeOutput, PromptedOutput, ToolOutput
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage
 
 from honcho_server.config import LLMSettings
@@ -72,10 +73,22 @@ class LLMClient:
         self.recorder = recorder
         self._model_for = model_for
         self._models: dict[tuple[str, Capabilities], tuple[models.TaskModel, Any]] = {}
+        self._built: list[Any] = []  # every model built, its HTTP client closed by aclose()
         self._caps: dict[str, Capabilities] = {}
         self._probing: dict[str, asyncio.Lock] = {}
         self.store = store
         self.sleep = sleep
+
+    def _build(self, spec: models.TaskModel, caps: Capabilities) -> Any:
+        model = self._model_for(spec, caps)
+        self._built.append(model)
+        return model
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients of the models built so far (they are built again if the client is used later)."""
+        built, self._built, self._models = self._built, [], {}
+        for model in built:
+            await models.close(model)
 
     @property
     def enabled(self) -> bool:
@@ -149,8 +162,8 @@ class LLMClient:
     async def probe(self, task: str) -> ProbeReport:
         """Probe the task's endpoint now (llm/probe.py) and keep what it showed (`llm check`, and first use)."""
         spec = self.describe(task)
-        raw = TolerantModel(self._model_for(spec, Capabilities()))
-        settings = {"max_tokens": 200, "timeout": min(spec.timeout_seconds, 60.0)}
+        raw = TolerantModel(self._build(spec, Capabilities()))
+        settings: ModelSettings = {"max_tokens": 200, "timeout": min(spec.timeout_seconds, 60.0)}
         started = time.perf_counter()
         report = await probe(raw, settings, models.native_possible(raw))
         usage = RunUsage(input_tokens=report.input_tokens, output_tokens=report.output_tokens)
@@ -168,7 +181,7 @@ class LLMClient:
         if (task, caps) not in self._models:
             spec = self.describe(task)
             connection_retries = min(1, self.settings.max_retries) if task.startswith(INTERACTIVE) else None
-            model = RetryingModel(TolerantModel(self._model_for(spec, caps)), max_retries=self.settings.max_retries,
+            model = RetryingModel(TolerantModel(self._build(spec, caps)), max_retries=self.settings.max_retries,
                                   sleep=self.sleep, label=f"{task}: {spec.provider}/{spec.model}",
                                   max_connection_retries=connection_retries)
             self._models[(task, caps)] = (spec, model)
@@ -261,6 +274,7 @@ class LLMClient:
                      exc: BaseException) -> LLMError:
         """Record a failed run and say what went wrong as an LLMError."""
         name = f"{spec.provider}/{spec.model}"
+        out: LLMError
         if isinstance(exc, ModelHTTPError):
             error, out = f"HTTP {exc.status_code}: {exc}", LLMProviderError(
                 f"{name} answered HTTP {exc.status_code}: {str(exc.body)[:500]}", exc.status_code)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import AgentRunError, ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UserError
 from pydantic_ai.output import NativeOutput, ToolOutput
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage
 
 from honcho_server.domain.llm import IGNORED, REFUSED, UNKNOWN, UNSUPPORTED, YES, Capabilities
@@ -72,7 +73,7 @@ def _fatal(exc: BaseException) -> str | None:
 
 
 class _Probe:
-    def __init__(self, model: Any, settings: dict[str, Any], native_possible: bool) -> None:
+    def __init__(self, model: Any, settings: ModelSettings, native_possible: bool) -> None:
         self.model, self.settings, self.native_possible = model, settings, native_possible
         self.usage = RunUsage()
         self.report = ProbeReport()
@@ -157,7 +158,7 @@ class _Probe:
         return UNKNOWN
 
 
-async def probe(model: Any, settings: dict[str, Any], native_possible: bool) -> ProbeReport:
+async def probe(model: Any, settings: ModelSettings, native_possible: bool) -> ProbeReport:
     """Probe `model` (a pydantic-ai model, not retried) with request `settings` (timeout, output cap)."""
     p = _Probe(model, settings, native_possible)
     if not await p.text():

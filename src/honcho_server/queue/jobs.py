@@ -1,19 +1,21 @@
-"""Job rows: enqueue, claim one work unit's head at a time, complete, retry with backoff, park as failed."""
+"""Job rows: enqueue (merging queued work of a unit into one row), claim one work unit's head at a time, complete,
+retry with backoff, park as failed, prune done jobs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, update
+from sqlalchemy import and_, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import QueueCounts, QueueStatus
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.engine import mark_jobs_queued
 from honcho_server.store.tables import jobs as t
-from honcho_server.store.tables import sessions
+from honcho_server.store.tables import sessions, workspaces
 
 # Work the API reports in queue status (spec 5.6: representation, summary, dream); embedding for search and
 # housekeeping (deletions) are internal and not counted.
@@ -22,6 +24,10 @@ OPEN = ("pending", "running")
 # The partial unique index's predicate, spelled with literals: with bound parameters PostgreSQL cannot match
 # it to the index once a prepared statement switches to its generic plan (the 6th run on a connection).
 _OPEN_LITERAL = t.c.status.in_([literal_column(f"'{status}'") for status in OPEN])
+_PENDING_LITERAL = t.c.status == literal_column("'pending'")
+_DONE_LITERAL = t.c.status == literal_column("'done'")
+# How a queued job takes in a new one of its merge key: the merged payload, or None when the queued one is full.
+Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 
 
 def dream_unit(workspace_pk: int, observer: str, observed: str) -> str:
@@ -45,6 +51,10 @@ class NewJob:
     observers: list[str] | None = None
     dedupe_key: str | None = None
     run_after: datetime | None = None
+    # Work that can be merged: while a job of this key is pending, a new one is folded into it with `merge`
+    # instead of adding a row (a running job is never extended: claiming clears its key).
+    merge_key: str | None = None
+    merge: Merge | None = None
 
 
 @dataclass(slots=True)
@@ -56,24 +66,58 @@ class ClaimedJob:
     attempts: int
     workspace_pk: int | None
     session_pk: int | None
+    due: datetime | None = None  # since when it could be claimed (its `run_after`)
+
+
+def _row(j: NewJob, now: datetime) -> dict[str, Any]:
+    return dict(kind=j.kind, work_unit_key=j.work_unit_key, payload=j.payload, workspace_id=j.workspace_pk,
+                session_id=j.session_pk, observed=j.observed, observers=j.observers, dedupe_key=j.dedupe_key,
+                merge_key=j.merge_key, status="pending", attempts=0, run_after=j.run_after or now, created_at=now,
+                updated_at=now)
 
 
 async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob], now: datetime) -> None:
-    """Insert jobs in the caller's transaction; a job whose open dedupe key exists is skipped."""
+    """Insert jobs in the caller's transaction; a job whose open dedupe key exists is skipped, and a job with a
+    merge key is folded into the pending job of that key when there is one (see `_merge`)."""
     if not new_jobs:
         return
-    rows = [
-        dict(kind=j.kind, work_unit_key=j.work_unit_key, payload=j.payload, workspace_id=j.workspace_pk,
-             session_id=j.session_pk, observed=j.observed, observers=j.observers, dedupe_key=j.dedupe_key,
-             status="pending", attempts=0, run_after=j.run_after or now, created_at=now, updated_at=now)
-        for j in new_jobs
-    ]
-    # executemany with one cached statement (a multi-VALUES insert would be compiled anew every call)
     mark_jobs_queued(conn)
-    stmt = dialect.insert(t)
-    if any(j.dedupe_key for j in new_jobs):
-        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_OPEN_LITERAL)
-    await conn.execute(stmt, rows)
+    merging = [j for j in new_jobs if j.merge_key is not None]
+    plain = [_row(j, now) for j in new_jobs if j.merge_key is None]
+    if plain:
+        # executemany with one cached statement (a multi-VALUES insert would be compiled anew every call)
+        stmt = dialect.insert(t)
+        if any(j.dedupe_key for j in new_jobs):
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_OPEN_LITERAL)
+        await conn.execute(stmt, plain)
+    for job in merging:
+        await _merge(conn, dialect, job, now)
+
+
+async def _merge(conn: AsyncConnection, dialect: Dialect, job: NewJob, now: datetime) -> None:
+    """Fold `job` into the pending job of its merge key, or insert it. The pending row is locked (PostgreSQL; SQLite
+    has one writer) so a worker cannot claim it half-merged; one that was claimed meanwhile is no longer pending,
+    and a full one gives up its key (it stays queued as it is), so the job gets a row of its own."""
+    assert job.merge is not None and job.merge_key is not None
+    for _ in range(3):
+        current = (await conn.execute(
+            select(t.c.id, t.c.payload).where(t.c.merge_key == job.merge_key, _PENDING_LITERAL).with_for_update()
+        )).first()
+        if current is not None:
+            merged = job.merge(current.payload, job.payload)
+            if merged is not None:
+                values: dict[str, Any] = dict(payload=merged, updated_at=now)
+                if job.run_after is not None:
+                    values["run_after"] = job.run_after
+                await conn.execute(update(t).where(t.c.id == current.id).values(**values))
+                return
+            await conn.execute(update(t).where(t.c.id == current.id).values(merge_key=None))
+        stmt = (dialect.insert(t).values(**_row(job, now))
+                .on_conflict_do_nothing(index_elements=["merge_key"], index_where=_PENDING_LITERAL)
+                .returning(t.c.id))
+        if (await conn.execute(stmt)).first() is not None:
+            return
+    raise RuntimeError(f"could not queue a job of merge key {job.merge_key!r}: it kept changing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +178,20 @@ async def absorb(conn: AsyncConnection, ids: list[int], now: datetime) -> None:
             status="done", updated_at=now))
 
 
+async def pending_payloads(conn: AsyncConnection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The current payloads of those of `ids` still pending, locked for this transaction (work may have been
+    merged into them since they were read)."""
+    if not ids:
+        return {}
+    query = select(t.c.id, t.c.payload).where(t.c.id.in_(ids), _PENDING_LITERAL).with_for_update()
+    return {r.id: r.payload for r in await conn.execute(query)}
+
+
+async def set_payload(conn: AsyncConnection, job_id: int, payload: dict[str, Any], now: datetime) -> None:
+    """Replace a pending job's payload (what is left of it after another job did part of its work)."""
+    await conn.execute(update(t).where(t.c.id == job_id, _PENDING_LITERAL).values(payload=payload, updated_at=now))
+
+
 async def claim(
     conn: AsyncConnection, worker_id: str, kinds: list[str], limit: int, lease: timedelta, now: datetime,
 ) -> list[ClaimedJob]:
@@ -153,12 +211,12 @@ async def claim(
     stmt = (
         update(t).where(t.c.id.in_(candidates.scalar_subquery()))
         .values(status="running", locked_by=worker_id, locked_until=now + lease, attempts=t.c.attempts + 1,
-                updated_at=now)
+                merge_key=None, updated_at=now)
         .returning(t.c.id, t.c.kind, t.c.work_unit_key, t.c.payload, t.c.attempts, t.c.workspace_id,
-                   t.c.session_id)
+                   t.c.session_id, t.c.run_after)
     )
     return [ClaimedJob(id=r.id, kind=r.kind, work_unit_key=r.work_unit_key, payload=r.payload,
-                       attempts=r.attempts, workspace_pk=r.workspace_id, session_pk=r.session_id)
+                       attempts=r.attempts, workspace_pk=r.workspace_id, session_pk=r.session_id, due=r.run_after)
             for r in await conn.execute(stmt)]
 
 
@@ -189,11 +247,23 @@ async def fail(
     return status
 
 
+async def prune_done(conn: AsyncConnection, finished_before: datetime, limit: int) -> int:
+    """Delete up to `limit` jobs that finished before `finished_before`; returns how many. The latest done job of
+    each dedupe key stays: `last_done` (the dreams' cool-down) reads it."""
+    newer = t.alias("newer")
+    superseded = select(newer.c.id).where(newer.c.dedupe_key == t.c.dedupe_key,
+                                          newer.c.status == literal_column("'done'"), newer.c.id > t.c.id).exists()
+    doomed = (select(t.c.id).where(_DONE_LITERAL, t.c.updated_at < finished_before,
+                                   or_(t.c.dedupe_key.is_(None), superseded))
+              .order_by(t.c.updated_at).limit(limit))
+    return (await conn.execute(delete(t).where(t.c.id.in_(doomed.scalar_subquery())))).rowcount
+
+
 @dataclass(frozen=True, slots=True)
 class FailedJob:
     id: int
     kind: str
-    workspace_id: int | None
+    workspace: str | None  # its name (None: a job of no workspace)
     attempts: int
     last_error: str | None
     updated_at: datetime
@@ -201,7 +271,8 @@ class FailedJob:
 
 async def failed(conn: AsyncConnection, workspace_pk: int | None, limit: int) -> list[FailedJob]:
     """Parked jobs, most recent first."""
-    query = (select(t.c.id, t.c.kind, t.c.workspace_id, t.c.attempts, t.c.last_error, t.c.updated_at)
+    query = (select(t.c.id, t.c.kind, workspaces.c.name, t.c.attempts, t.c.last_error, t.c.updated_at)
+             .select_from(t.outerjoin(workspaces, workspaces.c.id == t.c.workspace_id))
              .where(t.c.status == "failed").order_by(t.c.updated_at.desc(), t.c.id.desc()).limit(limit))
     if workspace_pk is not None:
         query = query.where(t.c.workspace_id == workspace_pk)
@@ -237,7 +308,8 @@ async def status(
         who.append(t.c.observed == sender)
     if who:
         query = query.where(or_(*who))
-    totals, per_session = QueueCounts(), {}
+    totals = QueueCounts()
+    per_session: dict[str, QueueCounts] = {}
     for name, state, count in await conn.execute(query):
         targets = [totals] + ([per_session.setdefault(name, QueueCounts())] if name is not None else [])
         for counts in targets:

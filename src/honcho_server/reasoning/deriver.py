@@ -345,10 +345,26 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
                 if merged != (current or []):
                     await card_repo.put(conn, deps.db.dialect, job.workspace_pk, observer.id, observed.id, merged,
                                         clock())
-        await jobs.absorb(conn, batch.absorbed, clock())
+        await _settle_followers(conn, batch, turns, clock())
         if learned:
             await webhooks.emit_about(conn, deps.db.dialect, clock(), job.workspace_pk, job.session_pk,
                                       events.CONCLUSIONS_DERIVED, {"observed": batch.observed, "observers": learned})
+
+
+async def _settle_followers(conn: Any, batch: Batch, turns: dict[int, Turn], now: datetime) -> None:
+    """The jobs taken in are done, except for messages merged into them while the model worked (queue/jobs.py):
+    those stay queued in the job, for the next run."""
+    taken = set(batch.seqs)
+    done = []
+    for job_id, payload in (await jobs.pending_payloads(conn, batch.absorbed)).items():
+        rest = [s for s in payload["seqs"] if int(s) not in taken]
+        if not rest:
+            done.append(job_id)
+            continue
+        used = sum(turns[int(s)].token_count for s in payload["seqs"] if int(s) in taken and int(s) in turns)
+        await jobs.set_payload(conn, job_id, {**payload, "seqs": rest,
+                                              "tokens": max(0, int(payload.get("tokens", 0)) - used)}, now)
+    await jobs.absorb(conn, done, now)
 
 
 async def _still_sourced(conn: Any, session_pk: int, turns: dict[int, Turn], found: list[Candidate],

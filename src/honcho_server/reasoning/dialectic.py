@@ -16,7 +16,7 @@ ahead and what the successful tool calls showed, in the order the model made the
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -121,7 +121,7 @@ class Chat:
         self.reply = self._reply(result)
         return self.reply
 
-    async def stream(self) -> AsyncIterator[str]:
+    async def stream(self) -> AsyncGenerator[str, None]:
         """The answer's text as the model writes it; `reply` (with the evidence) once it is complete. A
         structured answer comes in one piece, once it has been validated (a re-asked answer would otherwise
         contradict what was already sent)."""

@@ -164,7 +164,9 @@ def plan(answer: Consolidation, listed: list[Conclusion]) -> Plan:
 
     out = Plan(card=cards.merge([], answer.card) if answer.card is not None else None)
     _retire(answer, pick, out)
-    wanted = [("deductive", d.content, pick(d.premises), 1, {}) for d in answer.deductions]
+    # (level, content, premises, least premises, metadata)
+    wanted: list[tuple[str, str, list[Conclusion], int, dict[str, Any]]] = [
+        ("deductive", d.content, pick(d.premises), 1, {}) for d in answer.deductions]
     wanted += [("inductive", p.content, pick(p.premises), 2, {"pattern_type": p.pattern_type})
                for p in answer.patterns]
     wanted += [("contradiction", c.content, pick(c.statements), 2, {}) for c in answer.contradictions]

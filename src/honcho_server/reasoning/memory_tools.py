@@ -100,7 +100,9 @@ def message_line(m: Message) -> str:
 
 def fit(lines: list[tuple[str, Any]], budget: int) -> tuple[list[str], list[Any], int]:
     """The leading lines within `budget` tokens, the items they show, and how many were left out."""
-    shown, items, used = [], [], 0
+    shown: list[str] = []
+    items: list[Any] = []
+    used = 0
     for number, (line, item) in enumerate(lines):
         cost = count_tokens(line) + 1
         if used + cost > budget and shown:

@@ -13,6 +13,7 @@ more than 20 levels or 500 schema nodes. Constraint keywords (`minItems`, `maxLe
 
 from __future__ import annotations
 
+from types import GenericAlias
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -106,7 +107,10 @@ class _Converter:
             return _SIMPLE[kind]
         if kind == "array":
             items = schema.get("items")
-            return list[Any] if items is None else list[self.type_of(items, f"{where}[]", depth + 1, refs)]
+            # GenericAlias is what list[...] builds; spelled out because the item type is only known at run time.
+            if items is None:
+                return list[Any]
+            return GenericAlias(list, (self.type_of(items, f"{where}[]", depth + 1, refs),))
         if kind == "object":
             return self._object(schema, where, depth, refs)
         raise Invalid(f"unknown type {kind!r} ({where})")
@@ -134,7 +138,7 @@ class _Converter:
         extra = schema.get("additionalProperties")
         if not properties:
             if isinstance(extra, dict):
-                return dict[str, self.type_of(extra, f"{where}.*", depth + 1, refs)]
+                return GenericAlias(dict, (str, self.type_of(extra, f"{where}.*", depth + 1, refs)))
             return dict[str, Any]
         if not isinstance(properties, dict):
             raise Invalid(f"properties must be an object ({where})")
@@ -152,8 +156,10 @@ class _Converter:
             default: Any = ... if name in required else info.get("default")
             fields[name] = (annotation, Field(default, description=info.get("description"),
                                               json_schema_extra=_as_written(hints, "default" in info)))
-        title = schema.get("title") if isinstance(schema.get("title"), str) else where.rsplit(".", 1)[-1]
-        return create_model(self.model_name(title), __config__=ConfigDict(extra="ignore"),  # type: ignore[call-overload]
+        title = schema.get("title")
+        if not isinstance(title, str):
+            title = where.rsplit(".", 1)[-1]
+        return create_model(self.model_name(title), __config__=ConfigDict(extra="ignore"),
                             __doc__=schema.get("description") if isinstance(schema.get("description"), str)
                             else None, **fields)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from honcho_server.domain.configuration import ScopeConfiguration
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.errors import ValidationError
 
 
-def check_scope_configuration(config: ScopeConfiguration, max_tokens: int) -> dict:
+def check_scope_configuration(config: ScopeConfiguration, max_tokens: int) -> dict[str, Any]:
     """Validate custom instructions against the token budget; returns the storage form."""
     for text in config.instruction_texts():
         if max_tokens == 0:

@@ -20,6 +20,7 @@ from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import summaries as summary_repo
 from honcho_server.store.repos import workspaces as workspace_repo
+from honcho_server.store.repos.conclusions import Collection
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ async def _peer_part(conn: AsyncConnection, workspace_name: str, session_name: s
         result.representation = ""
         return
     allowlist = [session_name] if view.limit_to_session else view.sessions
+    scope: Collection
     if held is not None:
         confined = await representation.collection(conn, ws, held.peer_pk, rows[view.target].id, allowlist)
         scope = scopes.collection(ws, held, rows[view.target].id, confined.session_pks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from honcho_server import clock
 from honcho_server.config import Settings
@@ -48,7 +49,7 @@ class Deps:
         async with self.db.write() as conn:
             await llm_calls.add(conn, call, self.now())
 
-    def defaults_layer(self) -> dict:
+    def defaults_layer(self) -> dict[str, Any]:
         """Server-wide defaults as the first layer of the configuration cascade."""
         d = self.settings.defaults
         return {
@@ -61,9 +62,11 @@ class Deps:
         }
 
     async def aclose(self) -> None:
-        """Close the embedder (when one was built) and the database engine."""
+        """Close the embedder and the LLM client's connections (when they were built) and the database engine."""
         if self.embedder_instance is not None:
             await self.embedder_instance.aclose()
+        if self.llm_instance is not None:
+            await self.llm_instance.aclose()
         await self.db.dispose()
 
 

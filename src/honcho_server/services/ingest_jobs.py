@@ -1,7 +1,17 @@
-"""Which background jobs a batch of new messages creates: representation, summary and embedding."""
+"""Which background jobs a batch of new messages creates: representation, summary and embedding.
+
+Each is queued with a merge key (queue/jobs.py): while a job of the same work is still pending, the new batch is
+folded into it instead of adding a row. A representation job of a unit (sender, session) with the same observers
+and configuration gathers the batches' messages, a summary job of a kind keeps the latest cadence boundary, and an
+embed job of a session widens its range. So work queued without a worker to run it (reasoning with no LLM
+configured) stays a few rows per unit however long it waits, and a backlog is run in fewer, larger jobs.
+`MERGE_LIMIT` bounds what one job carries: a fuller one keeps its work and the next batch starts a new row.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +24,10 @@ from honcho_server.domain.models import Membership
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import NewJob
 from honcho_server.store.dialect import Dialect
+
+# Messages one queued representation or embed job gathers (a representation job's messages are derived in windows
+# of `deriver.max_input_tokens`: this keeps one job to a handful of model calls, and one embed job to one batch).
+MERGE_LIMIT = 500
 
 
 @dataclass(slots=True)
@@ -51,8 +65,41 @@ def plan_jobs(
         summaries.extend(_summaries(ctx, seq, config))
     seqs = [seq for seq, _, _ in messages]
     embed = NewJob(kind="embed", work_unit_key=f"embed:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
-                   session_pk=ctx.session_pk, payload={"first_seq": min(seqs), "last_seq": max(seqs)})
-    return [*representation.values(), *summaries, embed]
+                   session_pk=ctx.session_pk, payload={"first_seq": min(seqs), "last_seq": max(seqs)},
+                   merge_key=f"embed:{ctx.session_pk}", merge=merge_embed)
+    return [*representation.values(), *_latest(summaries), embed]
+
+
+def merge_representation(queued: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """A unit's queued messages plus the new batch's (same observers and configuration: the merge key says so)."""
+    if len(queued["seqs"]) + len(new["seqs"]) > MERGE_LIMIT:
+        return None
+    return {**queued, "seqs": [*queued["seqs"], *new["seqs"]],
+            "tokens": int(queued.get("tokens", 0)) + int(new.get("tokens", 0))}
+
+
+def merge_summary(queued: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """A summary up to the later boundary covers the earlier one too."""
+    return new if int(new["seq"]) >= int(queued["seq"]) else queued
+
+
+def merge_embed(queued: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """One range of the session's messages (batches of a session follow each other: the range has no gaps)."""
+    first = min(int(queued["first_seq"]), int(new["first_seq"]))
+    last = max(int(queued["last_seq"]), int(new["last_seq"]))
+    return None if last - first + 1 > MERGE_LIMIT else {"first_seq": first, "last_seq": last}
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _latest(summaries: list[NewJob]) -> list[NewJob]:
+    """One summary job per kind: a batch crossing several boundaries of a kind asks for the last."""
+    latest: dict[str | None, NewJob] = {}
+    for job in summaries:
+        latest[job.merge_key] = job
+    return list(latest.values())
 
 
 def _add_representation(
@@ -67,11 +114,13 @@ def _add_representation(
     job = planned.get(key)
     if job is None:
         member = ctx.members[sender]
+        unit = f"representation:{ctx.session_pk}:{member.peer_pk}"
         planned[key] = job = NewJob(
-            kind="representation", work_unit_key=f"representation:{ctx.session_pk}:{member.peer_pk}",
+            kind="representation", work_unit_key=unit,
             workspace_pk=ctx.workspace_pk, session_pk=ctx.session_pk, observed=sender, observers=observers,
             payload={"seqs": [], "tokens": 0, "observers": observers, "observed": sender,
-                     "config": config.to_payload()})
+                     "config": config.to_payload()},
+            merge_key=f"{unit}:{_digest(observers, config.to_payload())}", merge=merge_representation)
     job.payload["seqs"].append(seq)
     job.payload["tokens"] += tokens
 
@@ -100,12 +149,13 @@ async def schedule_representation(conn: AsyncConnection, dialect: Dialect, plann
 
 
 def _summaries(ctx: SessionContext, seq: int, config: ResolvedConfig) -> list[NewJob]:
+    """A job per summary kind whose cadence boundary `seq` is (one per kind, so each merges on its own)."""
     if not config.summary_enabled:
         return []
     kinds = [k for k, every in (("short", config.messages_per_short_summary),
                                 ("long", config.messages_per_long_summary)) if seq % every == 0]
-    if not kinds:
-        return []
+    payload = config.to_payload()
     return [NewJob(kind="summary", work_unit_key=f"summary:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
-                   session_pk=ctx.session_pk, payload={"seq": seq, "summary_types": kinds,
-                                                       "config": config.to_payload()})]
+                   session_pk=ctx.session_pk, payload={"seq": seq, "summary_types": [kind], "config": payload},
+                   merge_key=f"summary:{ctx.session_pk}:{kind}", merge=merge_summary)
+            for kind in kinds]

@@ -17,6 +17,7 @@ from honcho_server.errors import NotFound, ValidationError
 from honcho_server.queue import jobs
 from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
+from honcho_server.services.event_metrics import EVENTS_WRITTEN
 from honcho_server.services.ingest_jobs import SessionContext, plan_jobs, schedule_representation
 from honcho_server.store.repos import messages as repo
 from honcho_server.store.repos import scopes as scope_repo
@@ -63,6 +64,7 @@ async def create(deps: Deps, workspace_name: str, session_name: str, new: list[N
                             deps.defaults_layer(), {m.seq: m.token_count for m in created})
         await schedule_representation(conn, deps.db.dialect, planned, deps.settings.deriver, now)
         await jobs.enqueue(conn, deps.db.dialect, planned, now)
+    EVENTS_WRITTEN.inc(len(created))  # committed: the block above exits only after the commit
     return created
 
 
@@ -111,7 +113,7 @@ async def _join_authors(
 
 
 async def list_page(
-    deps: Deps, workspace_name: str, session_name: str, filters: dict | None, page: int, size: int,
+    deps: Deps, workspace_name: str, session_name: str, filters: dict[str, Any] | None, page: int, size: int,
     reverse: bool,
 ) -> Page[Message]:
     async with deps.db.read() as conn:
@@ -132,7 +134,7 @@ async def get(deps: Deps, workspace_name: str, session_name: str, uid: str) -> M
 
 
 async def update_metadata(
-    deps: Deps, workspace_name: str, session_name: str, uid: str, metadata: dict | None,
+    deps: Deps, workspace_name: str, session_name: str, uid: str, metadata: dict[str, Any] | None,
 ) -> Message:
     async with deps.db.write() as conn:
         session = await sessions.find_active(conn, workspace_name, session_name)

@@ -43,8 +43,8 @@ async def ensure_many(conn: AsyncConnection, deps: Deps, workspace_pk: int, name
 
 
 async def get_or_create(
-    deps: Deps, workspace_name: str, name: str, metadata: dict | None, configuration: dict | None, *,
-    caller: Principal | None = None,
+    deps: Deps, workspace_name: str, name: str, metadata: dict[str, Any] | None,
+    configuration: dict[str, Any] | None, *, caller: Principal | None = None,
 ) -> tuple[Peer, bool]:
     """Existing peers get metadata / configuration replaced when provided. A peer or session key creates no
     peer but its own, and changes no other peer's metadata or configuration (Unauthorized)."""
@@ -64,13 +64,14 @@ async def get_or_create(
 
 
 async def update(
-    deps: Deps, workspace_name: str, name: str, metadata: dict | None, configuration: dict | None,
+    deps: Deps, workspace_name: str, name: str, metadata: dict[str, Any] | None, configuration: dict[str, Any] | None,
 ) -> Peer:
     peer, _ = await get_or_create(deps, workspace_name, name, metadata, configuration)
     return peer
 
 
-async def _apply(conn: AsyncConnection, peer: Peer, metadata: dict | None, configuration: dict | None) -> None:
+async def _apply(conn: AsyncConnection, peer: Peer, metadata: dict[str, Any] | None,
+                 configuration: dict[str, Any] | None) -> None:
     values: dict[str, Any] = {}
     if metadata is not None and metadata != peer.metadata:
         values["metadata"] = peer.metadata = metadata
@@ -88,7 +89,7 @@ async def _require(conn: AsyncConnection, workspace_pk: int, name: str, workspac
 
 
 async def list_page(
-    deps: Deps, workspace_name: str, filters: dict | None, page: int, size: int, reverse: bool,
+    deps: Deps, workspace_name: str, filters: dict[str, Any] | None, page: int, size: int, reverse: bool,
     kind: str | None = None,
 ) -> Page[Peer]:
     async with deps.db.read() as conn:
@@ -99,7 +100,8 @@ async def list_page(
 
 
 async def sessions_of(
-    deps: Deps, workspace_name: str, peer_name: str, filters: dict | None, page: int, size: int, reverse: bool,
+    deps: Deps, workspace_name: str, peer_name: str, filters: dict[str, Any] | None, page: int, size: int,
+    reverse: bool,
 ) -> Page[Session]:
     """Active sessions the peer has a membership in (including ones it has left)."""
     async with deps.db.read() as conn:

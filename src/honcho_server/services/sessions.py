@@ -42,7 +42,7 @@ async def require_active(conn: AsyncConnection, workspace_name: str, name: str) 
 
 async def ensure(
     conn: AsyncConnection, deps: Deps, workspace_name: str, name: str, *,
-    metadata: dict | None = None, configuration: dict | None = None,
+    metadata: dict[str, Any] | None = None, configuration: dict[str, Any] | None = None,
 ) -> tuple[Session, bool]:
     """Get or create an active session inside the caller's transaction; inactive ones are 404."""
     ws = await workspaces.ensure(conn, deps, workspace_name)
@@ -66,14 +66,14 @@ async def ensure(
     return session, False
 
 
-def _stored_config(deps: Deps, configuration: ScopeConfiguration | None) -> dict | None:
+def _stored_config(deps: Deps, configuration: ScopeConfiguration | None) -> dict[str, Any] | None:
     if configuration is None:
         return None
     return check_scope_configuration(configuration, deps.settings.limits.custom_instructions_tokens)
 
 
 async def get_or_create(
-    deps: Deps, workspace_name: str, name: str, metadata: dict | None,
+    deps: Deps, workspace_name: str, name: str, metadata: dict[str, Any] | None,
     configuration: ScopeConfiguration | None, peer_map: PeerMap | None, *, caller: Principal | None = None,
     scopes: list[str] | None = None,
 ) -> tuple[Session, bool]:
@@ -114,7 +114,8 @@ async def _check_peer_key(conn: AsyncConnection, session: Session, caller: Princ
 
 
 async def update(
-    deps: Deps, workspace_name: str, name: str, metadata: dict | None, configuration: ScopeConfiguration | None,
+    deps: Deps, workspace_name: str, name: str, metadata: dict[str, Any] | None,
+    configuration: ScopeConfiguration | None,
 ) -> Session:
     stored = _stored_config(deps, configuration)
     async with deps.db.write() as conn:
@@ -123,7 +124,7 @@ async def update(
 
 
 async def list_page(
-    deps: Deps, workspace_name: str, filters: dict | None, page: int, size: int, reverse: bool,
+    deps: Deps, workspace_name: str, filters: dict[str, Any] | None, page: int, size: int, reverse: bool,
 ) -> Page[Session]:
     async with deps.db.read() as conn:
         ws = await workspace_repo.find(conn, workspace_name)

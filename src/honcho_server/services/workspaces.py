@@ -73,7 +73,7 @@ async def update(
         return ws
 
 
-async def list_page(deps: Deps, filters: dict | None, page: int, size: int, reverse: bool) -> Page[Workspace]:
+async def list_page(deps: Deps, filters: dict[str, Any] | None, page: int, size: int, reverse: bool) -> Page[Workspace]:
     async with deps.db.read() as conn:
         return await repo.list_page(conn, deps.db.dialect, filters, page, size, reverse)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from honcho_server.domain import jsontext
+from honcho_server.errors import DatabaseUnavailable, HonchoError
 from honcho_server.store.dialect import Dialect, dialect_for
 
 
@@ -38,29 +39,56 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; each statement sees committed data (no BEGIN/COMMIT round trips)."""
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(**self.dialect.read_options)
-            async with conn.begin():
-                yield conn
+        """A connection for reads; each statement sees committed data (no BEGIN/COMMIT round trips).
+        DatabaseUnavailable when the database cannot serve it now (see `Dialect.fault`)."""
+        stage = _Stage()
+        with self._faults(stage):
+            async with self.engine.connect() as conn:
+                stage.connected = True
+                conn = await conn.execution_options(**self.dialect.read_options)
+                async with conn.begin():
+                    yield conn
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction, committed when the block exits normally and rolled back otherwise."""
-        async with self.dialect.writer(), self.engine.connect() as conn:
-            conn = await conn.execution_options(honcho_write=True)
-            async with conn.begin():
-                yield conn
-            queued = conn.info.pop(JOBS_QUEUED, False)
+        """A write transaction, committed when the block exits normally and rolled back otherwise.
+        DatabaseUnavailable when the database cannot serve it now (see `Dialect.fault`)."""
+        stage = _Stage()
+        with self._faults(stage):
+            async with self.dialect.writer(), self.engine.connect() as conn:
+                stage.connected = True
+                conn = await conn.execution_options(honcho_write=True)
+                async with conn.begin():
+                    yield conn
+                queued = conn.info.pop(JOBS_QUEUED, False)
         if queued:
             for listener in self.job_listeners:
                 listener()
+
+    @contextlib.contextmanager
+    def _faults(self, stage: _Stage) -> Iterator[None]:
+        """Re-raise an availability fault of the database as DatabaseUnavailable (a 503 naming the cause)."""
+        try:
+            yield
+        except HonchoError:
+            raise
+        except Exception as exc:
+            cause = self.dialect.fault(exc, connecting=not stage.connected)
+            if cause is None:
+                raise
+            raise DatabaseUnavailable(cause) from exc
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 JOBS_QUEUED = "honcho_jobs_queued"
+
+
+class _Stage:
+    """Whether a transaction scope got its connection (errors before that are all about reaching the database)."""
+
+    connected = False
 
 
 def mark_jobs_queued(conn: AsyncConnection) -> None:

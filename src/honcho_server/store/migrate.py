@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +47,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def _in_thread(fn, *args) -> None:  # type: ignore[no-untyped-def]
+def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     """Alembic's env runs its own event loop, so keep it off any loop the caller is running."""
     errors: list[BaseException] = []
+    results: list[Any] = []
 
     def target() -> None:
         try:
-            fn(*args)
+            results.append(fn(*args))
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
 
@@ -58,10 +63,47 @@ def _in_thread(fn, *args) -> None:  # type: ignore[no-untyped-def]
     thread.join()
     if errors:
         raise errors[0]
+    return results[0]
 
 
 def upgrade(url: str, revision: str = "head") -> None:
     _in_thread(command.upgrade, alembic_config(url), revision)
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    """What an upgrade did: the schema revision before (None: an empty database) and after, and the steps."""
+
+    before: str | None
+    after: str | None
+    steps: int
+
+
+def upgrade_reporting(url: str) -> Upgraded:
+    """Upgrade to the newest revision and say from which revision to which, in how many steps."""
+    from alembic.script import ScriptDirectory
+
+    before = revision_of(url)
+    upgrade(url)
+    after = revision_of(url)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    steps = 0 if before == after else len(list(script.iterate_revisions(after, before)))
+    return Upgraded(before, after, steps)
+
+
+def revision_of(url: str) -> str | None:
+    """The database's schema revision (None when never migrated)."""
+    from honcho_server.config import DatabaseSettings
+    from honcho_server.store.engine import Database
+
+    async def read() -> str | None:
+        database = Database(url, DatabaseSettings(pool_size=1))
+        try:
+            return (await current_and_head(database.engine))[0]
+        finally:
+            await database.dispose()
+
+    return _in_thread(lambda: asyncio.run(read()))
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -84,12 +126,18 @@ async def schema_drift(engine: Any) -> list[Any]:
         return await conn.run_sync(compare)
 
 
+@functools.cache
+def head_revision() -> str:
+    """The newest schema revision this code knows (read from the migration scripts once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+
+
 async def current_and_head(engine: Any) -> tuple[str | None, str]:
     """The database's schema revision (None when never migrated) and the newest one this code knows."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     async with engine.connect() as conn:
         current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
-    return current, head or ""
+    return current, head_revision()

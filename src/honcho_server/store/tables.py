@@ -4,6 +4,8 @@ Every row carries its workspace, and child tables reference parents through comp
 `workspace_id`, so a row can never point into another tenant.
 """
 
+from datetime import datetime
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -38,11 +40,11 @@ NAME_LEN = 512
 UID_LEN = 21
 
 
-def _uid() -> Column:
+def _uid() -> Column[str]:
     return Column("uid", String(UID_LEN), nullable=False, unique=True)
 
 
-def _created_at() -> Column:
+def _created_at() -> Column[datetime]:
     return Column("created_at", UTCDateTime(), nullable=False)
 
 
@@ -134,6 +136,8 @@ jobs = Table(
     # Jobs sharing a work unit run one at a time, in id order.
     Column("work_unit_key", String(1100), nullable=False),
     Column("dedupe_key", String(1100), nullable=True),
+    # Queued work of one unit that is merged into a single pending row (queue/jobs.py `enqueue`).
+    Column("merge_key", String(1100), nullable=True),
     Column("observed", String(NAME_LEN), nullable=True),
     Column("observers", Json, nullable=True),
     Column("payload", Json, nullable=False),
@@ -153,6 +157,11 @@ jobs = Table(
     Index("uq_jobs_dedupe_key_open", "dedupe_key", unique=True,
           postgresql_where=text("status IN ('pending', 'running')"),
           sqlite_where=text("status IN ('pending', 'running')")),
+    Index("uq_jobs_merge_key_pending", "merge_key", unique=True,
+          postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    Index(None, "status", "updated_at"),  # pruning finds done jobs past their retention
+    Index("ix_jobs_dedupe_key_done", "dedupe_key",  # the latest done job of a key is kept (dream cool-down)
+          postgresql_where=text("status = 'done'"), sqlite_where=text("status = 'done'")),
 )
 
 # The embedding model whose vectors `message_embeddings` holds (one row, id 1). The vector table itself is
@@ -335,3 +344,16 @@ webhook_deliveries = Table(
     Index(None, "endpoint_id", "id"),
 )
 
+
+# A heartbeat per running worker process (queue/workers.py), read by /ready: which kinds it runs and when it last
+# looked at the queue. Rows of workers gone for long are pruned.
+worker_beats = Table(
+    "worker_beats", metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("kinds", Json, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("beat_at", UTCDateTime(), nullable=False),
+    Index(None, "beat_at"),
+)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.reasoning import deriver, dreams, summaries
 from honcho_server.services import deletion, embedding, scope_jobs, scopes, webhooks
 from honcho_server.services.deps import Deps
+
+Handler = Callable[[Deps, ClaimedJob], Awaitable[None]]
 
 
 async def delete_session(deps: Deps, job: ClaimedJob) -> None:
@@ -23,15 +27,16 @@ async def summarize_session(deps: Deps, job: ClaimedJob) -> None:
                               list(job.payload["summary_types"]), deps.now)
 
 
-REGISTRY = {"delete_session": delete_session, "delete_workspace": delete_workspace,
+REGISTRY: dict[str, Handler] = {"delete_session": delete_session, "delete_workspace": delete_workspace,
             "embed": embedding.embed_new_messages,
             scopes.BACKFILL: scope_jobs.run_backfill, scopes.REMOVAL: scope_jobs.run_removal,
             webhooks.KIND: webhooks.deliver}
 # Jobs that need an LLM. Without one configured they are not claimed: they wait, counted as pending in queue
 # status, and run once a provider is configured.
-REASONING = {"summary": summarize_session, "representation": deriver.derive, "dream": dreams.run_dream}
+REASONING: dict[str, Handler] = {"summary": summarize_session, "representation": deriver.derive,
+                                 "dream": dreams.run_dream}
 
 
-def registry(settings: Settings) -> dict:
+def registry(settings: Settings) -> dict[str, Handler]:
     """The handlers this process runs."""
     return {**REGISTRY, **(REASONING if settings.llm.enabled else {})}

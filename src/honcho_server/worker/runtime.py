@@ -7,16 +7,18 @@ import contextlib
 import logging
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from honcho_server.domain.ids import new_id
+from honcho_server.errors import DatabaseUnavailable
 from honcho_server.queue import jobs
 from honcho_server.services import queue_events
 from honcho_server.services.deps import Deps
-from honcho_server.worker import handlers
-from honcho_server.worker.foreground import QUIET_SECONDS, ApiActivity
+from honcho_server.worker import handlers, job_metrics
+from honcho_server.worker.beats import Beats
+from honcho_server.worker.foreground import ApiActivity, FairShare
+from honcho_server.worker.pruning import Pruner
 
 log = logging.getLogger("honcho_server.worker")
 Handler = Callable[[Deps, jobs.ClaimedJob], Awaitable[None]]
@@ -35,7 +37,10 @@ class Worker:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.poll = settings.poll_interval_seconds
         self.concurrency = settings.concurrency
-        self.yield_seconds = settings.yield_to_api_seconds
+        # inside `serve`: rest after rounds that overlapped requests (worker/foreground.py)
+        self.fair = FairShare(foreground, settings.background_share) if foreground is not None else None
+        self.pruner = Pruner(deps)
+        self._waited = 0.0  # seconds the last round's longest-waiting job had been due
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # set when jobs may be waiting: no need to sleep out the poll interval
         self._task: asyncio.Task[None] | None = None
@@ -65,30 +70,37 @@ class Worker:
         db = self.deps.db
         db.job_listeners.append(self.wake)
         close_listener = await self._listen()
+        beats = Beats(self.deps, self.id, self.registry).start()  # read by /ready
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                await self._yield_to_foreground()
+                await self.pruner.maybe_run()
+                if self.fair is not None:
+                    self.fair.round_started()
                 try:
                     done = await self.run_once()
+                except DatabaseUnavailable as exc:  # an outage: one line per poll, not a traceback
+                    log.warning("worker poll failed: %s", exc)
+                    done = 0
                 except Exception:  # a database hiccup must not kill the loop
                     log.exception("worker poll failed")
                     done = 0
+                await self._rest()
                 if not done:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
         finally:
+            await beats.stop()
             db.job_listeners.remove(self.wake)
             if close_listener:
                 await close_listener()
 
-    async def _yield_to_foreground(self) -> None:
-        """Wait while this process's API is busy, for at most `yield_seconds` (see worker/foreground.py)."""
-        if self.foreground is None or self.yield_seconds <= 0:
-            return
-        deadline = time.monotonic() + self.yield_seconds
-        while self.foreground.busy() and time.monotonic() < deadline and not self._stopping.is_set():
-            await asyncio.sleep(QUIET_SECONDS)
+    async def _rest(self) -> None:
+        """Give this process's API its share of the time after a round that overlapped requests."""
+        seconds = self.fair.rest_after_round(self._waited) if self.fair is not None else 0.0
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _listen(self) -> Callable[[], Awaitable[None]] | None:
         try:
@@ -102,8 +114,9 @@ class Worker:
         if not self.registry:
             return 0
         async with self.deps.db.write() as conn:
-            claimed = await jobs.claim(conn, self.id, list(self.registry), self.concurrency, self.lease,
-                                       self.deps.now())
+            now = self.deps.now()
+            claimed = await jobs.claim(conn, self.id, list(self.registry), self.concurrency, self.lease, now)
+        self._waited = max([(now - job.due).total_seconds() for job in claimed if job.due is not None], default=0.0)
         await asyncio.gather(*(self._run_job(job) for job in claimed))
         return len(claimed)
 
@@ -120,7 +133,7 @@ class Worker:
     async def _run_job(self, job: jobs.ClaimedJob) -> None:
         beat = asyncio.create_task(self._heartbeat(job))
         try:
-            await self.registry[job.kind](self.deps, job)
+            await job_metrics.timed(job.kind, self.registry[job.kind](self.deps, job))  # /metrics
         except Exception as exc:
             beat.cancel()
             log.warning("job %s (%s) failed on attempt %s: %s", job.id, job.kind, job.attempts, exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
@@ -33,7 +33,7 @@ from honcho_server.services.representation import Recall
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"], route_class=PolicyRoute)
 
 
-def _config(body: PeerCreate | PeerUpdate) -> dict | None:
+def _config(body: PeerCreate | PeerUpdate) -> dict[str, Any] | None:
     return body.configuration.model_dump(exclude_none=True) if body.configuration is not None else None
 
 

@@ -18,7 +18,7 @@ from honcho_server.api.schemas import (
     SessionOut,
 )
 from honcho_server.services import scopes
-from honcho_server.services.scopes import Scope
+from honcho_server.store.repos.scopes import Scope
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/scopes", tags=["scopes"], route_class=PolicyRoute)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Select, Table
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -106,6 +107,26 @@ class Dialect(ABC):
     async def writer(self) -> AsyncIterator[None]:
         """Held around every write transaction; SQLite serialises writers here, PostgreSQL does not."""
         yield
+
+    def fault(self, exc: BaseException, *, connecting: bool = False) -> str | None:
+        """The cause, in a few words, when `exc` means the database cannot serve requests now (unreachable,
+        restarting, failing over, read-only, full, busy): answered 503, retrying later helps. None for anything
+        else (a bug or bad input stays what it is). Outside `connecting` (opening a connection), only errors that
+        came through the database driver count, so a network error of some other service is never blamed on it."""
+        chain = exception_chain(exc)
+        if any(isinstance(e, sa_exc.TimeoutError) for e in chain):
+            return "every database connection is in use (the pool is exhausted)"
+        if not connecting and not any(isinstance(e, sa_exc.DBAPIError) or self.is_driver_error(e) for e in chain):
+            return None
+        return next((cause for e in chain if (cause := self.fault_of(e)) is not None), None)
+
+    def is_driver_error(self, exc: BaseException) -> bool:
+        """Whether the driver raised `exc` itself (errors SQLAlchemy did not wrap)."""
+        return False
+
+    def fault_of(self, exc: BaseException) -> str | None:
+        """The availability fault one exception of a chain names, if any (see `fault`)."""
+        return None
 
     async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
         """Call `wake` whenever another process queues jobs; returns an async closer, or None when this
@@ -209,6 +230,19 @@ class Dialect(ABC):
     @abstractmethod
     async def count_vectors(self, conn: AsyncConnection, workspace_id: int | None = None) -> int:
         """How many vectors are stored, in one workspace or in all (0 when the table does not exist)."""
+
+
+def exception_chain(exc: BaseException, limit: int = 12) -> list[BaseException]:
+    """`exc`, what it wraps (a SQLAlchemy error's `orig`) and what caused it, outermost first."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < limit:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return seen
 
 
 def check_k(k: int) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Float, Select, Table, bindparam, false, func, literal_column, not_, select, text, union_all
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import ColumnClause
 
 # Rows scored per query; rows of the table a word may be in and still count as rare; rows the all-words match
 # may be estimated at.
@@ -35,7 +36,7 @@ TEXT_POOL, TEXT_RARE_MAX, TEXT_ALL_MAX = 2_000, 5_000, 20_000
 STATS_TTL = 60.0  # seconds a reading of the statistics is used
 SCAN_SCOPE_MAX = 5_000  # scopes known to hold at most this many rows are scanned rather than index-searched
 # Weights {D, C, B, A}: the message itself is A, the context (the turn it answers) C at 0.3.
-_WEIGHTS = literal_column("'{0.1, 0.3, 0.4, 1.0}'::float4[]")
+_WEIGHTS: ColumnClause[Any] = literal_column("'{0.1, 0.3, 0.4, 1.0}'::float4[]")
 _TSV = literal_column("messages.content_tsv", TSVECTOR)
 
 _LEXEMES = text("SELECT coalesce(tsvector_to_array(to_tsvector('english', :words)), '{}')")
@@ -105,13 +106,15 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
     if not lexemes:
         return _nothing(query)
     stats = await stats_cache.get(conn)
+    if query.whereclause is None:  # every caller scopes the query to a workspace: an unscoped one is a bug
+        raise ValueError("text_search needs a query with a WHERE clause")
     scoped = select(messages.c.id.label("id"), _TSV.label("tsv")).where(query.whereclause)
     if scope_rows is not None and scope_rows <= SCAN_SCOPE_MAX:
         # A session's few rows are cheaper to check one by one than the GIN index, whose bitmap for common
         # words spans every workspace (12 ms at 1M messages, against ~1 ms for 1,000 rows). OFFSET 0 keeps the
         # planner from pushing the match into the scan and back onto the index.
-        scoped = scoped.offset(0).subquery("text_scope")
-        matching, tsv = select(scoped.c.id, scoped.c.tsv), scoped.c.tsv
+        scan = scoped.offset(0).subquery("text_scope")
+        matching, tsv = select(scan.c.id, scan.c.tsv), scan.c.tsv
     else:
         matching, tsv = scoped, _TSV
     matches = tsv.op("@@", is_comparison=True)

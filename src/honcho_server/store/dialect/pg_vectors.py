@@ -1,6 +1,6 @@
 """Message vectors on PostgreSQL (pgvector >= 0.6): bucket-partitioned table, HNSW per partition, exact when small.
 
-Design and measurements: bench/vector_lab/NOTES.md §2.2, §2.3 and §3.2.
+Design and measurements: docs/search.md, "Vector search design".
 
 pgvector before 0.8 has no iterative index scans: a filtered HNSW query looks at `ef_search` candidates only and
 then filters them, so it under-returns whenever the filter keeps a small share of the index. Hence:
@@ -240,6 +240,7 @@ async def nearest(conn: AsyncConnection, query: Any, k: int, scope: VectorScope)
     part = partition(scope.workspace_id)
     groups, params = _filters(scope)
     params.update(q=q.tolist(), k=k)
+    drive: str | None
     if scope.max_rows is not None and scope.max_rows <= EXACT_MAX:  # the sessions' counters say: small
         n, drive = scope.max_rows, "session"
     else:
@@ -249,7 +250,7 @@ async def nearest(conn: AsyncConnection, query: Any, k: int, scope: VectorScope)
         rows = await _hnsw(conn, part, groups, params, k)
     if len(rows) < min(k, n):
         # Small scope, no HNSW possible, or the filter keeps too small a share of the partition for
-        # post-filtering (NOTES.md §3.2 "Known limit"): exact, correct, costs ~1.6 µs per row in scope.
+        # post-filtering (docs/search.md, "Known limit"): exact, correct, costs ~1.6 µs per row in scope.
         rows = await _exact(conn, part, groups, drive, params)
     return [(int(pk), 1.0 - float(distance)) for pk, distance in rows]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -14,22 +16,56 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    event,
     func,
     literal,
     text,
     type_coerce,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from honcho_server.store.dialect import jsonsem, pg_text, pg_vectors
-from honcho_server.store.dialect.base import Dialect, VectorScope, check_k
+from honcho_server.store.dialect.base import Dialect, VectorScope, check_k, exception_chain
 
 # A statement-level trigger on `jobs` (migration 0003) notifies this channel; PostgreSQL delivers it at commit.
 JOBS_CHANNEL = "honcho_jobs"
+
+# A pooled connection idle for longer than this is pinged before use (see `configure_engine`).
+IDLE_PING_SECONDS = 2.0
+
+# SQLSTATEs that mean PostgreSQL cannot serve requests now (answered 503): what an operator would call it.
+_FAULT_STATES = {
+    "57P01": "PostgreSQL is shutting down (administrator command)",
+    "57P02": "PostgreSQL crashed and is restarting",
+    "25006": "the database is read-only (a standby, or a failover in progress)",
+    "53100": "disk full on the PostgreSQL server",
+    "53200": "PostgreSQL is out of memory",
+    "53300": "PostgreSQL has too many connections",
+    "53000": "PostgreSQL is out of resources",
+    "58030": "a disk I/O error on the PostgreSQL server",
+}
+# Errors after which a pooled connection is worth nothing: it is discarded (a failover needs a new connection).
+_DISCARD_STATES = ("57P01", "57P02", "25006")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _is_confused(exc: BaseException) -> bool:
+    """asyncpg's protocol state is broken ("cannot switch to state ...; another operation is in progress"): seen
+    on connections that were mid-statement when PostgreSQL shut down. The connection must not be used again."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc)
+
+
 class PostgresDialect(Dialect):
     name = "postgresql"
     # Reads run in autocommit: no BEGIN/COMMIT round trips, and never an idle-in-transaction connection.
@@ -47,10 +83,81 @@ class PostgresDialect(Dialect):
             "echo": settings.echo,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
-            # No pre-ping: it costs a round trip on every checkout. Recycling bounds connection age instead,
-            # and a connection that died is discarded by the pool when its error surfaces.
+            # No pre-ping on every checkout (a round trip on the hot path): connections idle for a while are
+            # pinged instead (configure_engine), and recycling bounds connection age.
             "pool_recycle": 1800,
+            # asyncpg waits 60 s by default for an unreachable host; a request should get its 503 sooner.
+            "connect_args": {"timeout": getattr(settings, "connect_timeout_seconds", 5.0)},
         }
+
+    def configure_engine(self, engine: AsyncEngine) -> None:
+        """Keep the pool honest across restarts and failovers, at no cost on the hot path.
+
+        A connection checked out after sitting idle for IDLE_PING_SECONDS is pinged first, and replaced when the
+        ping fails: after PostgreSQL restarted while the server was quiet, the first requests get fresh
+        connections instead of errors. Under load connections are reused within milliseconds and never pinged;
+        a restart then shows as a disconnect error on a live request (a 503), and SQLAlchemy discards every
+        connection older than that error. Errors that leave a connection useless although still open (an
+        administrator's shutdown, a read-only primary after a failover) are marked as disconnects too."""
+        sync = engine.sync_engine
+
+        @event.listens_for(sync, "checkin")
+        def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+            record.info["honcho_idle_since"] = time.monotonic()
+
+        @event.listens_for(sync, "checkout")
+        def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            since = record.info.get("honcho_idle_since")
+            if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+                return
+            try:
+                dbapi_conn.ping()
+            except Exception as exc:  # the pool discards every connection as old as this one and tries again
+                raise sa_exc.InvalidatePoolError(f"stale pooled connection: {exc}") from exc
+
+        @event.listens_for(sync, "handle_error")
+        def _discard_useless(context: Any) -> None:
+            chain = exception_chain(context.original_exception)
+            if any(_sqlstate(e) in _DISCARD_STATES or _is_confused(e) for e in chain):
+                context.is_disconnect = True
+
+    def is_driver_error(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError))
+
+    def fault_of(self, exc: BaseException) -> str | None:
+        import asyncpg
+
+        state = _sqlstate(exc)
+        if state == "57P03":  # cannot connect now: say which of its cases
+            message = str(exc).lower()
+            if "starting up" in message:
+                return "PostgreSQL is starting up"
+            if "shutting down" in message:
+                return "PostgreSQL is shutting down"
+            return "PostgreSQL is in recovery"
+        if state in _FAULT_STATES:
+            return _FAULT_STATES[state]
+        if (state and state.startswith("08")) or isinstance(exc, asyncpg.ConnectionDoesNotExistError):
+            return "the connection to PostgreSQL was lost"
+        if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+            return "the connection to PostgreSQL was lost"
+        if _is_confused(exc):
+            return "a connection to PostgreSQL was left unusable by a failure (it has been discarded)"
+        if isinstance(exc, ConnectionRefusedError):
+            return "PostgreSQL is unreachable (connection refused)"
+        if isinstance(exc, FileNotFoundError):  # a unix socket that is not there
+            return "PostgreSQL is unreachable (its socket is missing: is it running?)"
+        if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+            return "the connection to PostgreSQL was reset"
+        if isinstance(exc, socket.gaierror):
+            return "PostgreSQL's host name does not resolve"
+        if isinstance(exc, TimeoutError):
+            return "PostgreSQL did not answer in time"
+        if isinstance(exc, OSError):
+            return f"PostgreSQL is unreachable ({exc.strerror or exc})"
+        return None
 
     async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
         import asyncpg

@@ -40,6 +40,19 @@ _FTS_REINDEX = text(
     "FROM messages m WHERE m.id IN :pks").bindparams(bindparam("pks", expanding=True))
 
 
+# SQLite's primary result codes that mean the database cannot serve requests now (answered 503), with the words
+# SQLite itself uses when the driver gives no code.
+_FAULTS = (
+    (13, "database or disk is full", "disk full: SQLite could not write (database or disk is full)"),
+    (8, "readonly database", "the SQLite database is read-only (check the file's and directory's permissions)"),
+    (14, "unable to open database", "the SQLite database file cannot be opened"),
+    (10, "disk i/o error", "a disk I/O error on the SQLite database"),
+    (5, "database is locked", "the SQLite database is locked by another process (busy)"),
+    (6, "database table is locked", "the SQLite database is locked (busy)"),
+    (7, "out of memory", "SQLite is out of memory"),
+)
+
+
 class SqliteDialect(Dialect):
     name = "sqlite"
     read_options = {"honcho_read": True}
@@ -99,6 +112,17 @@ class SqliteDialect(Dialect):
     async def writer(self) -> AsyncIterator[None]:
         async with self._write_lock:
             yield
+
+    def is_driver_error(self, exc: BaseException) -> bool:
+        return type(exc).__name__ in ("OperationalError", "DatabaseError") and "sqlite" in type(exc).__module__
+
+    def fault_of(self, exc: BaseException) -> str | None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        message = str(exc).lower()
+        for primary, words, cause in _FAULTS:
+            if (isinstance(code, int) and code & 0xFF == primary) or words in message:
+                return cause
+        return None
 
     def insert(self, table: Table) -> Any:
         return sqlite_insert(table)

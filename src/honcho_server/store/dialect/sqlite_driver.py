@@ -5,7 +5,7 @@ picked at runtime: `sqlean.py` (bundled SQLite, wheels for Linux/macOS/Windows),
 (Linux x86_64 only), then the stdlib `sqlite3` when it can load extensions. The first one that really loads
 sqlite-vec wins; when none does, `vec_dbapi()` returns None and the caller keeps the stock aiosqlite driver.
 
-How it plugs in (see bench/vector_lab/NOTES.md §1.2): the aiosqlite dialect builds its DBAPI object from the
+How it plugs in (docs/search.md, "Vector search design"): the aiosqlite dialect builds its DBAPI object from the
 `aiosqlite` module (connect, exception classes) and a `sqlite3` module (constants). SQLAlchemy wraps a driver
 error into `sqlalchemy.exc.*` only if it is an instance of the DBAPI's exception classes, so the replacement
 must supply its own. `vec_dbapi()` therefore builds a stand-in for the `aiosqlite` module whose `connect()`
@@ -95,12 +95,15 @@ def vec_dbapi() -> Any | None:
         return aiosqlite.Connection(connector, iter_chunk_size)
 
     shim = types.ModuleType("aiosqlite_" + driver.__name__.split(".")[0])
-    shim.__version__ = aiosqlite.__version__  # type: ignore[attr-defined]
-    shim.Connection = aiosqlite.Connection  # type: ignore[attr-defined]  # the dialect looks for Connection.stop
-    shim.connect = connect  # type: ignore[attr-defined]
-    shim.paramstyle = driver.paramstyle  # type: ignore[attr-defined]
-    shim.sqlite_version = driver.sqlite_version  # type: ignore[attr-defined]
-    shim.sqlite_version_info = driver.sqlite_version_info  # type: ignore[attr-defined]
+    # A module made at run time: its attributes go into its namespace (what `shim.name = value` does).
+    vars(shim).update(
+        __version__=aiosqlite.__version__,
+        Connection=aiosqlite.Connection,  # the dialect looks for Connection.stop
+        connect=connect,
+        paramstyle=driver.paramstyle,
+        sqlite_version=driver.sqlite_version,
+        sqlite_version_info=driver.sqlite_version_info,
+    )
     for err in _ERRORS:
         setattr(shim, err, getattr(driver, err))
     return AsyncAdapt_aiosqlite_dbapi(shim, driver)

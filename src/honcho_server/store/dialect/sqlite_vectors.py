@@ -1,6 +1,6 @@
 """Message vectors on SQLite: one sqlite-vec `vec0` table, partitioned by workspace, searched exactly.
 
-Design and measurements: bench/vector_lab/NOTES.md §1.3, §1.4 and §3.1.
+Design and measurements: docs/search.md, "Vector search design".
 
 * `workspace_id` is the vec0 PARTITION KEY: a query with `workspace_id = ?` reads only that workspace's chunks.
   Never query it with `IN (...)`: vec0 then runs one KNN per value and returns k unsorted rows for each.
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, text
+from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect.base import VECTOR_TABLE, VectorScope, check_k, epoch_us, unit_rows, unit_vector
@@ -111,7 +111,7 @@ async def nearest(conn: AsyncConnection, query: Any, k: int, scope: VectorScope)
     q = unit_vector(query)
     params: dict[str, Any] = {"q": q.astype("<f4", copy=False).tobytes(), "k": k,
                               "workspace_id": scope.workspace_id}
-    binds = []
+    binds: list[BindParameter[Any]] = []
     where = ""
     # Plain comparisons only (see the module docstring): vec0 checks them inside the scan.
     if scope.session_ids is not None:

@@ -27,7 +27,10 @@ def _run(connection: Connection) -> None:
 async def _main() -> None:
     from honcho_server.config import DatabaseSettings
 
-    database = Database(config.get_main_option("sqlalchemy.url"), DatabaseSettings(pool_size=1))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:  # set by store/migrate.py's alembic_config(); alembic's own CLI is not how migrations run
+        raise RuntimeError("no sqlalchemy.url in the Alembic config: run migrations with `honcho-server migrate`")
+    database = Database(url, DatabaseSettings(pool_size=1))
     async with database.engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

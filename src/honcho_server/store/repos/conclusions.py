@@ -85,7 +85,7 @@ class Twin:
     message_ids: list[str] | None
 
 
-def _collection(observer_pk: int, observed_pk: int, level: str, session_pk: int | None) -> list[ColumnElement]:
+def _collection(observer_pk: int, observed_pk: int, level: str, session_pk: int | None) -> list[ColumnElement[bool]]:
     """One observer's conclusions about one peer at one level; explicit ones only within their session."""
     where = [t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, t.c.level == level, CURRENT]
     if level == "explicit":
@@ -164,7 +164,7 @@ def _mentions(filters: Any, key: str) -> bool:
     return False
 
 
-def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | None) -> ColumnElement | None:
+def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | None) -> ColumnElement[bool] | None:
     """A client filter (spec 4.1) as one condition on conclusion rows (None when it sets none); FilterError."""
     return compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
 
@@ -195,11 +195,11 @@ class Collection:
     observed_pk: int
     session_pks: tuple[int, ...] | None = None
 
-    def owners(self) -> list[ColumnElement]:
+    def owners(self) -> list[ColumnElement[bool]]:
         """Whose conclusions these are (before the allowlist)."""
         return [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk]
 
-    def where(self) -> list[ColumnElement]:
+    def where(self) -> list[ColumnElement[bool]]:
         where = [*self.owners(), CURRENT]
         if self.session_pks is not None:
             if not self.session_pks:
@@ -209,7 +209,7 @@ class Collection:
 
 
 async def recent(conn: AsyncConnection, scope: Collection, limit: int,
-                 extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+                 extra: Sequence[ColumnElement[bool]] = ()) -> list[Conclusion]:
     """Newest first (by when they were learned)."""
     if limit <= 0:
         return []
@@ -219,7 +219,7 @@ async def recent(conn: AsyncConnection, scope: Collection, limit: int,
 
 
 async def containing_any(conn: AsyncConnection, dialect: Dialect, scope: Collection, words: Sequence[str],
-                         limit: int, extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+                         limit: int, extra: Sequence[ColumnElement[bool]] = ()) -> list[Conclusion]:
     """Conclusions containing any of `words` (case-insensitive), newest first: recall by words when there is
     no query vector."""
     by_words = condition(dialect, scope.workspace_name, {"OR": [{"content": {"icontains": w}} for w in words]})
@@ -236,7 +236,7 @@ async def most_derived(conn: AsyncConnection, scope: Collection, limit: int) -> 
 
 
 async def nearest(conn: AsyncConnection, scope: Collection, query_vector: np.ndarray, limit: int,
-                  max_distance: float | None = None, extra: Sequence[ColumnElement] = ()) -> list[Conclusion]:
+                  max_distance: float | None = None, extra: Sequence[ColumnElement[bool]] = ()) -> list[Conclusion]:
     """The `limit` conclusions closest to `query_vector` (unit length) by cosine, within `max_distance`.
 
     Exact: a collection is one observer's view of one peer (hundreds to a few thousand rows), so reading its

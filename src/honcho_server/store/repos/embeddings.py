@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,7 +46,7 @@ async def record_space(conn: AsyncConnection, dialect: Dialect, value: Embedding
                                                     updated_at=now))
 
 
-def _source(row: object) -> SourceMessage:
+def _source(row: Any) -> SourceMessage:
     return SourceMessage(pk=row.id, session_pk=row.session_id, seq=row.seq, peer_name=row.peer_name or "",
                          content=row.content)
 

@@ -25,7 +25,7 @@ class WorkspaceCollection(Collection):
     about a peer is stored in it), for questions about the whole workspace. Same allowlist rule as Collection.
     `observer_pk` / `observed_pk` are unused (0)."""
 
-    def owners(self) -> list[ColumnElement]:
+    def owners(self) -> list[ColumnElement[bool]]:
         return [c.c.workspace_id == self.workspace_pk, c.c.observer_id == c.c.observed_id]
 
 

@@ -209,7 +209,7 @@ class ScopeCollection(Collection):
 
     scope_pk: int = 0
 
-    def where(self) -> list[ColumnElement]:
+    def where(self) -> list[ColumnElement[bool]]:
         current = select(ss.c.session_id).where(ss.c.scope_id == self.scope_pk, ss.c.left_at.is_(None))
         return [*Collection.where(self), or_(c.c.level != "explicit", c.c.session_id.in_(current))]
 

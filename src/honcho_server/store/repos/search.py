@@ -92,7 +92,7 @@ async def load(conn: AsyncConnection, workspace_name: str, where: Any, pks: list
 
 
 async def at_positions(conn: AsyncConnection, workspace_name: str, where: Any,
-                       positions: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
+                       positions: list[tuple[int | None, int]]) -> dict[tuple[int | None, int], Message]:
     """Messages at (session pk, seq) positions that meet `where`."""
     if not positions:
         return {}

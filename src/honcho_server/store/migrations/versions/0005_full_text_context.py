@@ -3,7 +3,7 @@
 Each message is indexed as two weighted parts: "<sender>: <text>" (weight 1) and "<previous sender>: <last 25
 words of the previous message in the session>" (weight 0.3), so a reply is found by the question it answers
 ("What did you think of the show?" -> "I loved it"). Measured on LoCoMo: recall@10 0.670 -> 0.717 with the
-default search (bench/retrieval_lab/RESULTS.md).
+default search (docs/search.md, "Findings of the retrieval lab").
 
 SQLite: a regular FTS5 table with two columns, filled by an insert trigger (the context uses the
 `honcho_tail_words` function every connection registers). PostgreSQL: `content_tsv` becomes a plain column

@@ -1,0 +1,6 @@
+"""The fault tests import their shared helpers (live.py) by name."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
