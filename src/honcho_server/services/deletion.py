@@ -17,15 +17,19 @@ BATCH = 5000
 log = logging.getLogger("honcho_server.deletion")
 
 
-async def purge_session(deps: Deps, session_pk: int, *, job_id: int | None = None, cascade_to_memory: bool = True
-                        ) -> Receipt:
+async def purge_session(deps: Deps, session_pk: int, *, uid: str | None = None, workspace_pk: int | None = None,
+                        job_id: int | None = None, cascade_to_memory: bool = True) -> Receipt:
     """Delete a session and everything under it (messages, summaries, memberships, jobs, its conclusions).
 
     With `cascade_to_memory` (services/cascade.py) conclusions elsewhere that rested on the session are removed
     or re-pointed first, in one transaction; then its messages go in batches; then a last cascade pass (for
     anything derived from the session meanwhile) and the session row, in one transaction. The receipt is returned
     and, with `job_id`, kept in that job's payload (`receipt`) as each step commits, so a purge that runs twice
-    (a retried job) ends with the whole receipt: steps already done find nothing left to do."""
+    (a retried job) ends with the whole receipt: steps already done find nothing left to do.
+
+    Each step first checks that row `session_pk` is still that session (`uid`, `workspace_pk`; see
+    purge.session_is): once it is gone, a later step, a retry or another purge of it does nothing, even where the
+    database has given its id to a new session since."""
     receipt = Receipt()
     if job_id is not None:
         async with deps.db.read() as conn:
@@ -34,9 +38,13 @@ async def purge_session(deps: Deps, session_pk: int, *, job_id: int | None = Non
             receipt = Receipt.from_dict(previous)
     if cascade_to_memory:
         async with deps.db.write() as conn:
+            if not await purge.session_is(conn, session_pk, uid, workspace_pk):
+                return receipt
             await _settle(conn, deps, session_pk, job_id, receipt)
     while True:
         async with deps.db.write() as conn:
+            if not await purge.session_is(conn, session_pk, uid, workspace_pk):
+                return receipt
             removed = await purge.delete_session_messages(conn, session_pk, BATCH)
             receipt.messages_purged += removed
             if removed:
@@ -66,11 +74,15 @@ async def _settle(conn: AsyncConnection, deps: Deps, session_pk: int, job_id: in
             await cascade_repo.record_receipt(conn, job_id, receipt.as_dict())
 
 
-async def purge_workspace(deps: Deps, workspace_pk: int) -> None:
-    """Delete a workspace and everything in it (no cascade: nothing outside it can rest on it)."""
+async def purge_workspace(deps: Deps, workspace_pk: int, uid: str | None = None) -> None:
+    """Delete a workspace and everything in it (no cascade: nothing outside it can rest on it); nothing when row
+    `workspace_pk` is no longer that workspace (`uid`; see purge.session_is)."""
     async with deps.db.read() as conn:
-        session_pks = await purge.session_pks(conn, workspace_pk)
-    for pk in session_pks:
-        await purge_session(deps, pk, cascade_to_memory=False)
+        if not await purge.workspace_is(conn, workspace_pk, uid):
+            return
+        sessions = await purge.session_keys(conn, workspace_pk)
+    for pk, session_uid in sessions:
+        await purge_session(deps, pk, uid=session_uid, workspace_pk=workspace_pk, cascade_to_memory=False)
     async with deps.db.write() as conn:
-        await purge.delete_workspace(conn, workspace_pk)
+        if await purge.workspace_is(conn, workspace_pk, uid):
+            await purge.delete_workspace(conn, workspace_pk)

@@ -141,7 +141,8 @@ async def delete(deps: Deps, workspace_name: str, name: str) -> None:
         await jobs.enqueue(conn, deps.db.dialect, [jobs.NewJob(
             kind="delete_session", work_unit_key=f"delete_session:{session.pk}",
             dedupe_key=f"delete_session:{session.pk}",
-            payload={"session_pk": session.pk, "workspace_pk": session.workspace_pk})], deps.now())
+            payload={"session_pk": session.pk, "workspace_pk": session.workspace_pk, "uid": session.uid})],
+            deps.now())
 
 
 async def clone(deps: Deps, workspace_name: str, name: str, message_uid: str | None) -> Session:

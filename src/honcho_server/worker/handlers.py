@@ -14,11 +14,12 @@ Handler = Callable[[Deps, ClaimedJob], Awaitable[None]]
 
 
 async def delete_session(deps: Deps, job: ClaimedJob) -> None:
-    await deletion.purge_session(deps, job.payload["session_pk"], job_id=job.id)
+    await deletion.purge_session(deps, job.payload["session_pk"], uid=job.payload.get("uid"),
+                                 workspace_pk=job.payload.get("workspace_pk"), job_id=job.id)
 
 
 async def delete_workspace(deps: Deps, job: ClaimedJob) -> None:
-    await deletion.purge_workspace(deps, job.payload["workspace_pk"])
+    await deletion.purge_workspace(deps, job.payload["workspace_pk"], job.payload.get("uid"))
 
 
 async def summarize_session(deps: Deps, job: ClaimedJob) -> None:
