@@ -30,7 +30,7 @@ from honcho_server.store.repos import messages as message_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos import workspaces as workspace_repo
-from honcho_server.store.tables import messages
+from honcho_server.store.tables import messages, sessions
 from support import fresh_database_url, make_settings
 
 DIM = 256
@@ -455,7 +455,9 @@ async def test_deletes_remove_vectors(deps: Deps, vector_table: Database) -> Non
     # A session purged (its messages deleted in batches, then the session).
     session = world.session_pks[1]
     left = int((world.sessions[1:] != session).sum())
-    await purge_session(deps, session)
+    async with db.read() as conn:  # a purge names the session by id and uid (an id alone may be reused)
+        uid = (await conn.execute(select(sessions.c.uid).where(sessions.c.id == session))).scalar_one()
+    await purge_session(deps, session, uid=uid)
     async with db.read() as conn:
         assert await dialect.count_vectors(conn, world.workspace_pk) == left
         assert await dialect.message_vectors(conn, world.workspace_pk, world.ids[world.sessions == session]) == {}
