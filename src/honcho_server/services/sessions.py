@@ -140,7 +140,9 @@ async def delete(deps: Deps, workspace_name: str, name: str) -> None:
         await repo.update_fields(conn, session.pk, is_active=False)
         await jobs.enqueue(conn, deps.db.dialect, [jobs.NewJob(
             kind="delete_session", work_unit_key=f"delete_session:{session.pk}",
-            dedupe_key=f"delete_session:{session.pk}",
+            # By uid: an open purge job of an earlier session with this id (SQLite reuses ids, see
+            # purge.session_is) must not absorb this one, or neither job would purge this session.
+            dedupe_key=f"delete_session:{session.uid}",
             payload={"session_pk": session.pk, "workspace_pk": session.workspace_pk, "uid": session.uid})],
             deps.now())
 

@@ -87,5 +87,5 @@ async def delete(deps: Deps, name: str) -> None:
                            "Delete all sessions first.")
         await jobs.enqueue(conn, deps.db.dialect, [jobs.NewJob(
             kind="delete_workspace", work_unit_key=f"delete_workspace:{ws.pk}",
-            dedupe_key=f"delete_workspace:{ws.pk}", payload={"workspace_pk": ws.pk, "uid": ws.uid})],
+            dedupe_key=f"delete_workspace:{ws.uid}", payload={"workspace_pk": ws.pk, "uid": ws.uid})],
             deps.now())
