@@ -244,6 +244,18 @@ class Load:
         with self._lock:
             return [a for a in self.answers if a.sent >= start and (end is None or a.done <= end)]
 
+    def wait_for_writes_after(self, moment: float) -> float:
+        """Until a write made after `moment` is stored (201), then ten more writes have been answered; returns
+        when that first stored write was sent."""
+
+        def written_again() -> bool:
+            return any(a.what == "write" and a.status == 201 for a in self.since(moment))
+
+        wait_until(written_again, "a write after space was freed")
+        back = min(a.sent for a in self.since(moment) if a.what == "write" and a.status == 201)
+        wait_until(lambda: len([a for a in self.since(back) if a.what == "write"]) >= 10, "writes after it")
+        return back
+
     def _client(self, session: str) -> None:
         url = f"/v3/workspaces/{self.workspace}/sessions/{session}/messages"
         # One connection per client (max_connections=1): a reset shows up as an error, never as a silent redial.

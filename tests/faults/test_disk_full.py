@@ -43,12 +43,7 @@ def test_sqlite_disk_full_under_load(tmp_path: Path) -> None:
             (disk / "probe").unlink(missing_ok=True)
             freed = time.monotonic()
 
-            def written_again() -> bool:
-                return any(a.what == "write" and a.status == 201 for a in load.since(freed))
-
-            wait_until(written_again, "a write after space was freed")
-            back = min(a.sent for a in load.since(freed) if a.what == "write" and a.status == 201)
-            wait_until(lambda: len([a for a in load.since(back) if a.what == "write"]) >= 10, "writes after it")
+            back = load.wait_for_writes_after(freed)
             load.stop()
 
             everything = load.answers

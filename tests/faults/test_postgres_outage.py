@@ -144,12 +144,7 @@ def test_postgres_disk_full_under_load(running: Running) -> None:
     if not pg.running():  # PostgreSQL stops when it cannot write its WAL: an operator starts it again
         pg.start()
 
-    def written_again() -> bool:
-        return any(a.what == "write" and a.status == 201 for a in load.since(freed))
-
-    wait_until(written_again, "a write after space was freed")
-    back = min(a.sent for a in load.since(freed) if a.what == "write" and a.status == 201)
-    wait_until(lambda: len([a for a in load.since(back) if a.what == "write"]) >= 10, "writes after it")
+    back = load.wait_for_writes_after(freed)
     load.stop()
 
     _no_resets_no_500s(load.answers)
