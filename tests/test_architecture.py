@@ -115,11 +115,7 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 # Cycles still to remove, each with its reason; a cycle that is gone must leave this list too.
-KNOWN_CYCLES: list[list[str]] = [
-    # `llm check` loads settings through cli.main._settings (imported inside the command); moving _settings and
-    # _refuse_forgotten_data out of main.py (e.g. into cli/settings_check.py) removes it.
-    ["honcho_server.cli.llm_check", "honcho_server.cli.main"],
-]
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def test_no_import_cycles() -> None:

@@ -72,14 +72,14 @@ def check(
     """Probe each LLM endpoint once: reachable, key accepted, tools, forced tool choice, JSON schema, streaming;
     per task, the output mode it will use. Results are stored for every server process. Exit 1 when a task cannot
     work."""
-    from honcho_server.cli.main import _settings
+    from honcho_server.cli.options import command_settings
 
     tasks = list(dict.fromkeys(task or LLM_TASKS))
     unknown = [t for t in tasks if t not in LLM_TASKS]
     if unknown:
         typer.echo(f"Unknown task {', '.join(unknown)}; the tasks are {', '.join(LLM_TASKS)}.", err=True)
         raise typer.Exit(2)
-    settings = _settings(db)
+    settings = command_settings(db)
     outcome = asyncio.run(run_check(settings, tasks))
     if as_json:
         typer.echo(json.dumps({"ok": outcome.ok, "saved": outcome.saved, "saved_detail": outcome.saved_detail,

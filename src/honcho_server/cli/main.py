@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from honcho_server import __version__, logs
-from honcho_server.cli import banner, settings_check
-from honcho_server.cli.failures import Context, OneLineFailures, shown_database
+from honcho_server.cli import banner
+from honcho_server.cli.failures import OneLineFailures, shown_database
 from honcho_server.cli.llm_check import llm_app
-from honcho_server.config import LEGACY_DATA_DIR, Settings
+from honcho_server.cli.options import command_settings as _settings
+from honcho_server.config import Settings
 from honcho_server.hosts import is_loopback
 from honcho_server.store.engine import is_embedded
 
@@ -41,30 +42,6 @@ def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure")] = False,
 ) -> None:
     """honcho-server: a memory server for LLM applications (Honcho v3 API)."""
-
-
-def _settings(db: str | None, **server: Any) -> Settings:
-    """Settings with the command line's values on top; a mistake in any source stops here in one line."""
-    options: dict[tuple[str, ...], tuple[str, Any]] = {("db", "url"): ("--db", db or None)}
-    options.update({("server", key): (f"--{key}", value) for key, value in server.items()})
-    settings = settings_check.load(options)
-    Context.note(settings)
-    _refuse_forgotten_data(settings)
-    return settings
-
-
-def _refuse_forgotten_data(settings: Settings) -> None:
-    """The embedded database used to default to ./honcho-data/ (wherever the server started); starting afresh in
-    the new default while an old one sits here would look like lost data."""
-    legacy = LEGACY_DATA_DIR / "honcho.db"
-    if "url" in settings.db.model_fields_set or not legacy.is_file():
-        return
-    current = banner.database_line(settings.db.url).removeprefix("SQLite ")
-    if not os.path.exists(current):
-        typer.echo(f"Found {legacy.resolve()} (the default database of earlier versions) while the default is now "
-                   f"{current}: move it there (mkdir -p {os.path.dirname(current)} && mv {LEGACY_DATA_DIR}/* "
-                   f"{os.path.dirname(current)}/) or pass --db sqlite:///{legacy}.", err=True)
-        raise typer.Exit(code=2)
 
 
 def _migrate(settings: Settings) -> str:
