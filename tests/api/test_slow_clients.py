@@ -7,69 +7,37 @@ is 1 s and every wait allows several seconds more."""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+
+from server_process import ServerProcess
 
 DEADLINE = 1.0  # header and body deadlines, keep-alive
 MAX_CONNECTIONS = 250
 SLACK = 8.0  # what any wait below allows beyond its deadline
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     workdir = tmp_path_factory.mktemp("slow-clients")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_")}
-    env.update({
-        "HONCHO_CONFIG_FILE": str(workdir / "no-config.toml"),
-        "HONCHO_EMBEDDING__PROVIDER": "hash",
-        "HONCHO_SERVER__HEADER_TIMEOUT_SECONDS": str(DEADLINE),
-        "HONCHO_SERVER__BODY_TIMEOUT_SECONDS": str(DEADLINE),
-        "HONCHO_SERVER__BODY_MIN_RATE": "1000",
-        "HONCHO_SERVER__KEEP_ALIVE_SECONDS": str(DEADLINE),
-        "HONCHO_SERVER__MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-    })
-    script = Path(sys.executable).with_name("honcho-server")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "honcho_server.cli.main"]
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*command, "serve", "--port", str(port), "--db", f"sqlite:///{workdir / 'h.db'}",
-                             "--no-worker"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    srv = ServerProcess(name="slow-clients", db_url=f"sqlite:///{workdir / 'h.db'}", workdir=workdir, migrate=False,
+                        extra_args=["--no-worker"], extra_env={
+                            "HONCHO_EMBEDDING__PROVIDER": "hash",
+                            "HONCHO_SERVER__HEADER_TIMEOUT_SECONDS": str(DEADLINE),
+                            "HONCHO_SERVER__BODY_TIMEOUT_SECONDS": str(DEADLINE),
+                            "HONCHO_SERVER__BODY_MIN_RATE": "1000",
+                            "HONCHO_SERVER__KEEP_ALIVE_SECONDS": str(DEADLINE),
+                            "HONCHO_SERVER__MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+                        }).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (workdir / "server.log").read_text(errors="replace")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "server not ready"
-            time.sleep(0.1)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", srv.port
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+        srv.stop()
 
 
 def _connect(address: tuple[str, int]) -> socket.socket:

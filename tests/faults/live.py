@@ -7,10 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,14 +21,9 @@ from typing import Any
 import httpx
 
 import pg_support
+from server_process import ServerProcess
 
 BOUND = 30.0  # the longest any single wait below may take (a failure, not a slow pass, when exceeded)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = BOUND, every: float = 0.1) -> None:
@@ -44,53 +36,17 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = BOUND,
 # ---- the server --------------------------------------------------------------------------------------------------
 
 
-# The app as `honcho-server serve` runs it (API and worker in one process, uvicorn with the same protocol and
-# limits), without the command line around it: the database is migrated by the test.
-_SERVE = """
-import sys, uvicorn
-from honcho_server.api.app import create_app
-from honcho_server.api.deadlines import HTTP_PROTOCOL
-from honcho_server.config import load_settings
-settings = load_settings()
-uvicorn.run(create_app(settings, run_worker=True), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            http=HTTP_PROTOCOL, timeout_keep_alive=settings.server.keep_alive_seconds,
-            limit_concurrency=settings.server.max_connections)
-"""
-
-
 @contextlib.contextmanager
 def serve(db_url: str, workdir: Path, **env_extra: str) -> Iterator[str]:
-    """The server (API and worker) on a migrated database, on a free port; yields its base URL once /health
-    answers."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_")}
-    env.update({"HONCHO_CONFIG_FILE": str(workdir / "no-config.toml"), "HONCHO_EMBEDDING__PROVIDER": "hash",
-                "HONCHO_DB__URL": db_url, **env_extra})
-    log_path = workdir / f"server-{port}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], cwd=workdir, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, log_path.read_text(errors="replace")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{base}/health", timeout=2).status_code == 200
-        return False
-
+    """`honcho-server serve` (API and worker) on a migrated database, on a free port; yields its base URL once
+    /health answers."""
+    srv = ServerProcess(name="faults", db_url=db_url, workdir=workdir, migrate=False,
+                        extra_env={"HONCHO_EMBEDDING__PROVIDER": "hash", **env_extra}).start()
     try:
-        wait_until(up, "the server to answer /health", timeout=60)
-        yield base
-        assert proc.poll() is None, "the server died: " + log_path.read_text(errors="replace")[-3000:]
+        yield srv.base_url
+        assert srv.alive(), "the server died: " + srv.read_log()[-3000:]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+        srv.stop()
 
 
 # ---- a PostgreSQL of the test's own --------------------------------------------------------------------------------
