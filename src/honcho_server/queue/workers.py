@@ -1,9 +1,8 @@
 """Worker heartbeats: each running worker process records that it is alive and which job kinds it runs (read by
-/ready), and how late the work those workers run is."""
+/ready)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +10,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect import Dialect
-from honcho_server.store.tables import jobs
 from honcho_server.store.tables import worker_beats as t
 
 # How often a worker records its beat; /ready's threshold (ready.worker_beat_max_age_seconds) must be well above.
@@ -57,13 +55,3 @@ async def live_kinds(conn: AsyncConnection, since: datetime) -> set[str]:
     """The job kinds run by the workers that beat at or after `since`."""
     rows = (await conn.execute(select(t.c.kinds).where(t.c.beat_at >= since))).scalars()
     return {kind for kinds in rows for kind in (kinds or [])}
-
-
-async def oldest_due(conn: AsyncConnection, kinds: Sequence[str], now: datetime) -> datetime | None:
-    """When the longest-waiting pending job of these kinds came due (None when none is due): the queue's lag is
-    `now` minus this."""
-    if not kinds:
-        return None
-    query = select(func.min(jobs.c.run_after)).where(
-        jobs.c.status == "pending", jobs.c.kind.in_(sorted(kinds)), jobs.c.run_after <= now)
-    return (await conn.execute(query)).scalar()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from honcho_server.errors import DatabaseUnavailable
-from honcho_server.queue import workers
+from honcho_server.queue import levels, workers
 from honcho_server.services.deps import Deps
 from honcho_server.store.migrate import current_and_head
 
@@ -100,7 +100,9 @@ async def _queue(deps: Deps) -> Check:
     now = deps.now()
     async with deps.db.read() as conn:
         kinds = await workers.live_kinds(conn, now - timedelta(seconds=settings.worker_beat_max_age_seconds))
-        oldest = await workers.oldest_due(conn, sorted(kinds), now)
+        found = await levels.read(conn, deps.db.dialect, now)  # the lag /metrics reports, per kind
+    oldest = min((level.oldest_due_at for kind, level in found.kinds.items()
+                  if kind in kinds and level.oldest_due_at is not None), default=None)
     if not kinds:
         return Check(True, "ok (not measured: no live worker)")
     if oldest is None:
