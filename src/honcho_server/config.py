@@ -43,6 +43,8 @@ def _blank_to_none(value: str | None) -> str | None:
 
 # Optional text where an empty value (e.g. `HONCHO_LLM__BASE_URL=`) means "not set".
 OptionalText = Annotated[str | None, AfterValidator(_blank_to_none)]
+# Who may read a page of the server that is not the API (/docs, /metrics): anyone, a key, or nobody (404).
+Access = Literal["public", "token", "off"]
 LLMProvider = Literal["none", "openai", "anthropic", "gemini", "openai-compatible"]
 
 LEGACY_ENV = {"DB_CONNECTION_URI": ("db", "url"), "AUTH_USE_AUTH": ("auth", "enabled"),
@@ -401,7 +403,7 @@ class ServerSettings(BaseModel):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost", "http://127.0.0.1:8000"],
         description="allowed browser origins: a JSON list or comma-separated")
-    metrics: Literal["public", "token", "off"] | None = Field(
+    metrics: Access | None = Field(
         default=None,
         description="who may read /metrics: public, token (an admin key, when auth is on) or off (404); unset: "
         "public when metrics_enabled, else off")
@@ -412,7 +414,7 @@ class ServerSettings(BaseModel):
         default="text", description="the server's and uvicorn's log lines: text, or json (one object per line)")
     access_log: bool = Field(
         default=False, description="log one line per request: method, path, status, duration in ms, client")
-    docs: Literal["public", "token", "off"] | None = Field(
+    docs: Access | None = Field(
         default=None,
         description="who may read /openapi.json, /docs and /redoc: public, token (any valid API key, when auth is "
         "on) or off (404); unset: public when `host` is a loopback address, token otherwise")

@@ -9,7 +9,6 @@ API, not anyone's data; the pages and the document need the key, the viewers' sc
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -17,15 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from honcho_server.api.policy import Policy, authorize
-from honcho_server.config import Settings
+from honcho_server.config import Access, Settings
 from honcho_server.hosts import is_loopback
 
 ASSETS_URL = "/docs-assets"
 OPENAPI_URL = "/openapi.json"
 # Any valid key: authenticated, no resource named in the path, no claims to compare.
 ANY_KEY = Policy(workspace=None, self_check=True)
-
-Access = Literal["public", "token", "off"]
 
 
 def access(settings: Settings) -> Access:

@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from honcho_server.api.deps import DepsDep
 from honcho_server.api.multiprocess_metrics import process_registry
 from honcho_server.api.policy import PolicyRoute, policy
-from honcho_server.config import Settings
+from honcho_server.config import Access, Settings
 from honcho_server.queue.levels import QueueLevels
 from honcho_server.services import queue_levels
 from honcho_server.store.pool_stats import PoolStats, pool_stats
@@ -33,7 +32,6 @@ from honcho_server.worker import handlers
 router = APIRouter(route_class=PolicyRoute)
 log = logging.getLogger("honcho_server.api")
 
-Access = Literal["public", "token", "off"]
 QUEUE_READ_TIMEOUT_SECONDS = 3.0  # well inside Prometheus's default 10 s scrape timeout
 KNOWN_KINDS = sorted({*handlers.REGISTRY, *handlers.REASONING})  # reported as 0 when none are queued
 
