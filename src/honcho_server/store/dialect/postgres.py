@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from honcho_server.store.dialect import jsonsem, pg_text, pg_vectors
-from honcho_server.store.dialect.base import Dialect, VectorScope, check_k, exception_chain
+from honcho_server.store.dialect.base import Dialect, DriverMissing, VectorScope, check_k, exception_chain
 
 # A statement-level trigger on `jobs` (migration 0003) notifies this channel; PostgreSQL delivers it at commit.
 JOBS_CHANNEL = "honcho_jobs"
@@ -72,6 +73,9 @@ class PostgresDialect(Dialect):
     read_options = {"isolation_level": "AUTOCOMMIT"}
 
     def async_url(self, url: URL) -> URL:
+        if importlib.util.find_spec("asyncpg") is None:  # an extra: the default install serves SQLite only
+            raise DriverMissing("PostgreSQL needs the asyncpg driver, which is not installed: "
+                                "pip install 'honcho-server[postgres]'")
         query = dict(url.query)
         # libpq spells TLS `sslmode`; asyncpg calls it `ssl`.
         if "sslmode" in query:
