@@ -18,6 +18,7 @@ from honcho_server.services.deps import Deps
 from honcho_server.worker import handlers, job_metrics
 from honcho_server.worker.beats import Beats
 from honcho_server.worker.foreground import ApiActivity, FairShare
+from honcho_server.worker.notifications import JobNotifications
 from honcho_server.worker.pruning import Pruner
 
 log = logging.getLogger("honcho_server.worker")
@@ -41,6 +42,7 @@ class Worker:
         self.fair = FairShare(foreground, settings.background_share) if foreground is not None else None
         self.pruner = Pruner(deps)
         self._waited = 0.0  # seconds the last round's longest-waiting job had been due
+        self.notifications: JobNotifications | None = None  # while running
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # set when jobs may be waiting: no need to sleep out the poll interval
         self._task: asyncio.Task[None] | None = None
@@ -65,11 +67,11 @@ class Worker:
 
     async def run(self) -> None:
         """Run jobs until `request_stop`: woken by this process's writes and by the database's notifications
-        (PostgreSQL LISTEN/NOTIFY), with polling as the fallback for everything else (retries coming due,
-        other processes on SQLite)."""
+        (PostgreSQL LISTEN/NOTIFY, kept open by notifications.py), with polling as the fallback for everything else
+        (retries coming due, other processes on SQLite)."""
         db = self.deps.db
         db.job_listeners.append(self.wake)
-        close_listener = await self._listen()
+        notifications = self.notifications = JobNotifications(db, self.wake).start()
         beats = Beats(self.deps, self.id, self.registry).start()  # read by /ready
         try:
             while not self._stopping.is_set():
@@ -92,8 +94,7 @@ class Worker:
         finally:
             await beats.stop()
             db.job_listeners.remove(self.wake)
-            if close_listener:
-                await close_listener()
+            await notifications.stop()
 
     async def _rest(self) -> None:
         """Give this process's API its share of the time after a round that overlapped requests."""
@@ -101,13 +102,6 @@ class Worker:
         if seconds > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    async def _listen(self) -> Callable[[], Awaitable[None]] | None:
-        try:
-            return await self.deps.db.dialect.listen_jobs(self.deps.db.url, self.wake)
-        except Exception:  # notifications are an optimisation; polling still works
-            log.warning("could not listen for job notifications; polling only", exc_info=True)
-            return None
 
     async def run_once(self) -> int:
         """Claim and run one round of jobs; returns how many ran."""

@@ -132,9 +132,10 @@ class Dialect(ABC):
         """The availability fault one exception of a chain names, if any (see `fault`)."""
         return None
 
-    async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
-        """Call `wake` whenever another process queues jobs; returns an async closer, or None when this
-        database cannot notify (workers then rely on polling)."""
+    async def listen_jobs(self, url: URL, wake: Callable[[], None],
+                          lost: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+        """Call `wake` whenever another process queues jobs, and `lost` once if the listening connection drops;
+        returns an async closer, or None when this database cannot notify (workers then rely on polling)."""
         return None
 
     @abstractmethod

@@ -163,12 +163,18 @@ class PostgresDialect(Dialect):
             return f"PostgreSQL is unreachable ({exc.strerror or exc})"
         return None
 
-    async def listen_jobs(self, url: URL, wake: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+    async def listen_jobs(self, url: URL, wake: Callable[[], None],
+                          lost: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
         import asyncpg
 
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        listener = await asyncpg.connect(dsn)
-        await listener.add_listener(JOBS_CHANNEL, lambda *_: wake())
+        listener = await asyncpg.connect(dsn, timeout=10)
+        try:
+            listener.add_termination_listener(lambda *_: lost())
+            await listener.add_listener(JOBS_CHANNEL, lambda *_: wake())
+        except BaseException:
+            listener.terminate()
+            raise
         return listener.close
 
     def insert(self, table: Table) -> Any:
