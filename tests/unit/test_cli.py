@@ -75,8 +75,9 @@ def test_serve_and_worker_refuse_an_unmigrated_database(tmp_path: Path) -> None:
         assert "honcho-server migrate" in result.output
 
 
-def test_worker_once_purges_a_deleted_session(tmp_path: Path) -> None:
-    """The standalone worker drains the queue: a deleted session is gone with everything in it."""
+def test_worker_once_purges_a_deleted_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standalone worker drains the queue: a deleted session is gone with everything in it, and the done jobs
+    past their retention (none kept here) are pruned."""
     import asyncio
 
     from sqlalchemy import func, select
@@ -100,20 +101,24 @@ def test_worker_once_purges_a_deleted_session(tmp_path: Path) -> None:
             await deps.db.dispose()
 
     async def setup(deps: Deps) -> None:
-        await messages.create(deps, "w", "s", [messages.NewMessage(content="hi", peer_name="a", metadata={})])
+        for session in ("s", "kept"):
+            await messages.create(deps, "w", session, [messages.NewMessage(content="hi", peer_name="a", metadata={})])
         await sessions.delete(deps, "w", "s")
 
-    async def remaining(deps: Deps) -> tuple[int, int]:
+    async def remaining(deps: Deps) -> tuple[int, int, int]:
         async with deps.db.read() as conn:
             count = lambda t: select(func.count()).select_from(t)  # noqa: E731
+            done = count(tables.jobs).where(tables.jobs.c.status == "done", tables.jobs.c.dedupe_key.is_(None))
             return ((await conn.execute(count(tables.sessions))).scalar_one(),
-                    (await conn.execute(count(tables.messages))).scalar_one())
+                    (await conn.execute(count(tables.messages))).scalar_one(),
+                    (await conn.execute(done)).scalar_one())
 
     asyncio.run(with_deps(setup))
-    assert asyncio.run(with_deps(remaining)) == (1, 1)
+    assert asyncio.run(with_deps(remaining)) == (2, 2, 0)
+    monkeypatch.setenv("HONCHO_WORKER__DONE_RETENTION_SECONDS", "0.001")  # done jobs are pruned as they finish
     result = runner.invoke(app, ["worker", "--db", url, "--once"])
     assert result.exit_code == 0, result.output
-    assert asyncio.run(with_deps(remaining)) == (0, 0)
+    assert asyncio.run(with_deps(remaining)) == (1, 1, 0)  # "kept"'s embed job ran and was pruned
 
 
 WEAK = "1"

@@ -182,6 +182,7 @@ async def _run_worker(settings: Settings, once: bool) -> None:
     try:
         if once:
             await runner.drain()
+            await runner.pruner.run()  # the loop prunes between rounds; a one-off run prunes at its end
             return
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):  # finish the jobs in hand, then exit
