@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from honcho_server import clock
 from honcho_server.config import Settings
 from honcho_server.domain.llm import Capabilities, LLMCall
 from honcho_server.embeddings.base import Embedder
 from honcho_server.embeddings.factory import build_embedder
-from honcho_server.llm.client import LLMClient
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import llm_calls
 from honcho_server.store.repos import llm_capabilities as capability_repo
+
+if TYPE_CHECKING:  # imported when first used: pydantic-ai and the provider SDKs are most of the start-up time
+    from honcho_server.llm.client import LLMClient
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Deps:
         """The LLM client; every run it makes is recorded in `llm_calls` (its own short transaction, after the
         call: no transaction is held while a model thinks)."""
         if self.llm_instance is None:
+            from honcho_server.llm.client import LLMClient
+
             self.llm_instance = LLMClient(self.settings.llm, recorder=self.record_llm_call,
                                           store=CapabilityTable(self))
         return self.llm_instance
