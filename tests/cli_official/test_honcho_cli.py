@@ -1,0 +1,175 @@
+"""The official `honcho-cli` (its `honcho` command, run as a subprocess the way a user runs it) against a live
+server with auth on: pointed at the server with `honcho init`, then its workspace, peer, session, message and
+conclusion commands, each checked on its JSON output and on what the server then holds (read back with the
+honcho-ai SDK). The CLI's config goes to a temporary HONCHO_CONFIG_DIR (and HOME), never the real home."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from honcho import Honcho
+from sdk_helpers import admin_key, unique
+
+from server_process import ServerProcess
+from support import fresh_database_url
+
+pytest.importorskip("honcho_cli", reason="honcho-cli is in the [test] extra")
+pytestmark = pytest.mark.sdk
+
+HONCHO = Path(sys.executable).with_name("honcho")
+# Settings the CLI (and the SDK under it) read from the environment; a developer's shell must not leak in.
+_CLI_ENV = ("HONCHO_API_KEY", "HONCHO_BASE_URL", "HONCHO_URL", "HONCHO_WORKSPACE_ID", "HONCHO_PEER_ID",
+            "HONCHO_SESSION_ID", "HONCHO_JSON", "HONCHO_CONFIG_DIR")
+
+
+@dataclass
+class Result:
+    code: int
+    out: Any  # stdout as JSON (None when empty)
+    err: str
+
+
+class Cli:
+    """Runs `honcho ARGS` with its own HOME and config directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.config_dir = home / ".honcho"
+        self.env = {k: v for k, v in os.environ.items() if k not in _CLI_ENV}
+        self.env |= {"HOME": str(home), "HONCHO_CONFIG_DIR": str(self.config_dir), "HONCHO_NO_UPDATE_CHECK": "1"}
+
+    def __call__(self, *args: str, key: str | None = None, ok: bool = True, **env_vars: str) -> Result:
+        env = self.env | ({"HONCHO_API_KEY": key} if key else {}) | env_vars
+        done = subprocess.run([str(HONCHO), *args], env=env, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        out = json.loads(done.stdout) if done.stdout.strip() else None
+        if ok:
+            assert done.returncode == 0, f"honcho {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return Result(done.returncode, out, done.stderr)
+
+
+@dataclass
+class Setup:
+    server: ServerProcess
+    admin: str
+    cli: Cli
+
+    def sdk(self, workspace_id: str) -> Honcho:
+        return Honcho(base_url=self.server.base_url, api_key=self.admin, workspace_id=workspace_id, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def setup(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    if not HONCHO.exists():
+        pytest.skip(f"honcho-cli's command is missing next to {sys.executable}")
+    secret = secrets.token_urlsafe(32)
+    workdir = tmp_path_factory.mktemp(f"cli-{backend}")
+    server = ServerProcess(name=f"honcho-cli-{backend}", db_url=fresh_database_url(backend, workdir),
+                           workdir=workdir, migrate=backend == "postgres", secret=secret,
+                           extra_env={"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": secret}).start()
+    try:
+        cli = Cli(tmp_path_factory.mktemp(f"cli-home-{backend}"))
+        admin = admin_key(secret)
+        # A new user's first step: point the CLI at the server, with a key as auth is on.
+        saved = cli("init", "--base-url", server.base_url, "--api-key", admin, "--json").out
+        assert saved == {"apiKey": "***" + admin[-4:], "baseUrl": server.base_url}
+        yield Setup(server, admin, cli)
+    finally:
+        server.stop()
+
+
+def test_init_writes_its_config_to_the_given_directory(setup: Setup) -> None:
+    config = json.loads((setup.cli.config_dir / "config.json").read_text())
+    assert config == {"environmentUrl": setup.server.base_url, "apiKey": setup.admin}
+    # `doctor` takes its workspace from the environment only (it has no -w option).
+    report = setup.cli("doctor", "--json", HONCHO_WORKSPACE_ID=unique("ws")).out
+    assert {c["check"]: c["ok"] for c in report["checks"]} == {
+        "Config file": True, "Credentials configured": True, "API connectivity": True,
+        "Workspace reachable": True, "Queue health": True}
+
+
+def test_workspace_and_peer_commands(setup: Setup) -> None:
+    cli, ws = setup.cli, unique("ws")
+    assert cli("workspace", "create", ws, "--metadata", '{"team": "support"}', "--json").out == {
+        "workspace_id": ws, "metadata": {"team": "support"}}
+    assert {"id": ws} in cli("workspace", "list", "--json").out
+    assert cli("peer", "create", "alice", "--metadata", '{"plan": "pro"}', "-w", ws, "--json").out == {
+        "peer_id": "alice", "metadata": {"plan": "pro"}, "configuration": {"observe_me": None}}
+    assert cli("peer", "create", "bot", "--no-observe-me", "-w", ws, "--json").out["configuration"] == {
+        "observe_me": False}
+    inspected = cli("workspace", "inspect", ws, "--json").out
+    assert (inspected["workspace_id"], inspected["metadata"], inspected["peer_count"]) == (ws, {"team": "support"}, 2)
+    assert [(p["id"], p["metadata"]) for p in inspected["peers"]] == [("alice", {"plan": "pro"}), ("bot", {})]
+
+    sdk = setup.sdk(ws)
+    assert sdk.get_metadata() == {"team": "support"}
+    assert sdk.peer("alice").get_metadata() == {"plan": "pro"}
+    assert sdk.peer("bot").get_configuration().observe_me is False
+
+
+def test_session_and_message_commands(setup: Setup) -> None:
+    cli, ws = setup.cli, unique("ws")
+    assert cli("session", "create", "s1", "--peers", "alice,bot", "--metadata", '{"topic": "billing"}', "-w", ws,
+               "--json").out == {"session_id": "s1", "metadata": {"topic": "billing"}, "peers": ["alice", "bot"]}
+    first = cli("message", "create", "My card was charged twice", "-p", "alice", "-s", "s1", "-w", ws, "--json").out
+    cli("message", "create", "Sorry, let me check the charge", "-p", "bot", "-s", "s1", "-w", ws,
+        "--metadata", '{"kind": "reply"}', "--json")
+    listed = cli("message", "list", "s1", "-w", ws, "--json").out
+    assert [(m["peer_id"], m["content"], m["metadata"]) for m in listed] == [
+        ("alice", "My card was charged twice", {}), ("bot", "Sorry, let me check the charge", {"kind": "reply"})]
+    assert cli("message", "get", first["id"], "-s", "s1", "-w", ws, "--json").out["content"] == (
+        "My card was charged twice")
+    context = cli("session", "context", "s1", "-w", ws, "--json").out
+    assert [m["id"] for m in context["messages"]] == [m["id"] for m in listed]
+    found = cli("workspace", "search", "charged twice", "-w", ws, "--json").out
+    assert found and found[0]["id"] == first["id"]
+
+    sdk = setup.sdk(ws)
+    session = sdk.session("s1")
+    assert session.get_metadata() == {"topic": "billing"}
+    assert [p.id for p in session.peers()] == ["alice", "bot"]
+    assert [(m.peer_id, m.content) for m in session.messages()] == [(m["peer_id"], m["content"]) for m in listed]
+
+    assert cli("session", "delete", "s1", "-y", "-w", ws, "--json").out == {"deleted": "s1"}
+    assert [s.id for s in sdk.sessions()] == []
+
+
+def test_conclusion_commands(setup: Setup) -> None:
+    cli, ws = setup.cli, unique("ws")
+    sdk = setup.sdk(ws)
+    sdk.session("s1").add_peers(["alice", "bot"])
+    made = cli("conclusion", "create", "Alice prefers email over phone", "--observer", "bot", "--observed", "alice",
+               "-s", "s1", "-w", ws, "--json").out
+    assert (made["observer_id"], made["observed_id"], made["session_id"]) == ("bot", "alice", "s1")
+    listed = cli("conclusion", "list", "--observer", "bot", "--observed", "alice", "--level", "explicit", "-w", ws,
+                 "--json").out
+    assert [(c["id"], c["level"], c["times_derived"]) for c in listed] == [(made["id"], "explicit", 1)]
+    hits = cli("conclusion", "search", "email", "--observer", "bot", "--observed", "alice", "-w", ws, "--json").out
+    assert [c["id"] for c in hits] == [made["id"]]
+    representation = cli("peer", "representation", "bot", "--target", "alice", "-w", ws, "--json").out
+    assert "Alice prefers email over phone" in representation["representation"]
+
+    assert cli("conclusion", "delete", made["id"], "--observer", "bot", "--observed", "alice", "-y", "-w", ws,
+               "--json").out == {"deleted": made["id"]}
+    assert sdk.peer("bot").conclusions_of("alice").list().items == []
+
+
+def test_a_workspace_key_reaches_its_workspace_only(setup: Setup) -> None:
+    ws = unique("ws")
+    setup.sdk(ws).peer("alice", metadata={})
+    minted = httpx.post(f"{setup.server.base_url}/v3/keys", params={"workspace_id": ws},
+                        headers={"Authorization": f"Bearer {setup.admin}"})
+    key = minted.json()["key"]
+    # HONCHO_API_KEY wins over the key `honcho init` saved.
+    assert [p["id"] for p in setup.cli("peer", "list", "-w", ws, "--json", key=key).out] == ["alice"]
+    other = setup.cli("peer", "list", "-w", unique("ws"), "--json", key=key, ok=False)
+    assert other.code == 3 and json.loads(other.err)["error"]["code"] == "AUTH_ERROR"
