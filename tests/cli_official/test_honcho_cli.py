@@ -75,7 +75,8 @@ def setup(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     workdir = tmp_path_factory.mktemp(f"cli-{backend}")
     server = ServerProcess(name=f"honcho-cli-{backend}", db_url=fresh_database_url(backend, workdir),
                            workdir=workdir, migrate=backend == "postgres", secret=secret,
-                           extra_env={"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": secret}).start()
+                           extra_env={"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": secret,
+                                      "HONCHO_EMBEDDING__PROVIDER": "hash"}).start()
     try:
         cli = Cli(tmp_path_factory.mktemp(f"cli-home-{backend}"))
         admin = admin_key(secret)
