@@ -1,16 +1,14 @@
 """The official `honcho-cli` (its `honcho` command, run as a subprocess the way a user runs it) against a live
-server with auth on: pointed at the server with `honcho init`, then its workspace, peer, session, message and
-conclusion commands, each checked on its JSON output and on what the server then holds (read back with the
-honcho-ai SDK). The CLI's config goes to a temporary HONCHO_CONFIG_DIR (and HOME), never the real home."""
+server with auth on (`app_server`): pointed at the server with `honcho init`, then its workspace, peer, session,
+message and conclusion commands, each checked on its JSON output and on what the server then holds (read back with
+the honcho-ai SDK). The CLI's config goes to a temporary HONCHO_CONFIG_DIR (and HOME), never the real home."""
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from honcho import Honcho
-from sdk_helpers import admin_key, unique
+from sdk_helpers import unique
 
-from server_process import ServerProcess
-from support import fresh_database_url
+from app_server import AppServer
 
 pytest.importorskip("honcho_cli", reason="honcho-cli is in the [test] extra")
 pytestmark = pytest.mark.sdk
@@ -65,7 +62,7 @@ class Cli:
 
 @dataclass
 class Setup:
-    server: ServerProcess
+    server: AppServer
     admin: str
     cli: Cli
 
@@ -74,24 +71,15 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+def setup(app_server: AppServer, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Setup:
     if not HONCHO.exists():
         pytest.skip(f"honcho-cli's command is missing next to {sys.executable}")
-    secret = secrets.token_urlsafe(32)
-    workdir = tmp_path_factory.mktemp(f"cli-{backend}")
-    server = ServerProcess(name=f"honcho-cli-{backend}", db_url=fresh_database_url(backend, workdir),
-                           workdir=workdir, migrate=backend == "postgres", secret=secret,
-                           extra_env={"HONCHO_AUTH__ENABLED": "true", "HONCHO_AUTH__JWT_SECRET": secret,
-                                      "HONCHO_EMBEDDING__PROVIDER": "hash"}).start()
-    try:
-        cli = Cli(tmp_path_factory.mktemp(f"cli-home-{backend}"))
-        admin = admin_key(secret)
-        # A new user's first step: point the CLI at the server, with a key as auth is on.
-        saved = cli("init", "--base-url", server.base_url, "--api-key", admin, "--json").out
-        assert saved == {"apiKey": "***" + admin[-4:], "baseUrl": server.base_url}
-        yield Setup(server, admin, cli)
-    finally:
-        server.stop()
+    cli = Cli(tmp_path_factory.mktemp(f"cli-home-{backend}"))
+    admin = app_server.admin_key
+    # A new user's first step: point the CLI at the server, with a key as auth is on.
+    saved = cli("init", "--base-url", app_server.base_url, "--api-key", admin, "--json").out
+    assert saved == {"apiKey": "***" + admin[-4:], "baseUrl": app_server.base_url}
+    return Setup(app_server, admin, cli)
 
 
 def test_init_writes_its_config_to_the_given_directory(setup: Setup) -> None:

@@ -8,9 +8,9 @@ from example_run import app_requests, run_example, sdk
 from sdk_helpers import unique
 
 
-def test_each_peer_knows_what_its_session_config_lets_it_observe(examples_server, app_model) -> None:
+def test_each_peer_knows_what_its_session_config_lets_it_observe(app_server, app_model) -> None:
     ws = unique("ws")
-    out = run_example("group_chat.py", examples_server, app_model, "--workspace", ws, "--wait", "60")
+    out = run_example("group_chat.py", app_server, app_model, "--workspace", ws, "--wait", "60")
 
     assert "has not reasoned" not in out
     report = out[out.index("alice (observe_others"):]
@@ -22,7 +22,7 @@ def test_each_peer_knows_what_its_session_config_lets_it_observe(examples_server
     for observer in ("alice", "bob", "host"):
         assert "of carol: nothing" in sections[observer]  # carol is observed by no one
 
-    honcho = sdk(examples_server, ws)
+    honcho = sdk(app_server, ws)
     pairs = {(c.observer_id, c.observed_id) for c in honcho.conclusions.list(size=100).items}
     assert pairs == {("alice", "alice"), ("alice", "bob"), ("bob", "bob"), ("carol", "alice"), ("carol", "bob"),
                      ("host", "alice"), ("host", "bob")}
