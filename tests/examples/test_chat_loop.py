@@ -4,8 +4,11 @@ about the user included), not a local history."""
 
 from __future__ import annotations
 
+import pytest
 from example_run import app_requests, run_example, sdk
 from sdk_helpers import unique
+
+pytestmark = pytest.mark.sdk
 
 
 def test_turns_are_stored_and_the_context_reaches_the_model(app_server, app_model) -> None:

@@ -4,8 +4,11 @@ forms a view of whom, and the host is prompted with the session's context."""
 
 from __future__ import annotations
 
+import pytest
 from example_run import app_requests, run_example, sdk
 from sdk_helpers import unique
+
+pytestmark = pytest.mark.sdk
 
 
 def test_each_peer_knows_what_its_session_config_lets_it_observe(app_server, app_model) -> None:
