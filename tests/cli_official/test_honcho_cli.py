@@ -49,10 +49,9 @@ class Cli:
         env = self.env | ({"HONCHO_API_KEY": key} if key else {}) | env_vars
         done = subprocess.run([str(HONCHO), *args], env=env, capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
-        out = json.loads(done.stdout) if done.stdout.strip() else None
         if ok:
             assert done.returncode == 0, f"honcho {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return Result(done.returncode, out, done.stderr)
+        return Result(done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, done.stderr)
 
     def each(self, *commands: tuple[str, ...], key: str | None = None, ok: bool = True) -> list[Result]:
         """Independent commands, run at the same time (each CLI start costs about half a second)."""
