@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py retrieval --dataset locomo|beam [PATH] [--db URL] [--provider P] [--model M]
     .venv/bin/python bench/run.py cost [PATH] [--conversation N] [--messages M]
     .venv/bin/python bench/run.py chat [PATH] [--conversation N] [--questions Q] [--turns T]
+    .venv/bin/python bench/run.py fake-model [--port 8199]
 
 The commands live in bench/honcho_bench/ (the recording fake models too), outside the installed package.
 """

@@ -23,8 +23,9 @@ from honcho_server.store.migrate import upgrade  # noqa: E402
 from honcho_server.worker.runtime import Worker  # noqa: E402
 from support import BACKENDS, api_client, fresh_database_url, new_deps  # noqa: E402
 
-# Starts mypy in the background when tests/test_typecheck.py is selected (it overlaps with the other tests).
-pytest_plugins = ["typecheck_support"]
+# Starts mypy in the background when tests/test_typecheck.py is selected (it overlaps with the other tests);
+# app_server: the live server the honcho-cli and examples/ tests share.
+pytest_plugins = ["typecheck_support", "app_server"]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

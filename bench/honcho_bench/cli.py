@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import json
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from rich.table import Table
 from honcho_bench import chat_bench
 from honcho_bench import cost_bench as cb
 from honcho_bench import retrieval_bench as rb
+from honcho_bench.fake_llm import FakeLLM
 from honcho_server.config import DeriverSettings, EmbeddingSettings, Settings, load_settings
 from honcho_server.errors import EmbeddingSpaceMismatch
 
@@ -292,3 +294,18 @@ def print_chat_report(console: Console, report: chat_bench.Report) -> None:
     for note in report.notes:
         console.print(f"[dim]- {note}")
     console.print(f"[dim]{report.total_seconds:.1f} s")
+
+
+@bench_app.command("fake-model")
+def fake_model(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Loopback port (0: a free one)")] = 8199,
+) -> None:
+    """Serve the bench's fake OpenAI-compatible chat model on loopback until Ctrl-C: a stand-in for a real model
+    when trying the server's reasoning or examples/ offline (it derives one conclusion per longer message, writes
+    summaries from the material, answers anything else with "OK"; no embeddings)."""
+    with FakeLLM(port=port) as fake:
+        typer.echo(f"fake model on {fake.base_url} (any model name, any key; Ctrl-C to stop)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            typer.echo("stopped")

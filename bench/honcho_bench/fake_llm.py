@@ -61,10 +61,11 @@ class FakeLLM:
     usage: dict[str, Usage] = field(default_factory=dict)  # per kind: deriver, summary, dialectic, other
     base_url: str = ""
     dialectic_turns: int | None = None  # tool turns the fake chat agent takes at most (None: all it is allowed)
+    port: int = 0  # 0: a free port
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server = LoopbackServer(self._handle, name="bench-fake-llm")
+        self._server = LoopbackServer(self._handle, name="bench-fake-llm", port=self.port)
         self.base_url = f"{self._server.url}/v1"
 
     def _handle(self, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:

@@ -91,9 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, handle: Handle, with_headers: bool) -> None:
+    def __init__(self, handle: Handle, with_headers: bool, port: int) -> None:
         self.respond, self.with_headers = handle, with_headers
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is no error here
@@ -101,10 +101,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """Start with `with LoopbackServer(handle) as server:`; `server.url` is its root (`http://127.0.0.1:PORT`)."""
+    """Start with `with LoopbackServer(handle) as server:`; `server.url` is its root (`http://127.0.0.1:PORT`, a
+    free port unless `port` is given)."""
 
-    def __init__(self, handle: Handle, name: str = "loopback-fake", with_headers: bool = False) -> None:
-        self._server = _Server(handle, with_headers)
+    def __init__(self, handle: Handle, name: str = "loopback-fake", with_headers: bool = False, port: int = 0) -> None:
+        self._server = _Server(handle, with_headers, port)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         # A short poll: shutdown() waits for it, and tests start and stop many fakes (the default is 0.5 s each).
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name=name, daemon=True)
