@@ -52,11 +52,11 @@ async def build(client: httpx.AsyncClient, deps: Deps, ws: str, headers: dict[st
     created = await _api(client, "POST", f"{base}/sessions/{world.session}/messages",
                          {"messages": [{"peer_id": p, "content": c} for p, c in said]}, headers)
     world.messages = {m["content"]: m["id"] for m in created[:4]}
-    await _store(deps, world, created[-1])
+    await _store(deps, world)
     return world
 
 
-async def _store(deps: Deps, world: World, last: dict[str, Any]) -> None:
+async def _store(deps: Deps, world: World) -> None:
     now = datetime.now(UTC)
     m = world.messages
     async with deps.db.write() as conn:
@@ -82,7 +82,7 @@ async def _store(deps: Deps, world: World, last: dict[str, Any]) -> None:
                                     porto, now)
         world.conclusions = {"lisbon": lisbon, "tea": tea, "porto": porto, "routine": routine, "clash": clash}
         await summaries.add(conn, deps.db.dialect, ws.pk, session.pk, SessionSummary(
-            kind="short", content=SUMMARY, last_seq=FILLERS + 4, message_uid=last["id"], token_count=15,
+            kind="long", content=SUMMARY, last_seq=4, message_uid=m[PORTO], token_count=15,
             created_at=now))
         await conn.execute(tables.jobs.insert().values(
             kind="summary", work_unit_key=f"summary:{session.pk}", payload={"seq": 4, "summary_types": ["long"]},

@@ -24,7 +24,7 @@ export function searchBox(path, label, w) {
   const id = `search-${Math.random().toString(36).slice(2, 8)}`;
   const results = h("div", { class: "results", "aria-live": "polite" });
   const input = h("input", { id, type: "search", name: "query", required: true });
-  const form = h("form", { role: "search", "aria-label": label, onsubmit: async (event) => {
+  const form = h("form", { role: "search", "aria-label": "Message search", onsubmit: async (event) => {
     event.preventDefault();
     results.replaceChildren(h("p", { class: "loading" }, "Searching…"));
     try {
