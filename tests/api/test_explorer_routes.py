@@ -3,6 +3,7 @@ their redrive, LLM usage per day. On both databases; who may call them is in the
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -76,3 +77,26 @@ async def test_usage_per_day_adds_up_each_day_and_task(client: httpx.AsyncClient
     assert bad.status_code == 422 and "before" in bad.text
     too_long = await client.get(f"/v3/workspaces/{ws}/usage/daily", params={"since": "2024-01-01"})
     assert too_long.status_code == 422 and "366 days" in too_long.text
+
+
+async def test_the_pages_are_served_with_a_strict_policy(client: httpx.AsyncClient) -> None:
+    """/ui/ serves the explorer's files (no key needed: they hold no data), confined to scripts of this server; every
+    module they import is there."""
+    page = await client.get("/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    pending, seen = ["app.js"], set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        script = await client.get(f"/ui/{name}")
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"], name
+        folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+        for target in re.findall(r'from "\./([^"]+)"|from "\.\./([^"]+)"', script.text):
+            found = folder + target[0] if target[0] else target[1]
+            if found not in seen:
+                pending.append(found)
+    assert {"app.js", "api.js", "dom.js", "pages/peer.js", "pages/chart.js"} <= seen
+    assert (await client.get("/ui/style.css")).headers["content-type"].startswith("text/css")
+    assert (await client.get("/ui/missing.js")).status_code == 404

@@ -54,10 +54,9 @@ async function banner() {
     const health = await get("/health");
     if (health.reasoning === "off") {
       box.replaceChildren(h("div", { class: "banner" },
-        h("strong", {}, "Reasoning is off. "), health.reasoning_detail ?? "", ". ",
-        "To turn it on, configure an LLM (HONCHO_LLM__PROVIDER and HONCHO_LLM__MODEL, or [llm] in config.toml; ",
-        "see the README's Configuration) and restart the server. Until then no conclusions, summaries or ",
-        "chat answers are made."));
+        h("strong", {}, "Reasoning is off: "), `${health.reasoning_detail ?? "no LLM configured"}. `,
+        "To turn it on, set an LLM provider and model (HONCHO_LLM__PROVIDER and HONCHO_LLM__MODEL, or [llm] in ",
+        "config.toml; the README's Configuration tells how) and restart the server; the waiting work then runs."));
     } else {
       box.replaceChildren(h("p", { class: "reasoning-on" },
         `Reasoning is on (${health.llm?.provider ?? ""} ${health.llm?.model ?? ""}).`));

@@ -37,8 +37,8 @@ export function problem(error) {
   if (error && (error.status === 401 || error.status === 403)) {
     return h("div", { class: "problem refused", role: "alert" },
       h("strong", {}, `Not allowed (${error.status})`),
-      ": this key may not see this. ", error.detail,
-      " Paste another key above (an admin key sees everything).");
+      ": this key may not see this (", error.detail.replace(/\.$/, ""),
+      "). Paste another key above: an admin key sees everything.");
   }
   const status = error && error.status ? ` (${error.status})` : "";
   return h("div", { class: "problem", role: "alert" }, h("strong", {}, `Request failed${status}`), ": ",

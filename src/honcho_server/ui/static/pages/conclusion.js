@@ -10,7 +10,7 @@ export function conclusionLine(w, c) {
   return h("span", { class: "conclusion-line" },
     h("span", { class: `level level-${c.level}` }, c.level), " ",
     link(route("w", w, "conclusion", c.id), c.content, { class: "conclusion-link" }),
-    h("span", { class: "meta" }, ` · ${c.observer_id} about ${c.observed_id} · derived ${c.times_derived}× · `,
+    h("span", { class: "meta" }, ` · ${c.observer_id} about ${c.observed_id} · derived ${c.times_derived} time${c.times_derived === 1 ? "" : "s"} · `,
       when(c.created_at)),
     c.superseded_by ? h("span", { class: "superseded" }, " · superseded") : null);
 }
