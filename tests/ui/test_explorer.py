@@ -127,23 +127,30 @@ async def browser() -> AsyncIterator[Any]:
         await launched.close()
 
 
+AXE_URL = "/ui/__axe.min.js"  # served by the test (page.route), so the pages' CSP (scripts of 'self') allows it
+
+
 @pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
-    # The pages' CSP forbids inline scripts; axe is injected by the test, so the context bypasses it.
-    context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+async def page(browser: Any, axe_source: str) -> AsyncIterator[Any]:
+    """A fresh page with the pages' own CSP in force: script errors and CSP refusals fail the test."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.route(f"**{AXE_URL}", lambda route: route.fulfill(body=axe_source,
+                                                                    content_type="application/javascript"))
     opened = await context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda e: errors.append(str(e)))
+    opened.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield opened
     await context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    assert errors == [], f"script errors or CSP refusals in the page: {errors}"
 
 
-async def checked(page: Any, axe: str, name: str) -> None:
+async def checked(page: Any, name: str) -> None:
     """A screenshot, then axe-core on the whole page: no serious or critical violation; one h1; labelled fields."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    await page.add_script_tag(content=axe)
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.add_script_tag(url=AXE_URL)
     found = await page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
         .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))""")
@@ -164,13 +171,12 @@ async def settled(page: Any) -> None:
 # ---- auth off: every page -------------------------------------------------------------------------------------
 
 
-async def test_workspaces_workspace_and_search(page: Any, open_server: tuple[ServerProcess, World],
-                                              axe_source: str) -> None:
+async def test_workspaces_workspace_and_search(page: Any, open_server: tuple[ServerProcess, World]) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/")
     await settled(page)
     assert "Reasoning is on" in await page.locator("#banner").inner_text()
-    await checked(page, axe_source, "01-workspaces")
+    await checked(page, "01-workspaces")
     await page.get_by_role("link", name=world.ws, exact=True).click()
     await settled(page)
     assert await page.locator("h1").inner_text() == f"Workspace {world.ws}"
@@ -182,13 +188,12 @@ async def test_workspaces_workspace_and_search(page: Any, open_server: tuple[Ser
     await page.get_by_role("button", name="Search").click()
     hit = page.locator(".results .message", has_text=TEA)
     await hit.wait_for()
-    await checked(page, axe_source, "02-workspace-search")
+    await checked(page, "02-workspace-search")
     await hit.get_by_role("link", name="in session s1").click()  # to the message in its session
     await page.locator(".message.focused", has_text=TEA).first.wait_for()
 
 
-async def test_session_messages_summaries_and_context(page: Any, open_server: tuple[ServerProcess, World],
-                                                      axe_source: str) -> None:
+async def test_session_messages_summaries_and_context(page: Any, open_server: tuple[ServerProcess, World]) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/session/{world.session}")
     await settled(page)
@@ -210,11 +215,10 @@ async def test_session_messages_summaries_and_context(page: Any, open_server: tu
     await page.get_by_label("Search this session's messages").fill("Porto")
     await page.get_by_role("button", name="Search").click()
     await page.locator(".results .message", has_text="Porto").first.wait_for()
-    await checked(page, axe_source, "03-session")
+    await checked(page, "03-session")
 
 
-async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProcess, World],
-                                        axe_source: str) -> None:
+async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProcess, World]) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/peer/alice")
     await settled(page)
@@ -239,12 +243,12 @@ async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProc
     await tea.get_by_text("Sources and premises").click()  # provenance: the source message, one click away
     source = tea.locator(".message", has_text=TEA)
     await source.wait_for()
-    await checked(page, axe_source, "04-peer")
+    await checked(page, "04-peer")
     await source.get_by_role("link", name="in session s1").click()
     focused = page.locator(".message.focused", has_text=TEA).first
     await focused.wait_for()
     assert f"/session/{world.session}/m/{world.messages[TEA]}" in page.url
-    await checked(page, axe_source, "05-source-message")
+    await checked(page, "05-source-message")
 
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/conclusion/{world.conclusions['porto']}")
     await settled(page)
@@ -254,11 +258,10 @@ async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProc
     await page.get_by_role("link", name="Alice lives in Lisbon").click()
     await page.get_by_text("Replaced").wait_for()
     assert "superseded" in await page.locator(".facts").inner_text()
-    await checked(page, axe_source, "06-conclusion")
+    await checked(page, "06-conclusion")
 
 
-async def test_chat_streams_with_evidence(page: Any, open_server: tuple[ServerProcess, World],
-                                          axe_source: str) -> None:
+async def test_chat_streams_with_evidence(page: Any, open_server: tuple[ServerProcess, World]) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/peer/alice")
     await settled(page)
@@ -273,17 +276,18 @@ async def test_chat_streams_with_evidence(page: Any, open_server: tuple[ServerPr
     evidence = page.locator(".evidence")
     await evidence.wait_for()
     assert await evidence.get_by_role("heading", name="Evidence").count() == 1
-    await checked(page, axe_source, "07-chat")
+    assert await evidence.get_by_role("link", name="Alice drinks green tea every morning").count() == 1
+    await checked(page, "07-chat")
 
 
-async def test_queue_and_usage(page: Any, open_server: tuple[ServerProcess, World], axe_source: str) -> None:
+async def test_queue_and_usage(page: Any, open_server: tuple[ServerProcess, World]) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/queue")
     await settled(page)
     failed = page.get_by_role("table", name="Failed jobs")
     assert JOB_ERROR in await failed.inner_text()
     assert await page.get_by_role("table", name="Work units").count() == 1
-    await checked(page, axe_source, "08-queue")
+    await checked(page, "08-queue")
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/usage")
     await settled(page)
     chart = page.get_by_role("img", name=re.compile("per day"))
@@ -291,7 +295,17 @@ async def test_queue_and_usage(page: Any, open_server: tuple[ServerProcess, Worl
     days = await page.get_by_role("table", name="Per day").inner_text()
     assert all(day in days for day in world.usage_days)
     assert "gpt-4.1-mini" in await page.get_by_role("table", name="By task and model").inner_text()
-    await checked(page, axe_source, "09-usage")
+    await checked(page, "09-usage")
+
+
+async def test_the_accessibility_check_finds_violations(page: Any, open_server: tuple[ServerProcess, World]) -> None:
+    """The check above can fail: an unlabelled field is a critical violation."""
+    srv, _ = open_server
+    await page.goto(f"{srv.base_url}/ui/")
+    await settled(page)
+    await page.evaluate("() => document.querySelector('main').append(document.createElement('input'))")
+    with pytest.raises(AssertionError, match="'label'"):
+        await checked(page, "00-check-finds-an-unlabelled-field")
 
 
 # ---- auth on: a pasted key, confined to its scope --------------------------------------------------------------
@@ -302,15 +316,14 @@ async def paste(page: Any, token: str) -> None:
     await page.get_by_role("button", name="Use key").click()
 
 
-async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: tuple[ServerProcess, World],
-                                                        axe_source: str) -> None:
+async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: tuple[ServerProcess, World]) -> None:
     srv, _ = auth_server
     await page.goto(f"{srv.base_url}/ui/")
     await settled(page)
     banner = await page.locator("#banner").inner_text()
     assert "Reasoning is off" in banner and "HONCHO_LLM__PROVIDER" in banner
     assert "Not allowed (401)" in await page.get_by_role("alert").first.inner_text()  # no key, auth on
-    await checked(page, axe_source, "10-auth-no-key")
+    await checked(page, "10-auth-no-key")
 
     await paste(page, key(w="team"))
     assert "workspace team" in await page.locator("#key-status").inner_text()
@@ -324,7 +337,7 @@ async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: 
     await settled(page)
     assert await page.get_by_role("table", name="Work units").count() == 1
     assert "Not allowed (401)" in await page.get_by_role("region", name="Failed jobs").inner_text()  # admin only
-    await checked(page, axe_source, "11-auth-workspace-key")
+    await checked(page, "11-auth-workspace-key")
 
     await paste(page, key(w="team", p="alice"))
     await page.goto(f"{srv.base_url}/ui/#/w/team/peer/alice")
@@ -334,7 +347,7 @@ async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: 
     await page.goto(f"{srv.base_url}/ui/#/w/team/peer/bob")
     await settled(page)
     assert "Not allowed (401)" in await page.get_by_role("region", name="Peer card").inner_text()
-    await checked(page, axe_source, "12-auth-peer-key")
+    await checked(page, "12-auth-peer-key")
 
     await paste(page, key(ad=True))
     await page.goto(f"{srv.base_url}/ui/#/w/team/queue")
@@ -343,4 +356,4 @@ async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: 
     await page.get_by_role("button", name="Redrive failed jobs").click()
     await page.get_by_text("Requeued 1 job.").wait_for()
     assert await page.get_by_text("No failed jobs.").count() == 1
-    await checked(page, axe_source, "13-redrive")
+    await checked(page, "13-redrive")
