@@ -14,6 +14,7 @@ from honcho_server.domain.conclusions import NewConclusion
 from honcho_server.domain.llm import LLMCall
 from honcho_server.domain.models import SessionSummary
 from honcho_server.services.deps import Deps
+from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store import tables
 from honcho_server.store.repos import conclusions, llm_calls, peers, sessions, summaries, workspaces
 
@@ -22,6 +23,7 @@ TEA = "I drink green tea every morning."
 PORTO = "Actually I moved to Porto, not Lisbon."
 FILLERS = 21  # bob's short replies: 25 messages in all, two pages of 20
 SUMMARY = "Alice talked about moving (Lisbon, then Porto) and her morning tea."
+CARD = ["Name: Alice", "Lives in Porto"]
 JOB_ERROR = "LLM provider answered 500: scripted failure (the explorer's seeded job)"
 
 
@@ -52,6 +54,7 @@ async def build(client: httpx.AsyncClient, deps: Deps, ws: str, headers: dict[st
     created = await _api(client, "POST", f"{base}/sessions/{world.session}/messages",
                          {"messages": [{"peer_id": p, "content": c} for p, c in said]}, headers)
     world.messages = {m["content"]: m["id"] for m in created[:4]}
+    await _api(client, "PUT", f"{base}/peers/alice/card", {"peer_card": CARD}, headers)
     await _store(deps, world)
     return world
 
@@ -59,6 +62,9 @@ async def build(client: httpx.AsyncClient, deps: Deps, ws: str, headers: dict[st
 async def _store(deps: Deps, world: World) -> None:
     now = datetime.now(UTC)
     m = world.messages
+    texts = ["Alice lives in Lisbon", "Alice drinks green tea every morning", "Alice lives in Porto",
+             "Alice keeps a morning routine", "Alice said she lives in Lisbon and also in Porto"]
+    vectors = dict(zip(texts, await conclusion_blobs(deps.embedder, texts), strict=True))  # as the deriver stores
     async with deps.db.write() as conn:
         ws = await workspaces.find(conn, world.ws)
         assert ws is not None
@@ -68,7 +74,7 @@ async def _store(deps: Deps, world: World) -> None:
 
         def about_alice(content: str, level: str = "explicit", **kw: Any) -> NewConclusion:
             return NewConclusion(observer_pk=alice, observed_pk=alice, session_pk=session.pk, content=content,
-                                 observed_at=now, level=level, **kw)
+                                 observed_at=now, level=level, embedding=vectors[content], **kw)
 
         lisbon, tea, porto = await conclusions.insert(conn, ws.pk, [
             about_alice("Alice lives in Lisbon", message_ids=(m[LISBON],)),

@@ -100,3 +100,5 @@ async def test_the_pages_are_served_with_a_strict_policy(client: httpx.AsyncClie
     assert {"app.js", "api.js", "dom.js", "pages/peer.js", "pages/chart.js"} <= seen
     assert (await client.get("/ui/style.css")).headers["content-type"].startswith("text/css")
     assert (await client.get("/ui/missing.js")).status_code == 404
+    bare = await client.get("/ui")  # the address the README gives
+    assert bare.status_code == 307 and bare.headers["location"].endswith("/ui/")

@@ -19,6 +19,7 @@ import asyncio
 import os
 import re
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ import jwt
 import pytest
 from test_typescript_sdk import NODE_MODULES, _apt_install, node  # noqa: F401 - `node` is a fixture (npm ci)
 
-from explorer_world import JOB_ERROR, LISBON, SUMMARY, TEA, World, build
+from explorer_world import CARD, JOB_ERROR, LISBON, SUMMARY, TEA, World, build
+from honcho_bench.loopback import Streamed
 from provider_fakes import TEXT, OpenAIFake
 from server_process import ServerProcess
 from support import new_deps
@@ -57,9 +59,34 @@ def _chromium() -> str:
 # ---- servers and the world -----------------------------------------------------------------------------------
 
 
+class GatedModel(OpenAIFake):
+    """The suite's capable fake model; a streamed answer (the dialectic's `answer` tool call) sends its first half,
+    then holds the rest until `release` is set: a test sees the answer growing before it is complete, whatever the
+    timing."""
+
+    def __init__(self) -> None:
+        super().__init__("full")
+        self.release = threading.Event()
+        self.release.set()  # held only while a test clears it
+
+    def _reply(self, status: int, payload: Any) -> tuple[int, Any, dict[str, str]]:
+        status, payload, headers = super()._reply(status, payload)  # recorded whole, as sent
+        if isinstance(payload, Streamed) and any('"name": "answer"' in str(e) for e in payload.events):
+            events = list(payload.events)
+
+            def gated() -> Iterator[Any]:
+                for number, event in enumerate(events):
+                    if number == len(events) // 2:
+                        self.release.wait(timeout=60)
+                    yield event
+
+            payload = Streamed(gated())  # type: ignore[arg-type]  # the loopback server only iterates it
+        return status, payload, headers
+
+
 @pytest.fixture(scope="module")
-def fake_model() -> Iterator[OpenAIFake]:
-    with OpenAIFake("full") as fake:
+def fake_model() -> Iterator[GatedModel]:
+    with GatedModel() as fake:
         yield fake
 
 
@@ -80,7 +107,7 @@ async def _seed(srv: ServerProcess, ws: str, headers: dict[str, str] | None = No
 
 
 @pytest.fixture(scope="module")
-async def open_server(tmp_path_factory: pytest.TempPathFactory, fake_model: OpenAIFake
+async def open_server(tmp_path_factory: pytest.TempPathFactory, fake_model: GatedModel
                       ) -> AsyncIterator[tuple[ServerProcess, World]]:
     """Auth off, reasoning on: the fake model answers the chat (and the worker's own calls)."""
     env = {"HONCHO_LLM__PROVIDER": "openai-compatible", "HONCHO_LLM__MODEL": "stand-in",
@@ -222,8 +249,10 @@ async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProc
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/peer/alice")
     await settled(page)
-    for name in ("Peer card", "Representation", "Sessions"):
-        await page.get_by_role("region", name=name).wait_for()
+    assert await page.get_by_role("region", name="Peer card").locator("li").all_inner_texts() == CARD
+    representation = await page.get_by_role("region", name="Representation").inner_text()
+    assert "Alice drinks green tea every morning" in representation
+    assert await page.get_by_role("region", name="Sessions").get_by_role("link", name="s1").count() == 1
     levels = page.get_by_role("region", name="Conclusions by level")
     tea = page.get_by_role("region", name="Explicit conclusions").locator(
         ".conclusion", has_text="Alice drinks green tea every morning")
@@ -261,18 +290,23 @@ async def test_peer_page_and_provenance(page: Any, open_server: tuple[ServerProc
     await checked(page, "06-conclusion")
 
 
-async def test_chat_streams_with_evidence(page: Any, open_server: tuple[ServerProcess, World]) -> None:
+async def test_chat_streams_with_evidence(page: Any, open_server: tuple[ServerProcess, World],
+                                          fake_model: GatedModel) -> None:
     srv, world = open_server
     await page.goto(f"{srv.base_url}/ui/#/w/{world.ws}/peer/alice")
     await settled(page)
     await page.get_by_label("Question about alice").fill("What does alice drink?")
-    # Count the answer's growth: a streamed answer arrives in several pieces.
-    await page.evaluate("""() => { window.pieces = 0; new MutationObserver(() => window.pieces++)
-        .observe(document.querySelector('#chat-answer'), {subtree: true, childList: true, characterData: true}); }""")
-    await page.get_by_role("button", name="Ask").click()
+    fake_model.release.clear()  # the model's answer stops after its first pieces
+    try:
+        await page.get_by_role("button", name="Ask").click()
+        await page.wait_for_function("() => document.querySelector('.answer-text')?.textContent.length > 0")
+        partial = await page.locator(".answer-text").inner_text()
+        assert TEXT.startswith(partial) and len(partial) < len(TEXT)  # shown while it is being written
+        assert await page.locator("#chat-answer[data-done]").count() == 0
+    finally:
+        fake_model.release.set()
     await page.locator("#chat-answer[data-done=true]").wait_for()
     assert await page.locator(".answer-text").inner_text() == TEXT
-    assert await page.evaluate("window.pieces") > 2
     evidence = page.locator(".evidence")
     await evidence.wait_for()
     assert await evidence.get_by_role("heading", name="Evidence").count() == 1
@@ -342,6 +376,7 @@ async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: 
     await paste(page, key(w="team", p="alice"))
     await page.goto(f"{srv.base_url}/ui/#/w/team/peer/alice")
     await settled(page)
+    assert await page.get_by_role("region", name="Peer card").locator("li").all_inner_texts() == CARD  # its own
     assert await page.get_by_role("region", name="Representation").get_by_role("alert").count() == 0
     assert "Not allowed (401)" in await page.get_by_role("region", name="Conclusions by level").inner_text()
     await page.goto(f"{srv.base_url}/ui/#/w/team/peer/bob")
