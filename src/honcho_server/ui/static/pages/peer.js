@@ -34,7 +34,8 @@ async function byLevel(w, p) {
     const found = await post(`${ws(w)}/conclusions/list?size=50`, { filters: { observed_id: p, level } });
     parts.push(h("section", { "aria-label": `${title} conclusions`, class: `level-group level-group-${level}` },
       h("h3", {}, `${title} (${found.total})`),
-      found.items.length ? conclusionItems(w, found.items) : h("p", {}, "None.")));
+      found.items.length ? conclusionItems(w, found.items) : h("p", {}, "None."),
+      found.total > found.items.length ? h("p", { class: "meta" }, `The newest ${found.items.length} shown.`) : null));
   }
   return parts;
 }
