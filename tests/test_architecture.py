@@ -149,6 +149,8 @@ def test_the_package_holds_the_product_and_its_data() -> None:
     assert migrations and migrations <= shipped
     data_files = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.glob("*/data/*") if path.is_file()}
     assert {"domain/data/o200k_base.tiktoken", "embeddings/data/l2_supercat_256.safetensors"} <= data_files <= shipped
+    explorer = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "ui/static").rglob("*") if p.is_file()}
+    assert "ui/static/index.html" in explorer and explorer <= shipped  # the /ui pages, every file of them
     assert [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py") if re.search("bench|fake|loopback", p.stem)] == []
     needs = " ".join(project["project"]["dependencies"])
     assert "litellm" not in needs and "anthropic" not in needs and "google" not in needs

@@ -105,6 +105,10 @@ EXPECTATIONS: dict[tuple[str, str], str] = {
     ("POST", W + "/conclusions/query"): "ws",
     ("GET", W + "/conclusions/{conclusion_id}"): "ws",
     ("DELETE", W + "/conclusions/{conclusion_id}"): "ws",
+    ("GET", W + "/conclusions/{conclusion_id}/provenance"): "ws",  # the memory explorer's extensions
+    ("GET", W + "/queue/failed"): "admin",
+    ("POST", W + "/queue/redrive"): "admin",
+    ("GET", W + "/usage/daily"): "ws",
     ("POST", W + "/scopes"): "ws",
     ("POST", W + "/scopes/list"): "ws",
     ("GET", W + "/scopes/{scope_id}"): "ws",

@@ -11,7 +11,8 @@ from honcho_server.api.app import create_app
 from honcho_server.api.policy import Policy, PolicyRoute, policy
 from honcho_server.services.deps import Deps
 
-FRAMEWORK_ROUTES = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/docs-assets"}  # api/docs.py
+FRAMEWORK_ROUTES = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/docs-assets",  # api/docs.py
+                    "/ui"}  # api/ui.py: the explorer's static files (no data; it calls the routes checked here)
 
 
 def _routes(deps: Deps) -> list[tuple[str, set[str], Any]]:

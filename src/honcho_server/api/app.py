@@ -11,11 +11,12 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from honcho_server import __version__
-from honcho_server.api import deadlines, docs, errors, http_metrics
+from honcho_server.api import deadlines, docs, errors, http_metrics, ui
 from honcho_server.api.deps import screen_input
 from honcho_server.api.render import RECEIPT_HEADER
 from honcho_server.api.routes import (
     conclusions,
+    explorer,
     health,
     keys,
     messages,
@@ -96,7 +97,8 @@ def create_app(
     app.add_middleware(http_metrics.HttpMetrics, access_log=settings.server.access_log)  # outermost: sees the 408s
     errors.install(app)
     for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, keys,
-                   health, metrics):
+                   health, metrics, explorer):
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
     docs.install(app, settings)
+    ui.install(app)  # the memory explorer's pages; their data comes through the routes above
     return app

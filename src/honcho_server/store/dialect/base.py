@@ -155,6 +155,10 @@ class Dialect(ABC):
         """Top-level `key` as a number, NULL when absent or not numeric."""
 
     @abstractmethod
+    def utc_day(self, column: Any) -> ColumnElement[str]:
+        """The UTC calendar day of a UTCDateTime column as 'YYYY-MM-DD' text (for grouping by day)."""
+
+    @abstractmethod
     def json_array_items(self, column: Any) -> TableValuedAlias:
         """The elements of a JSON array column as a table (one text column, `value`), for a correlated EXISTS;
         NULL, JSON null and non-array values have no elements."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
     event,
     func,
     literal,
+    literal_column,
     text,
     type_coerce,
 )
@@ -182,6 +183,11 @@ class PostgresDialect(Dialect):
 
     def json_contains(self, column: Any, value: Any) -> ColumnElement[bool]:
         return type_coerce(column, JSONB).op("@>", is_comparison=True)(cast(literal(value, JSONB), JSONB))
+
+    def utc_day(self, column: Any) -> ColumnElement[str]:
+        # Constants inlined, not bound: a GROUP BY repeating the expression must match the select list's text.
+        return func.to_char(func.timezone(literal_column("'UTC'"), column), literal_column("'YYYY-MM-DD'"),
+                            type_=Text())
 
     def json_text(self, column: Any, key: str) -> ColumnElement[str]:
         # Typed as text: left untyped, the result is typed JSONB, and the text operators used on it

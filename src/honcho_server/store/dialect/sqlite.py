@@ -131,6 +131,9 @@ class SqliteDialect(Dialect):
         needle = json.dumps(value, ensure_ascii=False)
         return func.honcho_json_contains(column, needle, type_=Boolean) == 1
 
+    def utc_day(self, column: Any) -> ColumnElement[str]:
+        return func.strftime(literal_column("'%Y-%m-%d'"), column, type_=String)  # stored as naive UTC text
+
     def json_text(self, column: Any, key: str) -> ColumnElement[str]:
         return func.honcho_json_text(column, key, type_=String)
 

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.llm import LLMCall
+from honcho_server.store.dialect import Dialect
 from honcho_server.store.tables import llm_calls as t
 
 
@@ -52,3 +53,27 @@ async def usage(conn: AsyncConnection, workspace_pk: int, since: datetime | None
                      int(out or 0), float(cost) if cost is not None else None, int(unpriced), float(latency or 0))
             for task, provider, model, calls, failed, requests, inp, out, cost, unpriced, latency
             in await conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRow:
+    day: str  # 'YYYY-MM-DD', UTC
+    task: str
+    calls: int
+    failed: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None when no call of the day and task had a known price
+
+
+async def usage_by_day(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, since: datetime,
+                       until: datetime) -> list[DailyRow]:
+    """Totals per UTC day and task in [since, until), oldest day first."""
+    day = dialect.utc_day(t.c.created_at)
+    query = (select(day, t.c.task, func.count(), func.sum(case((t.c.ok, 0), else_=1)), func.sum(t.c.input_tokens),
+                    func.sum(t.c.output_tokens), func.sum(t.c.cost_usd))
+             .where(t.c.workspace_id == workspace_pk, t.c.created_at >= since, t.c.created_at < until)
+             .group_by(day, t.c.task).order_by(day, t.c.task))
+    return [DailyRow(str(d), task, int(calls), int(failed), int(inp or 0), int(out or 0),
+                     float(cost) if cost is not None else None)
+            for d, task, calls, failed, inp, out, cost in await conn.execute(query)]

@@ -1,0 +1,1 @@
+"""The memory explorer's static files (static/), served at /ui by api/ui.py."""
