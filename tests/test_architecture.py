@@ -155,3 +155,12 @@ def test_the_package_holds_the_product_and_its_data() -> None:
     needs = " ".join(project["project"]["dependencies"])
     assert "litellm" not in needs and "anthropic" not in needs and "google" not in needs
     assert "tokenizers" not in needs and "wordllama" not in needs and "safetensors" not in needs
+
+
+def test_the_app_starts_without_importing_the_llm_engine() -> None:
+    """pydantic-ai and the provider SDKs are most of the start-up time and a good part of the memory: they load
+    when the first LLM run is made (services/deps.py), not when the app or the worker is built."""
+    code = ("import sys; from honcho_server.api.app import create_app; from honcho_server.worker.runtime import Worker;"
+            " print(sorted(m for m in ('pydantic_ai', 'openai', 'anthropic', 'google.genai') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -14,9 +14,9 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from agent_fakes import ScriptedModel, Turn, answer, call
 from honcho_server.config import LLMSettings
-from honcho_server.llm.agent import AgentTask, ToolAnswer
 from honcho_server.llm.base import LLMCall, LLMProviderError
 from honcho_server.llm.client import LLMClient
+from honcho_server.llm.tasks import AgentTask, ToolAnswer
 
 running: set[str] = set()
 peak: list[int] = [0]  # the most tools seen running at once

@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,6 +54,7 @@ from honcho_server.domain.llm import IGNORED, REFUSED
 from honcho_server.llm import capabilities, models
 from honcho_server.llm.base import LLMOutputError
 from honcho_server.llm.retrying import refused
+from honcho_server.llm.tasks import AgentResult, AgentTask, ToolAnswer, ToolCall
 from honcho_server.llm.tolerant import strip_thinking
 from honcho_server.llm.usage import estimate_usage
 
@@ -91,49 +92,6 @@ class ModelHost(Protocol):
         ...
 
     def mode_name(self, mode: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ToolAnswer:
-    """What a tool returns: the text the model reads, and what the caller keeps of the call."""
-
-    text: str
-    found: Any = None
-    ok: bool = True  # False: the call failed (bad input...); its text tells the model why
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A successful tool call: its name, its validated arguments, and what the tool kept."""
-
-    name: str
-    args: dict[str, Any]
-    found: Any
-
-
-@dataclass(frozen=True, slots=True)
-class AgentTask:
-    task: str  # an llm task (its model and settings), e.g. dialectic_low
-    instructions: str
-    prompt: str
-    tools: Sequence[Callable[..., Awaitable[ToolAnswer]]] = ()
-    max_tool_rounds: int = 0
-    output_type: Any = str  # str, or a pydantic model class
-    max_output_tokens: int | None = None
-    workspace_pk: int | None = None
-    # The (instructions, prompt) for a model that cannot call tools: it answers in one call from what they read
-    # ahead. None: `instructions` and `prompt` as they are.
-    without_tools: Callable[[], Awaitable[tuple[str, str]]] | None = None
-
-
-@dataclass(slots=True)
-class AgentResult:
-    output: Any  # str, or an instance of the task's output type
-    tool_calls: list[ToolCall]  # the successful ones, in the order the model made them
-    tool_rounds: int  # model turns that called tools
-    requests: int
-    input_tokens: int
-    output_tokens: int
 
 
 class _Answer(BaseModel):

@@ -37,12 +37,13 @@ from honcho_server.config import LLMSettings
 from honcho_server.domain.llm import IGNORED, REFUSED, YES, Capabilities
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.llm import agent, capabilities, metrics, models
-from honcho_server.llm.agent import AgentResult, AgentStream, AgentTask
+from honcho_server.llm.agent import AgentStream
 from honcho_server.llm.base import LLMCall, LLMError, LLMOutputError, LLMProviderError, Recorder
 from honcho_server.llm.capabilities import CapabilityStore
 from honcho_server.llm.pricing import estimate_cost
 from honcho_server.llm.probe import ProbeReport, probe
 from honcho_server.llm.retrying import RetryingModel, refused
+from honcho_server.llm.tasks import AgentResult, AgentTask
 from honcho_server.llm.tolerant import TolerantModel, strip_thinking
 from honcho_server.llm.usage import estimate_usage
 

@@ -19,7 +19,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -28,7 +28,6 @@ from honcho_server.config import DeriverSettings
 from honcho_server.domain import cards
 from honcho_server.domain import webhooks as events
 from honcho_server.domain.conclusions import NewConclusion, fingerprint
-from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.reasoning import dreams
@@ -43,6 +42,9 @@ from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos.messages import Turn
+
+if TYPE_CHECKING:
+    from honcho_server.llm.client import LLMClient
 
 log = logging.getLogger("honcho_server.deriver")
 MAX_CONCLUSION_CHARS = 2000

@@ -30,8 +30,8 @@ from honcho_server.domain.configuration import resolve
 from honcho_server.domain.models import Message, Session, Workspace
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.errors import LLMFailed, LLMUnavailable, NotFound, ReasoningOff
-from honcho_server.llm.agent import AgentResult, AgentTask, ToolCall
 from honcho_server.llm.base import LLMError, LLMNotConfigured, LLMProviderError
+from honcho_server.llm.tasks import AgentResult, AgentTask, ToolCall
 from honcho_server.reasoning.memory_tools import Found, MemoryTools, Scope, conclusion_line, fit, message_line
 from honcho_server.services import peers, scopes, sessions, workspaces
 from honcho_server.services.deps import Deps

@@ -28,7 +28,7 @@ import numpy as np
 from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.llm.agent import ToolAnswer
+from honcho_server.llm.tasks import ToolAnswer
 from honcho_server.search.messages import MessageQuery, search_messages
 from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps

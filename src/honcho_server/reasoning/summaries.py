@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from honcho_server.domain import webhooks as events
 from honcho_server.domain.models import SessionSummary
 from honcho_server.domain.tokens import count_tokens
-from honcho_server.llm.client import LLMClient
 from honcho_server.services import webhooks
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import messages
 from honcho_server.store.repos import summaries as repo
 from honcho_server.store.repos.messages import Turn
+
+if TYPE_CHECKING:
+    from honcho_server.llm.client import LLMClient
 
 CHUNK_TOKENS = 12_000  # conversation tokens per summarising call
 WORDS = {"short": 250, "long": 800}  # the length asked for
