@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from honcho_server import mcp as mcp_package
@@ -94,10 +95,11 @@ class MissingSDK:
 def install(app: FastAPI, deps: Deps) -> Lazy | None:
     """Add /mcp to the app; returns what the lifespan must keep running (None without the SDK)."""
     if not mcp_package.sdk_available():
-        app.add_route(PATH, MissingSDK(), methods=METHODS, include_in_schema=False)
+        app.router.routes.append(Route(PATH, MissingSDK(), methods=METHODS, include_in_schema=False))
         return None
     served = Lazy(deps)
-    app.add_route(PATH, Authenticated(served, deps), methods=METHODS, include_in_schema=False)
+    # An ASGI app as the endpoint: Starlette hands it the raw request (no FastAPI parsing, no policy wrapper).
+    app.router.routes.append(Route(PATH, Authenticated(served, deps), methods=METHODS, include_in_schema=False))
     return served
 
 

@@ -37,7 +37,8 @@ def _meta(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def workspace(w: models.Workspace) -> dict[str, Any]:
-    return {"id": w.name, **_meta(w.metadata), "configuration": w.configuration or None, "created_at": _iso(w.created_at)}
+    return {"id": w.name, **_meta(w.metadata), "configuration": w.configuration or None,
+            "created_at": _iso(w.created_at)}
 
 
 def peer(p: models.Peer) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from mcp.server.mcpserver import Context
 
 from honcho_server.domain.credentials import Principal
 from honcho_server.errors import Unauthorized
-
 from honcho_server.mcp import PRINCIPAL_STATE
+
 Resolver = Callable[[Context[Any, Any]], Principal]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp_types import ToolAnnotations
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
 from pydantic import AfterValidator, Field, StringConstraints
 
 from honcho_server.domain.metadata import strip_nul

@@ -8,7 +8,6 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from honcho_server.domain.documents import DEFAULT_MAX_CHARS
 from honcho_server.domain.metadata import check_metadata, check_size, strip_nul
-
 from honcho_server.mcp.budget import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 Workspace = Annotated[str, Field(min_length=1, description="The workspace id (a memory space: one app or tenant).")]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any
 
-from mcp_types import ToolAnnotations
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from honcho_server.domain.configuration import SessionPeerConfig
@@ -21,7 +21,6 @@ from honcho_server.mcp.params import (
     Metadata,
     PageNumber,
     PageSize,
-    Peer,
     Session,
     Text,
     Workspace,
@@ -42,7 +41,7 @@ class NewMessage(BaseModel):
     metadata: Metadata | None = Field(default=None, description="Optional JSON object stored with it.")
 
 
-def register(server: MCPServer[Any], kit: Kit) -> None:  # noqa: C901 - one closure per tool
+def register(server: MCPServer[Any], kit: Kit) -> None:
     deps = kit.deps
 
     @server.tool()

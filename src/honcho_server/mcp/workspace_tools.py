@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp_types import ToolAnnotations
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
 from honcho_server.mcp.kit import Kit
 from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Metadata, PageNumber, PageSize, Workspace
-from honcho_server.services import peers, queue_status, search, sessions, workspaces
+from honcho_server.services import peers, search, sessions, workspaces
+from honcho_server.services import queue_status as queue_service
 
 READ = ToolAnnotations(read_only_hint=True)
 
@@ -39,7 +40,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
             ws = await workspaces.require(conn, workspace)
         peer_count = (await peers.list_page(deps, workspace, None, 1, 1, False)).total
         session_count = (await sessions.list_page(deps, workspace, None, 1, 1, False)).total
-        queue = await queue_status.get(deps, workspace, observer=None, sender=None, session=None)
+        queue = await queue_service.get(deps, workspace, observer=None, sender=None, session=None)
         llm = deps.settings.llm
         return budget.fit({**budget.workspace(ws), "peers": peer_count, "active_sessions": session_count,
                            "queue": _counts(queue.totals),
@@ -86,7 +87,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
         """How much background reasoning (conclusions, summaries, dreams) is done, running, waiting or failed.
         Pending work means memory is not yet up to date with the newest messages."""
         await kit.reach(ctx, workspace=workspace)
-        found = await queue_status.get(deps, workspace, observer=observer or None, sender=sender or None,
+        found = await queue_service.get(deps, workspace, observer=observer or None, sender=sender or None,
                                        session=session or None)
         sessions_part = {name: _counts(c) for name, c in (found.sessions or {}).items()}
         return budget.fit({"totals": _counts(found.totals), **({"sessions": sessions_part} if sessions_part else {}),
