@@ -138,7 +138,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def session_peers(ctx: Context[Any, Any], workspace: Workspace, session: Session,
                             page: PageNumber = FIRST_PAGE, size: PageSize = PAGE_SIZE) -> str:
-        """List the session's current members."""
+        """List the session's current members: the peers taking part in the conversation."""
         await kit.reach(ctx, workspace=workspace, session=session, member_read=True)
         found = await sessions.members(deps, workspace, session, page, budget.page_size(size))
         return budget.page(found, [budget.peer(p) for p in found.items], "peers")
