@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import httpx2
 from api_helpers import JWT_SECRET, bearer, sign
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -21,6 +20,7 @@ from honcho_server.api.app import create_app
 from honcho_server.config import AuthSettings
 from honcho_server.services.deps import Deps
 from honcho_server.store.engine import Database
+from mcp import Client
 
 # A loopback Host: /mcp refuses others on a loopback server (DNS-rebinding protection, mcp/http.py).
 BASE = "http://127.0.0.1:8000"
@@ -54,9 +54,9 @@ async def http_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 async def mcp_client(app: Any, token: str | None) -> AsyncIterator[Client]:
     """An MCP client (the SDK's) of the app's /mcp, sending `token` as its bearer key."""
     headers = bearer(token) if token else {}
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, headers=headers) as http:
-        async with Client(streamable_http_client(f"{BASE}/mcp", http_client=http)) as client:
-            yield client
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, headers=headers)
+    async with http, Client(streamable_http_client(f"{BASE}/mcp", http_client=http)) as client:
+        yield client
 
 
 async def call(client: Client, tool: str, args: dict[str, Any]) -> tuple[bool, str]:
