@@ -40,9 +40,12 @@ class Lazy:
         self._ready, self._stop, self._lock = asyncio.Event(), asyncio.Event(), asyncio.Lock()
 
     async def _serve(self) -> None:
-        async with self._served.running():
-            self._ready.set()
-            await self._stop.wait()
+        try:
+            async with self._served.running():
+                self._ready.set()
+                await self._stop.wait()
+        finally:
+            self._ready.set()  # a manager that failed to start must not leave requests waiting
 
     async def _app(self) -> ASGIApp:
         async with self._lock:
@@ -52,6 +55,8 @@ class Lazy:
                 self._served = StreamableHTTP(self.deps, loopback=is_loopback(self.deps.settings.server.host))
                 self._task = asyncio.create_task(self._serve(), name="mcp-session-manager")
         await self._ready.wait()
+        if self._task is not None and self._task.done():
+            raise RuntimeError("the MCP session manager is not running (see the log)")
         return self._served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,7 +70,7 @@ class Lazy:
         finally:
             self._stop.set()
             if self._task is not None:
-                await self._task
+                await asyncio.gather(self._task, return_exceptions=True)
 
 
 class Authenticated:
