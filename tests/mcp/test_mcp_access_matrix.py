@@ -17,6 +17,8 @@ import pytest
 from api_helpers import bearer
 from mcp_helpers import KEY_KINDS, World, build_world, call, http_client, key, mcp_app, mcp_client, prompt, read
 
+from honcho_server.domain.credentials import Principal
+from honcho_server.mcp import caller, server
 from honcho_server.services.deps import Deps
 
 Args = Callable[[World], dict[str, Any]]
@@ -131,20 +133,15 @@ HIDDEN = {"peer_carol": ("s1", "card", "conclusion"), "session_s2": ("s1", "card
           "peer_alice": ("s2",), "session_s1": ("s2",), "workspace_other": ("s1", "s2", "card", "conclusion")}
 
 
-def test_every_tool_resource_and_prompt_is_in_the_matrix() -> None:
-    from honcho_server.domain.credentials import Principal
-    from honcho_server.mcp import caller, server
-
-    built = server.build(None, caller.fixed(Principal.anonymous_admin()))  # type: ignore[arg-type]
-    import asyncio
-
-    tools = {t.name for t in asyncio.run(built.list_tools())}
+async def test_every_tool_resource_and_prompt_is_in_the_matrix(deps: Deps) -> None:
+    built = server.build(deps, caller.fixed(Principal.anonymous_admin()))
+    tools = {t.name for t in await built.list_tools()}
     assert tools == {r.target for r in ROWS if r.kind == "tool"}
     assert len(tools) >= 30
-    templates = {t.uri_template for t in asyncio.run(built.list_resource_templates())}
+    templates = {t.uri_template for t in await built.list_resource_templates()}
     assert templates == {r.target.replace("alice", "{peer}").replace("s1", "{session}").replace("{ws}", "{workspace}")
                          for r in ROWS if r.kind == "resource"}
-    assert {p.name for p in asyncio.run(built.list_prompts())} == {r.target for r in ROWS if r.kind == "prompt"}
+    assert {p.name for p in await built.list_prompts()} == {r.target for r in ROWS if r.kind == "prompt"}
 
 
 async def _mcp(client: Any, row: Row, world: World) -> tuple[bool, str]:
