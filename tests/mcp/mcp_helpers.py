@@ -32,11 +32,13 @@ def scripted_answer(text: str = "Alice likes hiking.") -> ScriptedModel:
 
 
 @contextlib.asynccontextmanager
-async def mcp_app(deps: Deps, *, auth: bool = True) -> AsyncIterator[Any]:
+async def mcp_app(deps: Deps, *, auth: bool = True, max_metadata_bytes: int | None = None) -> AsyncIterator[Any]:
     """The API app (auth on unless told, a scripted model for chats) on its own engine, its lifespan running."""
     app_deps = with_model(deps, scripted_answer())
     app_deps.db = Database(deps.settings.db.url, deps.settings.db)  # closed by the lifespan, not the shared one
     app_deps.embedder_instance = None
+    if max_metadata_bytes is not None:
+        app_deps.settings.limits.max_metadata_bytes = max_metadata_bytes
     if auth:
         app_deps.settings.auth = AuthSettings(enabled=True, jwt_secret=JWT_SECRET)
     app = create_app(app_deps.settings, deps=app_deps)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -204,10 +205,15 @@ async def test_mcp_endpoint_needs_a_valid_key_when_auth_is_on(app: Any) -> None:
         assert response.status_code == 401 and response.json() == {"detail": detail}
 
 
-async def test_auth_off_on_loopback_is_admin(deps: Deps) -> None:
-    async with mcp_app(deps, auth=False) as app, mcp_client(app, None) as c:
+async def test_auth_off_on_loopback_is_admin_and_limits_are_the_servers(deps: Deps) -> None:
+    async with mcp_app(deps, auth=False, max_metadata_bytes=100) as app, mcp_client(app, None) as c:
         is_error, text = await call(c, "workspace_list", {})
         assert not is_error and json.loads(text)["total"] >= 0
+        ws = f"small-{uuid.uuid4().hex[:8]}"
+        is_error, text = await call(c, "peer_create", {"workspace": ws, "peer": "p", "metadata": {"k": "v" * 50}})
+        assert not is_error, text
+        is_error, text = await call(c, "peer_create", {"workspace": ws, "peer": "p", "metadata": {"k": "v" * 150}})
+        assert is_error and "100" in text, text  # the configured limit, not the default 65,536 bytes
 
 
 async def test_a_loopback_server_refuses_other_hosts(app: Any) -> None:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from honcho_server import mcp as mcp_package
 from honcho_server.api import render
 from honcho_server.api.policy import authenticate
+from honcho_server.domain import metadata
 from honcho_server.errors import Unauthorized
 from honcho_server.hosts import is_loopback
 from honcho_server.services.deps import Deps
@@ -86,6 +87,8 @@ class Authenticated:
             await render.JSON({"detail": exc.message}, status_code=401)(scope, receive, send)
             return
         scope.setdefault("state", {})[mcp_package.PRINCIPAL_STATE] = principal
+        # The size bound of metadata objects, for the validation of tool arguments (as api/deps.py for bodies).
+        metadata.max_bytes.set(self.deps.settings.limits.max_metadata_bytes)
         await self.app(scope, receive, send)
 
 

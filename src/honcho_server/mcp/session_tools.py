@@ -25,7 +25,8 @@ from honcho_server.mcp.params import (
     Text,
     Workspace,
 )
-from honcho_server.services import access, context, messages, peers, sessions
+from honcho_server.services import access, context, messages, sessions
+from honcho_server.services import peers as peer_service
 from honcho_server.services import summaries as summary_service
 from honcho_server.services.context import PeerView
 
@@ -74,7 +75,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
             found = await sessions.list_page(deps, workspace, None, page, size, False)
         else:
             await kit.reach(ctx, workspace=workspace, peer=peer)
-            found = await peers.sessions_of(deps, workspace, peer, None, page, size, False)
+            found = await peer_service.sessions_of(deps, workspace, peer, None, page, size, False)
         return budget.page(found, [budget.session(s) for s in found.items], "sessions")
 
     @server.tool(annotations=READ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from honcho_server.domain import metadata
 from honcho_server.domain.credentials import Principal
 from honcho_server.mcp import caller, server
 from honcho_server.services.deps import Deps
@@ -10,6 +11,9 @@ from honcho_server.services.embedding import prepare_vectors
 
 async def serve(deps: Deps, principal: Principal) -> None:
     """Answer MCP on stdin/stdout until the client closes them; every call acts as `principal`."""
+    # The configured size bound of metadata objects in tool arguments (a context variable: the tasks serving the
+    # calls start from this one; over HTTP, api/mcp_route.py sets it per request as api/deps.py does).
+    metadata.max_bytes.set(deps.settings.limits.max_metadata_bytes)
     try:
         await prepare_vectors(deps)  # as the API's start-up does: search and recall need to know
         await server.build(deps, caller.fixed(principal)).run_stdio_async()
