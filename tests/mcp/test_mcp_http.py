@@ -232,3 +232,38 @@ async def test_without_the_sdk_mcp_answers_501(deps: Deps, monkeypatch: pytest.M
     assert response.status_code == 501
     assert response.json() == {"detail": INSTALL_HINT}
     assert "pip install 'honcho-server[mcp]'" in INSTALL_HINT
+
+
+async def _raw_tool_call(app: Any, tool: str, arguments_json: str) -> dict[str, Any]:
+    """A tools/call sent as raw JSON text (the SDK's client cannot even encode some of what other clients may send)."""
+    body = f'{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments_json}}}}}'
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        response = await http.post("/mcp", content=body, headers={
+            **bearer(ADMIN), "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2025-06-18"})
+    assert response.status_code < 500, response.text
+    return response.json()
+
+
+async def test_hostile_input_is_bad_input(app: Any) -> None:
+    """What the HTTP layer screens out before a route runs (api/deps.py) is refused as bad input here too: a NUL in
+    an id, an unpaired surrogate in a text or in metadata, nesting deeper than any payload needs."""
+    async with http_client(app) as http:
+        world = await build_world(http)
+    ws = json.dumps(world.ws)
+    deep = '{"k":' * 150 + "1" + "}" * 150
+    for tool, arguments in (
+            ("peer_card_get", '{"workspace": "w\\u0000x", "peer": "alice"}'),
+            ("session_messages", f'{{"workspace": {ws}, "session": "s\\u0000"}}'),
+            ("session_add_messages", f'{{"workspace": {ws}, "session": "s1", "messages": '
+                                     '[{"peer": "alice", "content": "half \\ud800 a pair"}]}'),
+            ("peer_create", f'{{"workspace": {ws}, "peer": "alice", "metadata": {{"k": "\\udfff"}}}}'),
+            ("workspace_metadata_set", f'{{"workspace": {ws}, "metadata": {deep}}}')):
+        answer = await _raw_tool_call(app, tool, arguments)
+        text = json.dumps(answer)
+        # A tool error, or a JSON-RPC error when the SDK's JSON parser refuses the text itself (lone surrogates).
+        refused = answer.get("result", {}).get("isError") is True or answer.get("error", {}).get("code") == -32700
+        assert refused and "internal error" not in text, (tool, text[:500])
+    async with mcp_client(app, ADMIN) as c:
+        is_error, text = await call(c, "session_messages", {"workspace": world.ws, "session": "s1"})
+        assert not is_error and "half" not in text  # nothing of the refused batch was stored

@@ -13,15 +13,15 @@ from honcho_server.domain.metadata import strip_nul
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
 from honcho_server.mcp.kit import Kit
-from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, PageNumber, PageSize, Workspace
+from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Id, PageNumber, PageSize, Query, Workspace, unicode_text
 from honcho_server.services import conclusions, dreams
 from honcho_server.services.conclusions import ConclusionInput, ConclusionQuery
 
 READ = ToolAnnotations(read_only_hint=True)
-Observer = Annotated[str, Field(min_length=1, description="The peer who holds the conclusion (who observed).")]
-Observed = Annotated[str, Field(min_length=1, description="The peer the conclusion is about.")]
+Observer = Annotated[Id, Field(description="The peer who holds the conclusion (who observed).")]
+Observed = Annotated[Id, Field(description="The peer the conclusion is about.")]
 Content = Annotated[str, StringConstraints(min_length=1, max_length=65535), AfterValidator(strip_nul),
-                    Field(description="The conclusion, one self-contained statement.")]
+                    AfterValidator(unicode_text), Field(description="The conclusion, one self-contained statement.")]
 
 
 def register(server: MCPServer[Any], kit: Kit) -> None:
@@ -31,9 +31,9 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def conclusion_list(
         ctx: Context[Any, Any], workspace: Workspace,
-        observer: Annotated[str | None, Field(description="Only conclusions held by this peer.")] = None,
-        observed: Annotated[str | None, Field(description="Only conclusions about this peer.")] = None,
-        session: Annotated[str | None, Field(description="Only conclusions drawn in this session.")] = None,
+        observer: Annotated[Id | None, Field(description="Only conclusions held by this peer.")] = None,
+        observed: Annotated[Id | None, Field(description="Only conclusions about this peer.")] = None,
+        session: Annotated[Id | None, Field(description="Only conclusions drawn in this session.")] = None,
         page: PageNumber = FIRST_PAGE, size: PageSize = PAGE_SIZE,
     ) -> str:
         """List conclusions, newest first, each with its level (explicit, deductive, inductive...), its sources and
@@ -48,7 +48,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def conclusion_query(
         ctx: Context[Any, Any], workspace: Workspace, observer: Observer, observed: Observed,
-        query: Annotated[str, Field(min_length=1, description="What to look for, in plain words.")],
+        query: Annotated[Query, Field(description="What to look for, in plain words.")],
         top_k: Annotated[int, Field(ge=1, le=50, description="Most conclusions to return.")] = 10,
     ) -> str:
         """The conclusions `observer` holds about `observed` closest in meaning to `query`, most similar first."""
@@ -61,7 +61,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def conclusion_create(
         ctx: Context[Any, Any], workspace: Workspace, observer: Observer, observed: Observed, content: Content,
-        session: Annotated[str | None, Field(description="The session it was learned in, if any.")] = None,
+        session: Annotated[Id | None, Field(description="The session it was learned in, if any.")] = None,
     ) -> str:
         """Store an explicit conclusion: a fact `observer` now holds about `observed` (itself when equal)."""
         await kit.reach(ctx, workspace=workspace)
@@ -72,7 +72,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def conclusion_delete(
         ctx: Context[Any, Any], workspace: Workspace,
-        conclusion_id: Annotated[str, Field(min_length=1, description="The conclusion's id.")],
+        conclusion_id: Annotated[Id, Field(description="The conclusion's id.")],
     ) -> str:
         """Delete a conclusion, and the conclusions that rested only on it; returns what was removed."""
         await kit.reach(ctx, workspace=workspace)
@@ -84,12 +84,12 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def schedule_dream(
         ctx: Context[Any, Any], workspace: Workspace, observer: Observer,
-        observed: Annotated[str | None, Field(description="The peer to dream about; default: the observer.")]
+        observed: Annotated[Id | None, Field(description="The peer to dream about; default: the observer.")]
         = None,
         dream_type: Annotated[Literal["omni", "card_refresh"], Field(
             description="omni: consolidate and deduce over all conclusions; card_refresh: rewrite the peer card.")]
         = "omni",
-        session: Annotated[str | None, Field(description="Focus on this session.")] = None,
+        session: Annotated[Id | None, Field(description="Focus on this session.")] = None,
     ) -> str:
         """Queue a dream now: background reasoning that consolidates what `observer` knows about `observed`
         (needs reasoning on). Watch it with queue_status."""

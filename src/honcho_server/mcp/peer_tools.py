@@ -15,11 +15,13 @@ from honcho_server.mcp.kit import Kit
 from honcho_server.mcp.params import (
     FIRST_PAGE,
     PAGE_SIZE,
+    Id,
     MaxConclusions,
     Metadata,
     PageNumber,
     PageSize,
     Peer,
+    Query,
     SearchQuery,
     Target,
     Workspace,
@@ -67,9 +69,9 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def peer_chat(
         ctx: Context[Any, Any], workspace: Workspace, peer: Peer,
-        query: Annotated[str, Field(min_length=1, max_length=10_000, description="A question in plain words.")],
+        query: Annotated[Query, Field(description="A question in plain words.")],
         target: Target = None,
-        session: Annotated[str | None, Field(description="Only use what was said in this session.")] = None,
+        session: Annotated[Id | None, Field(description="Only use what was said in this session.")] = None,
         reasoning_level: Annotated[Level, Field(description="How hard to think; higher is slower.")] = "low",
     ) -> str:
         """Ask the memory a question in natural language and get a reasoned answer: what `peer` knows about
@@ -125,7 +127,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def peer_representation(
         ctx: Context[Any, Any], workspace: Workspace, peer: Peer, target: Target = None,
-        session: Annotated[str | None, Field(description="Only conclusions learned in this session.")] = None,
+        session: Annotated[Id | None, Field(description="Only conclusions learned in this session.")] = None,
         search_query: SearchQuery = None, max_conclusions: MaxConclusions = None,
     ) -> str:
         """`peer`'s representation of `target` (itself by default): the conclusions reasoning drew about it, as

@@ -15,16 +15,7 @@ from honcho_server.errors import Unauthorized
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
 from honcho_server.mcp.kit import Kit
-from honcho_server.mcp.params import (
-    FIRST_PAGE,
-    PAGE_SIZE,
-    Metadata,
-    PageNumber,
-    PageSize,
-    Session,
-    Text,
-    Workspace,
-)
+from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Id, Metadata, PageNumber, PageSize, Session, Text, Workspace
 from honcho_server.services import access, context, messages, sessions
 from honcho_server.services import peers as peer_service
 from honcho_server.services import summaries as summary_service
@@ -32,12 +23,12 @@ from honcho_server.services.context import PeerView
 
 READ = ToolAnnotations(read_only_hint=True)
 DESTRUCTIVE = ToolAnnotations(destructive_hint=True)
-PeerNames = Annotated[list[str], Field(min_length=1, max_length=100, description="Peer ids.")]
+PeerNames = Annotated[list[Id], Field(min_length=1, max_length=100, description="Peer ids.")]
 MEMBERS_SHOWN = 50
 
 
 class NewMessage(BaseModel):
-    peer: str = Field(min_length=1, description="The id of the peer who said it (created when missing).")
+    peer: Id = Field(description="The id of the peer who said it (created when missing).")
     content: Text = Field(description="What was said.")
     metadata: Metadata | None = Field(default=None, description="Optional JSON object stored with it.")
 
@@ -65,7 +56,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def session_list(
         ctx: Context[Any, Any], workspace: Workspace,
-        peer: Annotated[str | None, Field(description="Only sessions this peer is (or was) a member of.")] = None,
+        peer: Annotated[Id | None, Field(description="Only sessions this peer is (or was) a member of.")] = None,
         page: PageNumber = FIRST_PAGE, size: PageSize = PAGE_SIZE,
     ) -> str:
         """List the workspace's sessions, or only one peer's (a peer's key must name its own peer)."""
@@ -108,7 +99,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def session_clone(
         ctx: Context[Any, Any], workspace: Workspace, session: Session,
-        message_id: Annotated[str | None, Field(description="Copy only up to and including this message.")] = None,
+        message_id: Annotated[Id | None, Field(description="Copy only up to and including this message.")] = None,
     ) -> str:
         """Copy a session (metadata, members and messages, optionally only up to one message) into a new session
         with a generated id; returns the new session."""
@@ -173,7 +164,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @server.tool(annotations=READ)
     @tool_errors
     async def session_message(ctx: Context[Any, Any], workspace: Workspace, session: Session,
-                              message_id: Annotated[str, Field(min_length=1, description="The message's id.")]
+                              message_id: Annotated[Id, Field(description="The message's id.")]
                               ) -> str:
         """One message, its text whole (up to the result limit)."""
         await kit.reach(ctx, workspace=workspace, session=session, member_read=True)
@@ -185,9 +176,9 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     async def session_context(
         ctx: Context[Any, Any], workspace: Workspace, session: Session,
         tokens: Annotated[int | None, Field(ge=1, le=4_000, description="Token budget (default 2,000).")] = None,
-        peer_target: Annotated[str | None, Field(description="Also include this peer's representation and card.")]
+        peer_target: Annotated[Id | None, Field(description="Also include this peer's representation and card.")]
         = None,
-        peer_perspective: Annotated[str | None, Field(description="Whose view of peer_target (default: its own); "
+        peer_perspective: Annotated[Id | None, Field(description="Whose view of peer_target (default: its own); "
                                                       "a peer's key may only use its own.")] = None,
     ) -> str:
         """The conversation as an app feeds it to a model: a summary of the older part and the newest messages

@@ -11,7 +11,7 @@ from pydantic import Field
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
 from honcho_server.mcp.kit import Kit
-from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Metadata, PageNumber, PageSize, Workspace
+from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Id, Metadata, PageNumber, PageSize, Query, Workspace
 from honcho_server.services import peers, search, sessions, workspaces
 from honcho_server.services import queue_status as queue_service
 
@@ -50,7 +50,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def workspace_search(
         ctx: Context[Any, Any], workspace: Workspace,
-        query: Annotated[str, Field(min_length=1, description="Words or a question to find messages by.")],
+        query: Annotated[Query, Field(description="Words or a question to find messages by.")],
         limit: Annotated[int, Field(ge=1, le=50, description="Most messages to return.")] = 10,
     ) -> str:
         """Search every message of the workspace (hybrid: full text and meaning), best match first. To search one
@@ -80,9 +80,9 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @tool_errors
     async def queue_status(
         ctx: Context[Any, Any], workspace: Workspace,
-        observer: Annotated[str | None, Field(description="Only work for this observing peer.")] = None,
-        sender: Annotated[str | None, Field(description="Only work about this peer's messages.")] = None,
-        session: Annotated[str | None, Field(description="Only work of this session.")] = None,
+        observer: Annotated[Id | None, Field(description="Only work for this observing peer.")] = None,
+        sender: Annotated[Id | None, Field(description="Only work about this peer's messages.")] = None,
+        session: Annotated[Id | None, Field(description="Only work of this session.")] = None,
     ) -> str:
         """How much background reasoning (conclusions, summaries, dreams) is done, running, waiting or failed.
         Pending work means memory is not yet up to date with the newest messages."""
