@@ -82,6 +82,9 @@ def test_bad_key_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     result = runner.invoke(cli, ["mcp", "--db", f"sqlite:///{tmp_path}/h.db", "--key", "not-a-jwt"])
     assert result.exit_code == 2
     assert result.output.strip() == "--key: Invalid JWT"
+    monkeypatch.setenv("HONCHO_API_KEY", "not-a-jwt-either")  # the key may come from the SDK's variable
+    result = runner.invoke(cli, ["mcp", "--db", f"sqlite:///{tmp_path}/h.db"])
+    assert result.exit_code == 2 and result.output.strip() == "--key: Invalid JWT"
 
 
 def test_without_the_sdk_mcp_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -222,8 +222,9 @@ async def _reembed(settings: Settings) -> None:
 
 
 KeyOption = Annotated[str | None, typer.Option(
-    "--key", help="Act with this API key (a JWT, checked against auth.jwt_secret) and reach only what it may; "
-    "default: admin, as the other local commands")]
+    "--key", envvar="HONCHO_API_KEY", show_envvar=True,
+    help="Act with this API key (a JWT, checked against auth.jwt_secret) and reach only what it may; default: "
+    "admin, as the other local commands. The variable keeps the key out of process listings")]
 
 
 @app.command("mcp")
