@@ -13,6 +13,7 @@ from honcho_server.domain.conclusions import Conclusion
 MAX_RESULT_CHARS = 16_000  # about 4,000 tokens: the most any one result may take of an agent's context
 MESSAGE_CHARS = 1_000  # a message's text in lists; `session_message` returns one message up to MAX_RESULT_CHARS
 TEXT_CHARS = 8_000  # a representation, summary or answer
+DEFAULT_CONCLUSIONS = 25  # a representation of at most this many conclusions unless asked (HTTP's default: 100)
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 

@@ -33,13 +33,13 @@ from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.representation import Recall
 
 READ = ToolAnnotations(read_only_hint=True)
-DEFAULT_CONCLUSIONS = 25  # a representation of at most this many conclusions unless asked (it is read by a model)
 Card = Annotated[list[str], Field(max_length=200, description="The card's entries: short facts, one per item.")]
 Level = Literal["minimal", "low", "medium", "high", "max"]
 
 
 def recall(search_query: str | None, max_conclusions: int | None) -> Recall:
-    return Recall(max_conclusions=max_conclusions or DEFAULT_CONCLUSIONS, search_query=search_query or None,
+    """How much of a representation to read back (fewer conclusions than HTTP by default: a model reads it)."""
+    return Recall(max_conclusions=max_conclusions or budget.DEFAULT_CONCLUSIONS, search_query=search_query or None,
                   include_most_frequent=True)
 
 

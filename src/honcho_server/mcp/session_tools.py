@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from honcho_server.domain.configuration import SessionPeerConfig
 from honcho_server.domain.credentials import Principal
+from honcho_server.domain.models import Message
 from honcho_server.errors import Unauthorized
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
@@ -20,6 +21,7 @@ from honcho_server.services import access, context, messages, sessions
 from honcho_server.services import peers as peer_service
 from honcho_server.services import summaries as summary_service
 from honcho_server.services.context import PeerView
+from honcho_server.services.representation import Recall
 
 READ = ToolAnnotations(read_only_hint=True)
 DESTRUCTIVE = ToolAnnotations(destructive_hint=True)
@@ -201,7 +203,7 @@ def _view(principal: Principal, target: str | None, perspective: str | None, ses
         if perspective is not None:
             raise ValueError("peer_perspective requires peer_target")
         return None
-    view = PeerView(target=target, perspective=perspective)
+    view = PeerView(target=target, perspective=perspective, recall=Recall(max_conclusions=budget.DEFAULT_CONCLUSIONS))
     context.check_view(session, view)
     if principal.kind == "session":
         return replace(view, limit_to_session=True)
@@ -210,7 +212,8 @@ def _view(principal: Principal, target: str | None, perspective: str | None, ses
     return view
 
 
-async def _store(kit: Kit, principal: Principal, workspace: str, session: str, batch: list[NewMessage]) -> list[Any]:
+async def _store(kit: Kit, principal: Principal, workspace: str, session: str, batch: list[NewMessage]
+                 ) -> list[Message]:
     new = [messages.NewMessage(content=m.content, peer_name=m.peer, metadata=m.metadata or {}) for m in batch]
     return await messages.create(kit.deps, workspace, session, new, caller=principal)
 
