@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from honcho_server.cli.options import command_settings as _settings
 from honcho_server.config import Settings
 from honcho_server.hosts import is_loopback
 from honcho_server.store.engine import is_embedded
+
+if TYPE_CHECKING:
+    from honcho_server.domain.credentials import Principal
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
                   no_args_is_help=True, add_completion=False, cls=OneLineFailures)
@@ -250,7 +253,7 @@ def mcp_command(db: DbOption = None, key: KeyOption = None) -> None:
     asyncio.run(stdio.serve(Deps(db=Database(settings.db.url, settings.db), settings=settings), principal))
 
 
-def _principal_of(settings: Settings, key: str | None) -> Any:
+def _principal_of(settings: Settings, key: str | None) -> Principal:
     """Whom `mcp` acts as: the key's principal, or admin without one (one line and exit 2 for a bad key)."""
     from honcho_server import clock
     from honcho_server.domain.credentials import CredentialError, Principal, verify_key
