@@ -14,7 +14,7 @@ COPY . /build
 # pip's cache lives in a build cache mount, not in a layer (BuildKit keeps it between builds).
 RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/honcho \
-    && /opt/honcho/bin/pip install '/build[postgres,fast]' \
+    && /opt/honcho/bin/pip install '/build[postgres,fast,mcp]' \
     && /opt/honcho/bin/pip uninstall -y pip setuptools
 
 FROM ${BASE_IMAGE}

@@ -13,6 +13,8 @@ from honcho_server.services.deps import Deps
 
 FRAMEWORK_ROUTES = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/docs-assets",  # api/docs.py
                     "/ui"}  # api/ui.py: the explorer's static files (no data; it calls the routes checked here)
+# api/mcp_route.py: the MCP SDK answers the whole exchange, so it authenticates itself (tested in tests/mcp).
+SELF_AUTHENTICATING = {"/mcp"}
 
 
 def _routes(deps: Deps) -> list[tuple[str, set[str], Any]]:
@@ -24,7 +26,8 @@ def _routes(deps: Deps) -> list[tuple[str, set[str], Any]]:
         found = [(r.path, getattr(r, "methods", set()), r) for r in app.routes]
     else:
         found = [(c.path, c.methods or set(), c.original_route) for c in flatten(app.routes)]
-    return [(path, methods, route) for path, methods, route in found if path not in FRAMEWORK_ROUTES]
+    return [(path, methods, route) for path, methods, route in found
+            if path not in FRAMEWORK_ROUTES | SELF_AUTHENTICATING]
 
 
 def test_every_route_has_a_policy(deps: Deps) -> None:

@@ -92,8 +92,8 @@ def test_base_image_is_a_build_arg_used_by_every_stage() -> None:
 def test_the_builder_installs_the_package_with_its_postgresql_driver_into_a_venv() -> None:
     builder_runs = " ".join(args for name, args in stages()[0] if name == "RUN")
     assert f"python3 -m venv {VENV}" in builder_runs
-    # PostgreSQL's driver and uvloop are extras the image needs (compose runs it on PostgreSQL).
-    assert f"{VENV}/bin/pip install '/build[postgres,fast]'" in builder_runs
+    # PostgreSQL's driver, uvloop and the MCP SDK are extras the image needs (compose runs it on PostgreSQL).
+    assert f"{VENV}/bin/pip install '/build[postgres,fast,mcp]'" in builder_runs
 
 
 def test_the_final_stage_copies_only_the_venv_from_the_builder() -> None:

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from honcho_server import __version__
-from honcho_server.api import deadlines, docs, errors, http_metrics, ui
+from honcho_server.api import deadlines, docs, errors, http_metrics, mcp_route, ui
 from honcho_server.api.deps import screen_input
 from honcho_server.api.render import RECEIPT_HEADER
 from honcho_server.api.routes import (
@@ -59,6 +59,7 @@ def create_app(
         raise ValueError(weak)
     deps = deps or Deps(db=Database(settings.db.url, settings.db), settings=settings)
     activity = ApiActivity()
+    served_mcp: mcp_route.Lazy | None = None  # /mcp, added below once the app exists
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -68,7 +69,8 @@ def create_app(
         if worker:
             worker.start()
         try:
-            yield deadlines.lifespan_state(settings.server.header_timeout_seconds)  # read by each connection
+            async with mcp_route.running(served_mcp):
+                yield deadlines.lifespan_state(settings.server.header_timeout_seconds)  # read by each connection
         finally:
             if worker:
                 await worker.stop()
@@ -101,4 +103,5 @@ def create_app(
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
     docs.install(app, settings)
     ui.install(app)  # the memory explorer's pages; their data comes through the routes above
+    served_mcp = mcp_route.install(app, deps)  # /mcp: the MCP server, with the same authentication
     return app

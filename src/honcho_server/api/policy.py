@@ -27,6 +27,7 @@ from honcho_server.services.deps import Deps
 
 F = TypeVar("F", bound=Callable[..., Any])
 NOT_PERMITTED = access.NOT_PERMITTED
+require_claims = access.require_claims  # the routes' name for it
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def principal_of(request: Request) -> Principal:
     return request.state.principal
 
 
-def _authenticate(request: Request, deps: Deps) -> Principal:
+def authenticate(request: Request, deps: Deps) -> Principal:
+    """The caller's principal (anonymous admin with auth off); Unauthorized for a missing or bad key."""
     if not deps.settings.auth.enabled:
         return Principal.anonymous_admin()
     jwt_secret = deps.settings.auth.jwt_secret
@@ -79,31 +81,14 @@ async def authorize(request: Request, rule: Policy, deps: Deps) -> Principal | N
     their principal is None."""
     if rule.public or (rule.public_when is not None and rule.public_when(deps.settings)):
         return None
-    principal = _authenticate(request, deps)
-    if principal.admin:
-        return principal
-    if rule.admin_only:
-        raise Unauthorized("Resource requires admin privileges")
-    if rule.self_check:
+    principal = authenticate(request, deps)
+    if principal.admin or (rule.self_check and not rule.admin_only):
         return principal
     params = request.path_params
-    # Not admin, so scoped to a workspace (Principal checks it); the None test only narrows the type.
-    if rule.workspace is None or principal.workspace is None or principal.workspace != params.get(rule.workspace):
-        raise Unauthorized(NOT_PERMITTED)
-    session = params.get(rule.session) if rule.session else None
-    peer = params.get(rule.peer) if rule.peer else None
-    if principal.kind == "session":
-        if session is None or session != principal.session:
-            raise Unauthorized(NOT_PERMITTED)
-    elif principal.kind == "peer":
-        if peer is not None and peer == principal.peer:
-            return principal
-        if not (
-            rule.member_read
-            and session is not None
-            and await access.is_active_member(deps, principal.workspace, session, principal.peer)
-        ):
-            raise Unauthorized(NOT_PERMITTED)
+    await access.check_reach(
+        deps, principal, workspace=params.get(rule.workspace) if rule.workspace else None,
+        peer=params.get(rule.peer) if rule.peer else None, session=params.get(rule.session) if rule.session else None,
+        admin_only=rule.admin_only, member_read=rule.member_read)
     return principal
 
 
@@ -128,20 +113,6 @@ class PolicyRoute(APIRoute):
             return await inner(request)
 
         return handler
-
-
-def require_claims(
-    principal: Principal, *, workspace: str, peer: str | None = None, session: str | None = None
-) -> None:
-    """Self-authorising routes: the token's claims must match the resource named in the body."""
-    if principal.admin:
-        return
-    if principal.workspace != workspace:
-        raise Unauthorized("Unauthorized access to resource")
-    if principal.peer is not None and peer is not None and principal.peer != peer:
-        raise Unauthorized("Unauthorized access to resource")
-    if principal.session is not None and session is not None and principal.session != session:
-        raise Unauthorized("Unauthorized access to resource")
 
 
 def require_scope_key(principal: Principal) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from honcho_server.cli.options import command_settings as _settings
 from honcho_server.config import Settings
 from honcho_server.hosts import is_loopback
 from honcho_server.store.engine import is_embedded
+
+if TYPE_CHECKING:
+    from honcho_server.domain.credentials import Principal
 
 app = typer.Typer(help="honcho-server: a memory server for LLM applications (Honcho v3 API).",
                   no_args_is_help=True, add_completion=False, cls=OneLineFailures)
@@ -220,6 +223,53 @@ async def _reembed(settings: Settings) -> None:
     finally:
         await deps.aclose()
     typer.echo(f"re-embedded {done} messages with {deps.embedder.model_id} ({deps.embedder.dimensions} dimensions)")
+
+
+KeyOption = Annotated[str | None, typer.Option(
+    "--key", envvar="HONCHO_API_KEY", show_envvar=True,
+    help="Act with this API key (a JWT, checked against auth.jwt_secret) and reach only what it may; default: "
+    "admin, as the other local commands. The variable keeps the key out of process listings")]
+
+
+@app.command("mcp")
+def mcp_command(db: DbOption = None, key: KeyOption = None) -> None:
+    """Serve MCP over stdio for desktop agents (Claude Desktop, Claude Code, Cursor), on the database opened here.
+
+    Background reasoning does not run here: it runs in `serve` (or `worker`) on the same database."""
+    from honcho_server import mcp as mcp_package
+
+    if not mcp_package.sdk_available():
+        typer.echo(f"honcho-server mcp: {mcp_package.INSTALL_HINT}", err=True)
+        raise typer.Exit(code=2)
+    from honcho_server.mcp import stdio
+    from honcho_server.services.deps import Deps
+    from honcho_server.store.engine import Database
+
+    settings = _settings(db)
+    logs.setup(settings.server)  # stderr only: stdout carries the protocol
+    principal = _principal_of(settings, key)
+    if is_embedded(settings.db.url):
+        _migrate(settings)
+    _require_current_schema(settings)
+    asyncio.run(stdio.serve(Deps(db=Database(settings.db.url, settings.db), settings=settings), principal))
+
+
+def _principal_of(settings: Settings, key: str | None) -> Principal:
+    """Whom `mcp` acts as: the key's principal, or admin without one (one line and exit 2 for a bad key)."""
+    from honcho_server import clock
+    from honcho_server.domain.credentials import CredentialError, Principal, verify_key
+
+    if key is None:
+        return Principal.anonymous_admin()
+    secret = settings.auth.jwt_secret
+    if secret is None:
+        typer.echo("--key needs the secret that signed it: set HONCHO_AUTH__JWT_SECRET (auth.jwt_secret).", err=True)
+        raise typer.Exit(code=2)
+    try:
+        return verify_key(secret.get_secret_value(), key, now=clock.now())
+    except CredentialError as exc:
+        typer.echo(f"--key: {exc.message}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 WorkspaceOption = Annotated[str | None, typer.Option("--workspace", help="Only this workspace's jobs (its name)")]

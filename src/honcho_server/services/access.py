@@ -13,6 +13,41 @@ from honcho_server.store.repos import sessions as session_repo
 NOT_PERMITTED = "JWT not permissioned for this resource"
 
 
+async def check_reach(deps: Deps, principal: Principal, *, workspace: str | None, peer: str | None = None,
+                      session: str | None = None, admin_only: bool = False, member_read: bool = False) -> None:
+    """Whether a key may touch the resource these ids name (spec 13.2), for every transport (HTTP routes through
+    api/policy.py, MCP tools): raises Unauthorized on a refusal."""
+    if principal.admin:
+        return
+    if admin_only:
+        raise Unauthorized("Resource requires admin privileges")
+    # Not admin, so scoped to a workspace (Principal checks it); the None test only narrows the type.
+    if workspace is None or principal.workspace is None or principal.workspace != workspace:
+        raise Unauthorized(NOT_PERMITTED)
+    if principal.kind == "session":
+        if session is None or session != principal.session:
+            raise Unauthorized(NOT_PERMITTED)
+    elif principal.kind == "peer":
+        if peer is not None and peer == principal.peer:
+            return
+        if not (member_read and session is not None
+                and await is_active_member(deps, principal.workspace, session, principal.peer)):
+            raise Unauthorized(NOT_PERMITTED)
+
+
+def require_claims(principal: Principal, *, workspace: str, peer: str | None = None,
+                   session: str | None = None) -> None:
+    """Self-authorising operations: the key's claims must match the resource named in the body."""
+    if principal.admin:
+        return
+    if principal.workspace != workspace:
+        raise Unauthorized("Unauthorized access to resource")
+    if principal.peer is not None and peer is not None and principal.peer != peer:
+        raise Unauthorized("Unauthorized access to resource")
+    if principal.session is not None and session is not None and principal.session != session:
+        raise Unauthorized("Unauthorized access to resource")
+
+
 def confined(caller: Principal | None) -> bool:
     """Whether the caller holds a peer or session key (admin and workspace keys, and internal callers passing
     None, are not confined)."""
