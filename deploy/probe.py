@@ -31,11 +31,13 @@ def admin_key(secret: str) -> str:
     return signing_input + "." + b64(signature)
 
 
-def call(base: str, method: str, path: str, body: object = None, key: str | None = None) -> tuple[int, object]:
+def call(base: str, method: str, path: str, body: object = None, key: str | None = None,
+         accept: str = "application/json") -> tuple[int, object]:
     """One request; returns (status, decoded JSON or text) for any HTTP status."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    request.add_header("Accept", accept)
     if key:
         request.add_header("Authorization", f"Bearer {key}")
     try:
@@ -105,6 +107,29 @@ def main() -> None:
         print(f"search finds it after {time.monotonic() - started:.1f} s: {found}")
     queue = _expect(call(base, "GET", f"/v3/workspaces/{WORKSPACE}/queue/status", None, key), (200,), "queue")
     print(f"queue status: {json.dumps(queue)}")
+    _probe_mcp(base, key)
+
+
+def _probe_mcp(base: str, key: str) -> None:
+    """The MCP endpoint (the image has the [mcp] extra): refused without a key; with one, a JSON-RPC call of
+    the tool that lists the session's messages finds the probe's message."""
+    mcp = "application/json, text/event-stream"
+    status, _ = call(base, "POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, accept=mcp)
+    print(f"POST /mcp without a key: {status}")
+    if status != 401:
+        sys.exit("FAIL: /mcp without a key must be refused (401)")
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}}
+    server = _expect(call(base, "POST", "/mcp", init, key, accept=mcp), (200,), "MCP initialize")
+    tools = _expect(call(base, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, key, accept=mcp),
+                    (200,), "MCP tools/list")
+    names = [tool["name"] for tool in tools["result"]["tools"]]
+    answer = _expect(call(base, "POST", "/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "session_messages", "arguments": {"workspace": WORKSPACE, "session": SESSION}}}, key, accept=mcp),
+        (200,), "MCP session_messages")
+    if CONTENT not in json.dumps(answer):
+        sys.exit(f"FAIL: MCP session_messages did not return the probe's message: {json.dumps(answer)[:400]}")
+    print(f"MCP: {server['result']['serverInfo']['name']}, {len(names)} tools, session_messages finds the message")
 
 
 def _ok(answer: tuple[int, object]) -> tuple[bool, object]:
