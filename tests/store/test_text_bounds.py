@@ -1,6 +1,7 @@
 """Full-text candidates on PostgreSQL stay bounded when words are common (store/dialect/pg_text.py
-`text_search`): a word the statistics put in more than TEXT_RARE_MAX rows only matches together with every
-other query word, and the all-words match is skipped when estimated above TEXT_ALL_MAX rows.
+`text_search`): in a scope larger than SCAN_SCOPE_MAX, a word the statistics put in more than TEXT_RARE_MAX rows
+only matches together with every other query word, and the all-words match is skipped when estimated above
+TEXT_ALL_MAX rows; a smaller scope is scanned and matched on any word.
 
 The thresholds are lowered here so that a 103-row table has common words; the rule is the same at 1M rows
 (bench/search_1m.py)."""
@@ -77,11 +78,23 @@ async def test_small_tables_match_any_word(db) -> None:  # type: ignore[no-untyp
 async def test_common_words_match_only_with_every_word(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(pg, "TEXT_RARE_MAX", 10)
     monkeypatch.setattr(pg, "TEXT_ALL_MAX", 10)
+    monkeypatch.setattr(pg, "SCAN_SCOPE_MAX", 50)  # the workspace's 103 rows count as a large scope
     # "zebra" is in ~101 rows: common. All words first, then the rare word's other message.
     assert await _candidates(db, ["zebra", "quokka"]) == [CONTENTS[100], CONTENTS[101]]
     # A common word alone would match ~101 rows: over TEXT_ALL_MAX, so no candidates (vectors still answer).
     assert await _candidates(db, ["zebra"]) == []
     assert await _candidates(db, ["walrus"]) == [CONTENTS[102]]
+
+
+async def test_a_small_workspace_finds_a_word_common_in_the_database(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A word common across the database (here: by the lowered thresholds) is still found in a workspace small
+    enough to scan: seen in the suite as a 3-message workspace's "dogs" missing from its search once other tests
+    had filled the database with dogs."""
+    monkeypatch.setattr(pg, "TEXT_RARE_MAX", 10)
+    monkeypatch.setattr(pg, "TEXT_ALL_MAX", 10)
+    assert len(await _candidates(db, ["zebra"])) == 100
+    assert (await _candidates(db, ["zebra", "quokka"]))[:2] == [CONTENTS[100], CONTENTS[101]]
+    assert set(await _candidates(db, ["quokka", "walrus"])) == {CONTENTS[101], CONTENTS[102], CONTENTS[100]}
 
 
 async def test_pool_caps_the_rows_ranked(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

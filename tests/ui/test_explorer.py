@@ -191,8 +191,11 @@ async def checked(page: Any, name: str) -> None:
 
 
 async def settled(page: Any) -> None:
-    """Every section has loaded (no 'Loading…' left)."""
-    await page.wait_for_function("() => !document.querySelector('.loading')")
+    """The page the address names is drawn and every section of it has loaded (no 'Loading…' left). Checking the
+    drawn page first matters: right after a click, the previous page is still there, fully loaded."""
+    await page.wait_for_function(
+        "() => document.getElementById('view').dataset.route === (location.hash || '#/')"
+        " && !document.querySelector('.loading')")
 
 
 # ---- auth off: every page -------------------------------------------------------------------------------------
@@ -348,6 +351,7 @@ async def test_the_accessibility_check_finds_violations(page: Any, open_server: 
 async def paste(page: Any, token: str) -> None:
     await page.get_by_label("API key", exact=True).fill(token)
     await page.get_by_role("button", name="Use key").click()
+    await settled(page)  # the home page, drawn again for the new key
 
 
 async def test_auth_on_a_pasted_key_sees_only_its_scope(page: Any, auth_server: tuple[ServerProcess, World]) -> None:

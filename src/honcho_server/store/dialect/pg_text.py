@@ -11,7 +11,8 @@ microseconds a row, so a common word, or a peer's name, cost seconds at 1M messa
 are those holding every word (skipped when the statistics put that at over TEXT_ALL_MAX rows) and those holding
 one of the query's rare words (in at most TEXT_RARE_MAX rows of the table); at most TEXT_POOL of them are
 scored, all-words ones first. In tables under TEXT_RARE_MAX rows every word is rare: every match is scored, up
-to TEXT_POOL.
+to TEXT_POOL. A scope of at most SCAN_SCOPE_MAX rows (a session, or a workspace found to be that small when a
+common word would otherwise be dropped) is scanned row by row and matched on any word.
 
 The statistics are read once a minute per database and the query's lexemes are computed by PostgreSQL (its
 stemmer and stop words) in one small statement, so the search statement itself stays simple to plan (reading
@@ -95,6 +96,11 @@ def _nothing(query: Select[Any]) -> Select[Any]:
     return query.where(false()).add_columns(literal_column("0.0", Float).label("text_score"))
 
 
+async def _rows_up_to(conn: AsyncConnection, scoped: Select[Any], bound: int) -> int:
+    """How many rows the scope holds, counted up to `bound` (an index range scan of at most that many rows)."""
+    return int((await conn.execute(select(func.count()).select_from(scoped.limit(bound).subquery()))).scalar_one())
+
+
 def _tsquery(lexemes: list[str], op: str) -> str:
     """Lexemes (already stemmed) joined by `op`, each quoted for the tsquery syntax."""
     return f" {op} ".join("'" + x.replace("\\", "\\\\").replace("'", "''") + "'" for x in lexemes)
@@ -109,23 +115,28 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
     if query.whereclause is None:  # every caller scopes the query to a workspace: an unscoped one is a bug
         raise ValueError("text_search needs a query with a WHERE clause")
     scoped = select(messages.c.id.label("id"), _TSV.label("tsv")).where(query.whereclause)
-    if scope_rows is not None and scope_rows <= SCAN_SCOPE_MAX:
-        # A session's few rows are cheaper to check one by one than the GIN index, whose bitmap for common
-        # words spans every workspace (12 ms at 1M messages, against ~1 ms for 1,000 rows). OFFSET 0 keeps the
-        # planner from pushing the match into the scan and back onto the index.
-        scan = scoped.offset(0).subquery("text_scope")
-        matching, tsv = select(scan.c.id, scan.c.tsv), scan.c.tsv
-    else:
-        matching, tsv = scoped, _TSV
-    matches = tsv.op("@@", is_comparison=True)
     every = bindparam("fts_every", _tsquery(lexemes, "&"), type_=TSQUERY)
     rare = [x for x in lexemes if stats.is_rare(x)]
-    branches = []
-    if stats.all_words_small(lexemes):
-        branches.append(matching.where(matches(every)))
-    if rare:
-        some_rare = bindparam("fts_rare", _tsquery(rare, "|"), type_=TSQUERY)
-        branches.append(matching.where(matches(some_rare), not_(matches(every))))
+    if scope_rows is None and len(rare) < len(lexemes) and not stats.all_words_small(lexemes):
+        # The bounds below would drop a common word's matches (a cost guard for large scopes); a small scope,
+        # e.g. a young workspace in a busy database, costs little to scan, and there every match counts.
+        scope_rows = await _rows_up_to(conn, scoped, SCAN_SCOPE_MAX + 1)
+    if scope_rows is not None and scope_rows <= SCAN_SCOPE_MAX:
+        # A small scope's rows are cheaper to check one by one than the GIN index, whose bitmap for common
+        # words spans every workspace (12 ms at 1M messages, against ~1 ms for 1,000 rows), and cheap enough to
+        # match on any word. OFFSET 0 keeps the planner from pushing the match into the scan and back onto the
+        # index.
+        scan = scoped.offset(0).subquery("text_scope")
+        some = bindparam("fts_some", _tsquery(lexemes, "|"), type_=TSQUERY)
+        branches = [select(scan.c.id, scan.c.tsv).where(scan.c.tsv.op("@@", is_comparison=True)(some))]
+    else:
+        matches = _TSV.op("@@", is_comparison=True)
+        branches = []
+        if stats.all_words_small(lexemes):
+            branches.append(scoped.where(matches(every)))
+        if rare:
+            some_rare = bindparam("fts_rare", _tsquery(rare, "|"), type_=TSQUERY)
+            branches.append(scoped.where(matches(some_rare), not_(matches(every))))
     if not branches:
         return _nothing(query)
     # Materialized CTEs: each is computed once whatever the plan; the pool carries its tsvectors so scoring

@@ -46,6 +46,7 @@ function draw() {
   }
   crumbs(parts);
   view.replaceChildren(page);
+  view.dataset.route = location.hash || "#/"; // which page is drawn (read by the browser tests)
 }
 
 async function banner() {
@@ -82,8 +83,8 @@ function keyForm() {
     setKey(input.value);
     input.value = "";
     show();
-    location.hash = "#/";
-    draw();
+    if (location.hash && location.hash !== "#/") location.hash = "#/"; // the hashchange draws it
+    else draw();
   });
   document.getElementById("forget-key").addEventListener("click", () => {
     setKey("");
