@@ -189,30 +189,49 @@ def render_table(columns: dict[str, dict[str, float | None]], long_session_n: in
     return "\n".join(lines)
 
 
-def summarize_folded(lines: list[str], top: int = 25) -> str:
-    """Top functions by inclusive and by self share of samples, from py-spy's collapsed stacks (`a;b;c N`)."""
+def frame_package(frame: str) -> str:
+    """`func (sqlalchemy/engine/base.py:12)` -> `sqlalchemy`; py-spy prints paths from site-packages or the stdlib."""
+    path = frame.rpartition(" (")[2].rstrip(")")
+    head = path.split("/", 1)[0] if "/" in path else path.rpartition(":")[0].removesuffix(".py")
+    return head or "?"
+
+
+def summarize_folded(lines: list[str], rate: int = 1000, requests: int = 0, top: int = 20) -> str:
+    """Where the API's CPU went, from py-spy's collapsed stacks (`a;b;c N`): by package (own code of each frame),
+    our functions (honcho_server, including what they call) and the top functions by own time; with `requests`, in
+    milliseconds of CPU per request (samples / rate / requests)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    by_package: Counter[str] = Counter()
     total = 0
     for line in lines:
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        n = int(count)
-        total += n
-        frames = [f.strip() for f in stack.split(";") if f.strip()]
-        frames = [f for f in frames if not f.startswith("process ") and not f.startswith("thread ")]
+        frames = [f.strip() for f in stack.split(";") if f.strip() and not f.startswith(("process ", "thread "))]
         if not frames:
             continue
+        n = int(count)
+        total += n
         for frame in set(frames):
             inclusive[frame] += n
         own[frames[-1]] += n
+        by_package[frame_package(frames[-1])] += n
     if not total:
         return "no samples\n"
-    out = [f"samples: {total}", "", f"top {top} by inclusive share (the function or anything it calls):"]
-    out += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
-    out += ["", f"top {top} by self share (the function's own code):"]
-    out += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
+
+    def share(n: int) -> str:
+        ms = f"  {n / rate * 1000 / requests:6.2f} ms/req" if requests else ""
+        return f"{100 * n / total:5.1f}%{ms}"
+
+    out = [f"samples: {total}" + (f" (~{total / rate * 1000 / requests:.2f} ms sampled per request)"
+                                   if requests else ""), "", "by package (each sample charged to its innermost frame):"]
+    out += [f"  {share(n)}  {pkg}" for pkg, n in by_package.most_common(top)]
+    ours = [(f, n) for f, n in inclusive.most_common() if "honcho_server/" in f and "honcho_server/cli/" not in f]
+    out += ["", "our functions (honcho_server, with everything they call):"]
+    out += [f"  {share(n)}  {frame}" for frame, n in ours[:top]]
+    out += ["", f"top {top} functions by own time (innermost frame):"]
+    out += [f"  {share(n)}  {frame}" for frame, n in own.most_common(top)]
     return "\n".join(out) + "\n"
 
 
@@ -346,6 +365,12 @@ def run_workload(workload: Path, port: int, pids: list[int], out: Path, extra: l
     return json.loads(out.read_text())
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def loadavg() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
@@ -390,14 +415,14 @@ def profile_reads(workload: Path, port: int, api_pid: int, workspace: str, sessi
                                     str(api_pid), "--rate", "1000", "--format", "raw", "--nonblocking",
                                     "--output", str(folded)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # py-spy attaches
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), proc_cpu_s(api_pid)
             lat = []
             for _ in range(requests):
                 method, path, body, params = make()
                 t = time.perf_counter()
                 client.request(method, path, json=body, params=params).raise_for_status()
                 lat.append((time.perf_counter() - t) * 1000)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, proc_cpu_s(api_pid) - cpu0
             spy.send_signal(signal.SIGINT)
             _, err = spy.communicate(timeout=60)
             if not folded.exists():
@@ -406,10 +431,13 @@ def profile_reads(workload: Path, port: int, api_pid: int, workspace: str, sessi
             summary = RESULTS / f"profile-{stamp}-{config}-{name}.txt"
             lat.sort()
             head = (f"{config} {name}: {requests} sequential requests in {wall:.1f} s while py-spy sampled the API "
-                    f"at 1 kHz (non-blocking, CPU only: waiting on the database or the client is not sampled)\n"
+                    f"at 1 kHz (--nonblocking; threads blocked on I/O are not sampled, so waiting on the database "
+                    f"or the client does not show; a thread that is runnable but waiting for a core does, so on a "
+                    f"busy machine the ms/req below exceed the CPU)\n"
+                    f"API CPU per request (from /proc, all threads): {1000 * cpu / requests:.2f} ms\n"
                     f"latency under the profiler: p50 {lat[len(lat) // 2]:.2f} ms, p95 "
                     f"{lat[int(len(lat) * 0.95)]:.2f} ms; load average {loadavg()}\n\n")
-            summary.write_text(head + summarize_folded(folded.read_text().splitlines()))
+            summary.write_text(head + summarize_folded(folded.read_text().splitlines(), 1000, requests))
             written[name] = str(summary.relative_to(ROOT))
             print(f"profile: {summary.relative_to(ROOT)}", file=sys.stderr)
     return written
