@@ -159,13 +159,13 @@ def fmt_goal(metric: Metric) -> str:
 
 
 def cell(metric: Metric, value: float | None) -> str:
-    """`value (ratio× ref) met|missed` for one configuration."""
+    """`value (ratiox ref) met|missed` for one configuration."""
     if value is None:
         return "—"
     r = ratio(value, metric.ref_on)
     parts = [fmt_number(value)]
     if r is not None:
-        parts.append(f"({r:.2f}×)")
+        parts.append(f"({r:.2f}x)")
     met = goal_met(metric, value)
     if met is not None:
         parts.append("met" if met else "**missed**")
