@@ -409,12 +409,18 @@ def profile_reads(workload: Path, port: int, api_pid: int, workspace: str, sessi
             for _ in range(10):  # warm
                 method, path, body, params = make()
                 client.request(method, path, json=body, params=params).raise_for_status()
-            folded = RESULTS / f"profile-{stamp}-{config}-{name}.folded"
-            spy = subprocess.Popen(["py-spy" if not (Path(sys.executable).parent / "py-spy").exists()
-                                    else str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                                    str(api_pid), "--rate", "1000", "--format", "raw", "--nonblocking",
-                                    "--output", str(folded)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(1.0)  # py-spy attaches
+            # Two views at once: every running thread (SQLite's worker threads, the event loop; a runnable thread
+            # waiting for a core counts too), and the thread holding the GIL (Python's own CPU; SQLite's C code
+            # runs without it).
+            spy_bin = Path(sys.executable).parent / "py-spy"
+            views = {"all running threads": [], "GIL holder only (--gil)": ["--gil"]}
+            folded = {view: RESULTS / f"profile-{stamp}-{config}-{name}{'-gil' if flags else ''}.folded"
+                      for view, flags in views.items()}
+            spies = [subprocess.Popen([str(spy_bin) if spy_bin.exists() else "py-spy", "record", "--pid", str(api_pid),
+                                       "--rate", "1000", "--format", "raw", "--nonblocking", *flags,
+                                       "--output", str(folded[view])], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE) for view, flags in views.items()]
+            time.sleep(1.5)  # py-spy attaches
             t0, cpu0 = time.perf_counter(), proc_cpu_s(api_pid)
             lat = []
             for _ in range(requests):
@@ -423,21 +429,23 @@ def profile_reads(workload: Path, port: int, api_pid: int, workspace: str, sessi
                 client.request(method, path, json=body, params=params).raise_for_status()
                 lat.append((time.perf_counter() - t) * 1000)
             wall, cpu = time.perf_counter() - t0, proc_cpu_s(api_pid) - cpu0
-            spy.send_signal(signal.SIGINT)
-            _, err = spy.communicate(timeout=60)
-            if not folded.exists():
-                print(f"py-spy wrote nothing for {name}: {err.decode()[-500:]}", file=sys.stderr)
-                continue
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+            errors = [spy.communicate(timeout=60)[1].decode()[-300:] for spy in spies]
             summary = RESULTS / f"profile-{stamp}-{config}-{name}.txt"
             lat.sort()
-            head = (f"{config} {name}: {requests} sequential requests in {wall:.1f} s while py-spy sampled the API "
-                    f"at 1 kHz (--nonblocking; threads blocked on I/O are not sampled, so waiting on the database "
+            text = (f"{config} {name}: {requests} sequential requests in {wall:.1f} s while py-spy sampled the API "
+                    f"at 1 kHz (--nonblocking). Threads blocked on I/O are not sampled, so waiting on the database "
                     f"or the client does not show; a thread that is runnable but waiting for a core does, so on a "
-                    f"busy machine the ms/req below exceed the CPU)\n"
+                    f"busy machine the sampled ms/req exceed the CPU.\n"
                     f"API CPU per request (from /proc, all threads): {1000 * cpu / requests:.2f} ms\n"
                     f"latency under the profiler: p50 {lat[len(lat) // 2]:.2f} ms, p95 "
-                    f"{lat[int(len(lat) * 0.95)]:.2f} ms; load average {loadavg()}\n\n")
-            summary.write_text(head + summarize_folded(folded.read_text().splitlines(), 1000, requests))
+                    f"{lat[int(len(lat) * 0.95)]:.2f} ms; load average {loadavg()}\n")
+            for (view, path), err in zip(folded.items(), errors, strict=True):
+                text += f"\n======== {view}\n"
+                text += (summarize_folded(path.read_text().splitlines(), 1000, requests) if path.exists()
+                         else f"py-spy wrote nothing: {err}\n")
+            summary.write_text(text)
             written[name] = str(summary.relative_to(ROOT))
             print(f"profile: {summary.relative_to(ROOT)}", file=sys.stderr)
     return written
