@@ -178,8 +178,8 @@ def render_table(columns: dict[str, dict[str, float | None]], long_session_n: in
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in METRICS:
         values = [col.get(m.key) for col in columns.values()]
-        if m.ref_on is None and all(v is None for v in values):
-            continue  # an optional figure nobody measured (the long session)
+        if all(v is None for v in values):
+            continue  # not measured in this run (the long session unless asked; the workload with --no-workload)
         label = m.label.replace("N msgs", f"{long_session_n:,} msgs") if long_session_n else m.label
         lines.append("| " + " | ".join([label, fmt_goal(m), fmt_number(m.ref_on), fmt_number(m.ref_off),
                                         *(cell(m, v) for v in values)]) + " |")

@@ -76,6 +76,7 @@ def test_table_names_the_long_session_size_when_it_was_measured() -> None:
     long_run = {"phases": {"session_search": {"latency_ms": {"p50": 12.0, "p95": 30.0}}}}
     table = rp.render_table({"ours": rp.figures({}, long_session=long_run)}, long_session_n=5000)
     assert "| session search p50 ms, one session of 5,000 msgs | ≤ 10 | — | — | 12.0 **missed** |" in table
+    assert "bulk ingest" not in table  # rows nobody measured are left out
 
 
 def test_profile_summary_charges_innermost_frames_to_packages_and_ours_inclusively() -> None:
