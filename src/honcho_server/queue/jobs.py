@@ -117,7 +117,8 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
             continue
         rewrites[target.id] = dict(row_id=target.id, new_payload=merged, due=job.run_after or target.run_after)
     if rewrites:
-        await conn.execute(_REWRITE, [dict(r, now=now) for r in rewrites.values()])
+        params = [dict(r, now=now) for r in rewrites.values()]
+        await conn.execute(_REWRITE, params if len(params) > 1 else params[0])  # executemany only for several
     keys = {j.merge_key for j in merging}
     moves: dict[int, datetime] = {}
     for job in merging:  # the unit's other pending rows are due with its newest work (the unit's last job wins)
