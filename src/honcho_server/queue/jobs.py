@@ -3,12 +3,13 @@ retry with backoff, park as failed, prune done jobs."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import QueueCounts, QueueStatus
@@ -142,17 +143,24 @@ async def lock_units(conn: AsyncConnection, dialect: Dialect, merging: list[NewJ
     if not merging:
         return
     units = sorted({j.work_unit_key for j in merging})
-    own_key = t.c.merge_key.in_(sorted({j.merge_key for j in merging if j.merge_key}))
-    query = (select(t.c.id, t.c.work_unit_key, t.c.merge_key, t.c.created_at, t.c.run_after,
-                    func.coalesce(dialect.json_number(t.c.payload, "tokens"), 0).label("tokens"),
-                    case((own_key, t.c.payload), else_=None).label("payload"))
-             .where(t.c.work_unit_key.in_(units), _PENDING_LITERAL).order_by(t.c.id).with_for_update())
+    keys = sorted({j.merge_key for j in merging if j.merge_key})
     by_unit: dict[str, list[PendingRow]] = {u: [] for u in units}
-    for r in await conn.execute(query):
+    for r in await conn.execute(_units_query(dialect), {"units": units, "keys": keys}):
         by_unit[r.work_unit_key].append(PendingRow(r.id, r.merge_key, r.created_at, r.run_after, int(r.tokens),
                                                    r.payload))
     for job in merging:
         job.unit_pending = by_unit[job.work_unit_key]
+
+
+@functools.cache
+def _units_query(dialect: Dialect) -> Select[Any]:
+    """`lock_units`' statement, built once (building it anew took longer than running it on SQLite)."""
+    own_key = t.c.merge_key.in_(bindparam("keys", expanding=True))
+    return (select(t.c.id, t.c.work_unit_key, t.c.merge_key, t.c.created_at, t.c.run_after,
+                   func.coalesce(dialect.json_number(t.c.payload, "tokens"), 0).label("tokens"),
+                   case((own_key, t.c.payload), else_=None).label("payload"))
+            .where(t.c.work_unit_key.in_(bindparam("units", expanding=True)), _PENDING_LITERAL)
+            .order_by(t.c.id).with_for_update())
 
 
 def gathered(rows: list[PendingRow]) -> Gathered:
