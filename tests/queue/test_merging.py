@@ -19,6 +19,7 @@ from honcho_server.llm.client import LLMClient
 from honcho_server.reasoning import deriver
 from honcho_server.services import messages
 from honcho_server.services.deps import Deps
+from honcho_server.services.ingest_jobs import MERGE_LIMIT
 from honcho_server.store.engine import Database
 from honcho_server.store.migrate import upgrade
 from honcho_server.store.tables import jobs, summaries
@@ -171,3 +172,31 @@ async def test_messages_with_their_own_configuration_are_merged_apart(
     finally:
         await with_llm.aclose()
         await plain.aclose()
+
+
+async def test_a_full_row_keeps_its_work_and_the_units_rows_stay_due_together(backend: str, tmp_path: Path) -> None:
+    """A unit's full row gives up its merge key and the next batch starts a row of its own; each later batch
+    merges into that row and moves the unit's every pending row to the same due time (one locked read, one
+    write of all the rows)."""
+    url = fresh_database_url(backend, tmp_path)
+    upgrade(url)
+    settings = make_settings(url, deriver={"flush_seconds": 600, "quiet_seconds": 30, "batch_tokens": 10**9},
+                             embedding={"provider": "hash", "dimensions": 64})
+    deps = Deps(db=Database(url, settings.db), settings=settings)
+    try:
+        await messages.create(deps, "w", "s", [messages.NewMessage(content=f"fact {i}", peer_name="alice",
+                                                                   metadata={}) for i in range(MERGE_LIMIT)])
+        for i in range(2):
+            await messages.create(deps, "w", "s", [messages.NewMessage(content=f"more {i}", peer_name="alice",
+                                                                       metadata={})])
+        async with deps.db.read() as conn:
+            rows = (await conn.execute(
+                select(jobs.c.payload, jobs.c.merge_key, jobs.c.run_after)
+                .where(jobs.c.kind == "representation", jobs.c.status == "pending").order_by(jobs.c.id))).all()
+        assert [r.payload["seqs"] for r in rows] == [list(range(1, MERGE_LIMIT + 1)),
+                                                     [MERGE_LIMIT + 1, MERGE_LIMIT + 2]]
+        assert rows[0].merge_key is None and rows[1].merge_key is not None  # the full row stays as it is
+        assert rows[0].run_after == rows[1].run_after  # the unit is derived together
+        assert sum(r.payload["tokens"] for r in rows) > 0
+    finally:
+        await deps.aclose()

@@ -3,12 +3,13 @@ retry with backoff, park as failed, prune done jobs."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, literal_column, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.models import QueueCounts, QueueStatus
@@ -55,6 +56,19 @@ class NewJob:
     # instead of adding a row (a running job is never extended: claiming clears its key).
     merge_key: str | None = None
     merge: Merge | None = None
+    # Its unit's pending rows, read and locked in this transaction (`lock_units`): the merge needs no read of its
+    # own, and when `run_after` is set the unit's other pending rows are moved to it too.
+    unit_pending: list[PendingRow] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    id: int
+    merge_key: str | None
+    created_at: datetime
+    run_after: datetime
+    tokens: int  # its payload's `tokens`
+    payload: dict[str, Any] | None  # read only for a row of a merging job's key (a full row's is never needed)
 
 
 @dataclass(slots=True)
@@ -90,28 +104,96 @@ async def enqueue(conn: AsyncConnection, dialect: Dialect, new_jobs: list[NewJob
         if any(j.dedupe_key for j in new_jobs):
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_OPEN_LITERAL)
         await conn.execute(stmt, plain)
+    if not merging:
+        return
+    if any(j.unit_pending is None for j in merging):
+        await lock_units(conn, dialect, merging)
+    rewrites: dict[int, dict[str, Any]] = {}  # row id -> its new payload and run_after: one executemany for all
     for job in merging:
-        await _merge(conn, dialect, job, now)
+        assert job.merge is not None and job.unit_pending is not None
+        target = next((r for r in job.unit_pending if r.merge_key == job.merge_key), None)
+        merged = job.merge(target.payload, job.payload) if target is not None and target.payload else None
+        if target is None or merged is None:
+            await _merge(conn, dialect, job, now, full=target)
+            continue
+        rewrites[target.id] = dict(row_id=target.id, new_payload=merged, due=job.run_after or target.run_after)
+    if rewrites:
+        params = [dict(r, now=now) for r in rewrites.values()]
+        await conn.execute(_REWRITE, params if len(params) > 1 else params[0])  # executemany only for several
+    keys = {j.merge_key for j in merging}
+    moves: dict[int, datetime] = {}
+    for job in merging:  # the unit's other pending rows are due with its newest work (the unit's last job wins)
+        if job.run_after is None or job.unit_pending is None:
+            continue
+        for row in job.unit_pending:
+            if row.merge_key not in keys:  # a row of one of these keys gets its own job's time above
+                moves[row.id] = job.run_after
+    for due in set(moves.values()):  # usually none (a unit has one pending row), else one statement
+        ids = [i for i, d in moves.items() if d == due]
+        await conn.execute(update(t).where(t.c.id.in_(ids), _PENDING_LITERAL).values(run_after=due, updated_at=now))
 
 
-async def _merge(conn: AsyncConnection, dialect: Dialect, job: NewJob, now: datetime) -> None:
-    """Fold `job` into the pending job of its merge key, or insert it. The pending row is locked (PostgreSQL; SQLite
-    has one writer) so a worker cannot claim it half-merged; one that was claimed meanwhile is no longer pending,
-    and a full one gives up its key (it stays queued as it is), so the job gets a row of its own."""
+_REWRITE = (update(t).where(t.c.id == bindparam("row_id"), _PENDING_LITERAL)
+            .values(payload=bindparam("new_payload", type_=t.c.payload.type), run_after=bindparam("due"),
+                    updated_at=bindparam("now")))
+
+
+async def lock_units(conn: AsyncConnection, dialect: Dialect, merging: list[NewJob]) -> None:
+    """Read and lock the pending rows of the merging jobs' units in one statement (`NewJob.unit_pending`)."""
+    if not merging:
+        return
+    units = sorted({j.work_unit_key for j in merging})
+    keys = sorted({j.merge_key for j in merging if j.merge_key})
+    by_unit: dict[str, list[PendingRow]] = {u: [] for u in units}
+    for r in await conn.execute(_units_query(dialect), {"units": units, "keys": keys}):
+        by_unit[r.work_unit_key].append(PendingRow(r.id, r.merge_key, r.created_at, r.run_after, int(r.tokens),
+                                                   r.payload))
+    for job in merging:
+        job.unit_pending = by_unit[job.work_unit_key]
+
+
+@functools.cache
+def _units_query(dialect: Dialect) -> Select[Any]:
+    """`lock_units`' statement, built once (building it anew took longer than running it on SQLite)."""
+    own_key = t.c.merge_key.in_(bindparam("keys", expanding=True))
+    return (select(t.c.id, t.c.work_unit_key, t.c.merge_key, t.c.created_at, t.c.run_after,
+                   func.coalesce(dialect.json_number(t.c.payload, "tokens"), 0).label("tokens"),
+                   case((own_key, t.c.payload), else_=None).label("payload"))
+            .where(t.c.work_unit_key.in_(bindparam("units", expanding=True)), _PENDING_LITERAL)
+            .order_by(t.c.id).with_for_update())
+
+
+def gathered(rows: list[PendingRow]) -> Gathered:
+    """What a unit's pending rows hold."""
+    return Gathered(sum(r.tokens for r in rows), min((r.created_at for r in rows), default=None))
+
+
+async def _merge(conn: AsyncConnection, dialect: Dialect, job: NewJob, now: datetime,
+                 full: PendingRow | None = None) -> None:
+    """Insert `job` as a row of its own, or fold it into the pending job of its merge key should one appear. The
+    pending row is locked (PostgreSQL; SQLite has one writer) so a worker cannot claim it half-merged; one that was
+    claimed meanwhile is no longer pending, and a full one (`full`, known full already) gives up its key (it stays
+    queued as it is), so the job gets a row of its own."""
     assert job.merge is not None and job.merge_key is not None
-    for _ in range(3):
-        current = (await conn.execute(
-            select(t.c.id, t.c.payload).where(t.c.merge_key == job.merge_key, _PENDING_LITERAL).with_for_update()
-        )).first()
-        if current is not None:
-            merged = job.merge(current.payload, job.payload)
-            if merged is not None:
-                values: dict[str, Any] = dict(payload=merged, updated_at=now)
-                if job.run_after is not None:
-                    values["run_after"] = job.run_after
-                await conn.execute(update(t).where(t.c.id == current.id).values(**values))
-                return
-            await conn.execute(update(t).where(t.c.id == current.id).values(merge_key=None))
+    if full is not None:
+        gives_up: dict[str, Any] = dict(merge_key=None)
+        if job.run_after is not None:  # it moves along with the unit's other rows
+            gives_up.update(run_after=job.run_after, updated_at=now)
+        await conn.execute(update(t).where(t.c.id == full.id).values(**gives_up))
+    for attempt in range(3):
+        if attempt > 0:  # another transaction queued the key since the unit was read
+            current = (await conn.execute(
+                select(t.c.id, t.c.payload).where(t.c.merge_key == job.merge_key, _PENDING_LITERAL).with_for_update()
+            )).first()
+            if current is not None:
+                merged = job.merge(current.payload, job.payload)
+                if merged is not None:
+                    values: dict[str, Any] = dict(payload=merged, updated_at=now)
+                    if job.run_after is not None:
+                        values["run_after"] = job.run_after
+                    await conn.execute(update(t).where(t.c.id == current.id).values(**values))
+                    return
+                await conn.execute(update(t).where(t.c.id == current.id).values(merge_key=None))
         stmt = (dialect.insert(t).values(**_row(job, now))
                 .on_conflict_do_nothing(index_elements=["merge_key"], index_where=_PENDING_LITERAL)
                 .returning(t.c.id))
@@ -126,20 +208,6 @@ class Gathered:
 
     tokens: int
     oldest: datetime | None
-
-
-async def gathered(conn: AsyncConnection, dialect: Dialect, work_unit_key: str) -> Gathered:
-    total = func.coalesce(func.sum(dialect.json_number(t.c.payload, "tokens")), 0)
-    query = select(total, func.min(t.c.created_at)).where(t.c.work_unit_key == work_unit_key,
-                                                          t.c.status == "pending")
-    tokens, oldest = (await conn.execute(query)).one()
-    return Gathered(int(tokens), oldest)
-
-
-async def reschedule(conn: AsyncConnection, work_unit_key: str, run_after: datetime, now: datetime) -> None:
-    """Make a work unit's pending jobs due at `run_after`."""
-    await conn.execute(update(t).where(t.c.work_unit_key == work_unit_key, t.c.status == "pending").values(
-        run_after=run_after, updated_at=now))
 
 
 async def last_done(conn: AsyncConnection, dedupe_key: str) -> datetime | None:

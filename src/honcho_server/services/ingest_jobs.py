@@ -132,19 +132,19 @@ async def schedule_representation(conn: AsyncConnection, dialect: Dialect, plann
     back), but never later than `flush_seconds` after its oldest message. A conversation is thus usually derived
     in one call when it pauses, not cut in pieces by a timer. The head job of the unit takes in the jobs queued
     behind it (reasoning/deriver.py)."""
+    await jobs.lock_units(conn, dialect, [j for j in planned if j.merge_key is not None])  # one read for all the units
     for job in planned:
         if job.kind != "representation":
             continue
         if settings.flush_seconds <= 0:
             job.run_after = now
             continue
-        waiting = await jobs.gathered(conn, dialect, job.work_unit_key)
+        waiting = jobs.gathered(job.unit_pending or [])  # enqueue moves the unit's pending rows to `due`
         if waiting.tokens + job.payload["tokens"] >= settings.batch_tokens:
             due = now
         else:
             latest = (waiting.oldest or now) + timedelta(seconds=settings.flush_seconds)
             due = min(latest, now + timedelta(seconds=settings.quiet_seconds))
-        await jobs.reschedule(conn, job.work_unit_key, due, now)
         job.run_after = due
 
 

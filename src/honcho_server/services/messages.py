@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,10 @@ class NewMessage:
     internal_metadata: dict[str, Any] | None = None
 
 
+# From this many messages a batch's token counting is worth a thread hop (a short text takes microseconds).
+COUNT_ASIDE_FROM = 16
+
+
 async def create(deps: Deps, workspace_name: str, session_name: str, new: list[NewMessage], *,
                  caller: Principal | None = None) -> list[Message]:
     """Append messages in request order; their jobs commit with them or not at all. Authors who are not peers
@@ -42,10 +47,17 @@ async def create(deps: Deps, workspace_name: str, session_name: str, new: list[N
     for name in authors:
         if name.startswith(SCOPE_PREFIX):
             raise ValidationError(f"'{name}' is a scope and cannot author messages")
-    token_counts = count_tokens_many([m.content for m in new])
+    texts = [m.content for m in new]
+    # A batch's tokens are counted on another thread (tiktoken lets go of the GIL) while the session is read.
+    counting = (asyncio.get_running_loop().run_in_executor(None, count_tokens_many, texts)
+                if len(texts) >= COUNT_ASIDE_FROM else None)
+    token_counts = count_tokens_many(texts) if counting is None else None
     async with deps.db.write() as conn:
         context = await _session_context(conn, deps, workspace_name, session_name, authors, caller)
         last = await session_repo.reserve_seqs(conn, context.session_pk, len(new))
+        if counting is not None:
+            token_counts = await counting
+        assert token_counts is not None
         now = deps.now()
         rows, created = [], []
         for offset, (msg, tokens) in enumerate(zip(new, token_counts, strict=True)):

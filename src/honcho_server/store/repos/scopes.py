@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.ids import SCOPE_PREFIX
@@ -190,12 +190,15 @@ async def member_session_names(conn: AsyncConnection, scope_pks: list[int]) -> l
 async def observers_of_session(conn: AsyncConnection, session_pk: int) -> dict[str, Membership]:
     """The scopes the session is an active member of, as silent members that observe everyone else: their
     peers join the observers of every message written from now on (spec 10.A)."""
-    query = (select(peers.c.id, peers.c.name, peers.c.configuration)
-             .join(t, t.c.peer_id == peers.c.id).join(ss, ss.c.scope_id == t.c.id)
-             .where(ss.c.session_id == session_pk, ss.c.left_at.is_(None)))
     return {r.name: Membership(peer_pk=r.id, peer_name=r.name, peer_configuration=r.configuration,
                                observe_me=False, observe_others=True, active=True)
-            for r in await conn.execute(query)}
+            for r in await conn.execute(_OBSERVERS_OF_SESSION, {"session_pk": session_pk})}
+
+
+# Built once: every message create runs it.
+_OBSERVERS_OF_SESSION = (select(peers.c.id, peers.c.name, peers.c.configuration)
+                         .join(t, t.c.peer_id == peers.c.id).join(ss, ss.c.scope_id == t.c.id)
+                         .where(ss.c.session_id == bindparam("session_pk"), ss.c.left_at.is_(None)))
 
 
 # --------------------------------------------------------------------------------------------------- reads
