@@ -22,7 +22,8 @@ _ID_LIMIT = 1 << 16
 
 
 class SentencePieceBPE:
-    """Encodes text to token ids; not thread-safe (its word cache), so call it from one thread."""
+    """Encodes text to token ids. Threads may share it: its word cache is only read, set or cleared an entry at a
+    time, each of which CPython's dict does atomically (a race at worst computes a word twice)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         _check_supported(config)

@@ -74,8 +74,7 @@ def package_dir(package: str) -> Path | None:
 
 
 class WordLlamaModel:
-    """Mean of static token embeddings; thread-safe once built (read-only arrays), called from one thread (the
-    tokenizer's word cache)."""
+    """Mean of static token embeddings; thread-safe once built (read-only arrays, a shareable tokenizer)."""
 
     def __init__(self, root: Path, dimensions: int) -> None:
         weights = read_tensors(root / WORDLLAMA_WEIGHTS, _checked(root / WORDLLAMA_WEIGHTS))["embedding.weight"]
@@ -115,7 +114,10 @@ def _checked(path: Path) -> bytes:
     return data
 
 
+@functools.lru_cache(maxsize=4)
 def _load_wordllama(root: Path, dimensions: int) -> _Model:
+    """One model per files and size in a process, shared by every embedder built on it (it is thread-safe): a
+    process that builds several embedders (tests, tools) loads it once, not 0.2-0.3 s each time."""
     return WordLlamaModel(root, dimensions)
 
 
