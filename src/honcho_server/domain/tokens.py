@@ -7,12 +7,13 @@ ourselves, so no code path can reach the network. `HONCHO_TOKENIZER_FILE` may po
 """
 
 import base64
-import hashlib
 import os
 import threading
 from pathlib import Path
 
 import tiktoken
+
+from honcho_server.domain.pinned import read_pinned
 
 TOKENIZER_NAME = "tiktoken/o200k_base"
 VOCAB_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
@@ -50,9 +51,7 @@ def vocabulary_path() -> Path:
 
 
 def _load_ranks(path: Path) -> dict[bytes, int]:
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != VOCAB_SHA256:
-        raise RuntimeError(f"{path} is not the o200k_base vocabulary (sha256 mismatch)")
+    data = read_pinned(path, VOCAB_SHA256, "the o200k_base vocabulary")
     ranks: dict[bytes, int] = {}
     for line in data.splitlines():
         if line:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from honcho_server.domain.pinned import read_pinned
 from honcho_server.embeddings._arrays import token_batches, unit_rows
 from honcho_server.embeddings._safetensors import read_tensors
 from honcho_server.embeddings._sentencepiece_bpe import SentencePieceBPE
@@ -107,11 +107,7 @@ class WordLlamaModel:
 
 
 def _checked(path: Path) -> bytes:
-    """The bundled file's bytes, refused when they are not the file shipped (a damaged or substituted copy)."""
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != BUNDLED_SHA256[path.name]:
-        raise ValueError(f"{path} is not the file this package shipped (sha256 mismatch)")
-    return data
+    return read_pinned(path, BUNDLED_SHA256[path.name], "the file this package shipped")
 
 
 @functools.lru_cache(maxsize=4)

@@ -115,7 +115,6 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
     if query.whereclause is None:  # every caller scopes the query to a workspace: an unscoped one is a bug
         raise ValueError("text_search needs a query with a WHERE clause")
     scoped = select(messages.c.id.label("id"), _TSV.label("tsv")).where(query.whereclause)
-    every = bindparam("fts_every", _tsquery(lexemes, "&"), type_=TSQUERY)
     rare = [x for x in lexemes if stats.is_rare(x)]
     if scope_rows is None and len(rare) < len(lexemes) and not stats.all_words_small(lexemes):
         # The bounds below would drop a common word's matches (a cost guard for large scopes); a small scope,
@@ -131,6 +130,7 @@ async def text_search(conn: AsyncConnection, stats_cache: TextStats, messages: T
         branches = [select(scan.c.id, scan.c.tsv).where(scan.c.tsv.op("@@", is_comparison=True)(some))]
     else:
         matches = _TSV.op("@@", is_comparison=True)
+        every = bindparam("fts_every", _tsquery(lexemes, "&"), type_=TSQUERY)
         branches = []
         if stats.all_words_small(lexemes):
             branches.append(scoped.where(matches(every)))
