@@ -39,6 +39,20 @@ async def api_client(deps: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@contextlib.asynccontextmanager
+async def fresh_deps(backend: str, tmp_dir: Path) -> AsyncIterator[Any]:
+    """Deps on a new database of `backend` in `tmp_dir`, migrated, disposed of on exit."""
+    from honcho_server.store.migrate import upgrade
+
+    url = fresh_database_url(backend, tmp_dir)
+    upgrade(url)
+    deps = new_deps(url)
+    try:
+        yield deps
+    finally:
+        await deps.db.dispose()
+
+
 def new_deps(url: str, **overrides: object) -> Any:
     """Deps on a migrated database (the caller disposes of `deps.db`)."""
     from honcho_server.services.deps import Deps

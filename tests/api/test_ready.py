@@ -18,20 +18,17 @@ from sqlalchemy import text
 
 from honcho_server.queue import jobs, workers
 from honcho_server.services.deps import Deps
-from honcho_server.store.migrate import head_revision, upgrade
+from honcho_server.store.migrate import head_revision
 from honcho_server.worker.runtime import Worker
-from support import api_client, fresh_database_url, new_deps
+from support import api_client, fresh_deps, new_deps
 
 Ask = Callable[[int], Awaitable[dict]]
 
 
 @pytest.fixture(scope="module")
 async def fresh(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deps]:
-    url = fresh_database_url(backend, tmp_path_factory.mktemp(f"ready-{backend}"))
-    upgrade(url)
-    deps = new_deps(url)
-    yield deps
-    await deps.db.dispose()
+    async with fresh_deps(backend, tmp_path_factory.mktemp(f"ready-{backend}")) as deps:
+        yield deps
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,13 @@ import httpx
 import pytest
 
 from honcho_server.services.deps import Deps
-from honcho_server.store.migrate import upgrade
-from support import api_client, fresh_database_url, new_deps
+from support import api_client, fresh_deps
 
 
 @pytest.fixture(scope="module")
 async def deps(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deps]:
-    url = fresh_database_url(backend, tmp_path_factory.mktemp(f"reasoning-{backend}"))
-    upgrade(url)
-    deps = new_deps(url)
-    yield deps
-    await deps.db.dispose()
+    async with fresh_deps(backend, tmp_path_factory.mktemp(f"reasoning-{backend}")) as deps:
+        yield deps
 
 
 @pytest.fixture(scope="module")
