@@ -3,6 +3,7 @@ HONCHO_TEST_DATABASE_URL). Set HONCHO_TEST_BACKENDS=sqlite to skip PostgreSQL lo
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +27,11 @@ from support import BACKENDS, api_client, fresh_database_url, new_deps  # noqa: 
 # Starts mypy in the background when tests/test_typecheck.py is selected (it overlaps with the other tests);
 # app_server: the live server the honcho-cli and examples/ tests share.
 pytest_plugins = ["typecheck_support", "app_server"]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per core, at most 4 (each starts its own PostgreSQL and live servers)."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

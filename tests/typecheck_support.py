@@ -2,7 +2,8 @@
 
 mypy needs ~40 s of CPU from a cold cache. When tests/test_typecheck.py is among the collected tests, mypy starts
 as soon as collection ends, at low priority, and runs while the (mostly I/O-bound) tests do; the test only
-waits for its verdict. Nothing starts when the test is not selected.
+waits for its verdict. Nothing starts when the test is not selected. Under pytest-xdist (the suite's default) the
+worker that gets the test runs mypy first thing while the other workers run the rest.
 """
 
 from __future__ import annotations
@@ -66,16 +67,23 @@ def _start() -> Run:
     return Run(process, workdir)
 
 
+def _xdist_worker() -> bool:
+    """Under pytest-xdist every worker collects every test, but only one runs the type check: it starts mypy itself
+    (the other worker keeps running tests meanwhile), and first, so that nothing waits for it at the end."""
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly or mypy_missing():
+    if session.config.option.collectonly or mypy_missing() or _xdist_worker():
         return
     if any(item.path.name == TEST_FILE for item in session.items):
         session.config.stash[_RUN] = _start()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the type check last, so that it waits for mypy as little as possible."""
-    items.sort(key=lambda item: item.path.name == TEST_FILE)
+    """In one process, run the type check last, so that it waits for the background mypy as little as possible;
+    under xdist, first."""
+    items.sort(key=lambda item: (item.path.name == TEST_FILE) != _xdist_worker())
 
 
 def verdict(config: pytest.Config) -> Verdict:

@@ -53,13 +53,17 @@ def _run(cmd: list[str], *, timeout: float, env: dict[str, str] | None = None,
 
 
 def _apt_install(packages: list[str]) -> str:
-    """Install Debian packages as root; returns a note of what happened (for the failure message)."""
+    """Install Debian packages as root; returns a note of what happened (for the failure message).
+
+    Test workers (pytest-xdist) may want packages at the same moment, and apt-get refuses to run twice at once: they
+    take turns, and a package another worker installed meanwhile is only confirmed."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         return "cannot install them here (needs root and apt-get)"
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    update = _run(["apt-get", "update", "-q"], timeout=INSTALL_TIMEOUT, env=env)
-    install = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-                   timeout=INSTALL_TIMEOUT, env=env)
+    with _file_lock("apt", per_checkout=False):  # apt-get is one per machine
+        update = _run(["apt-get", "update", "-q"], timeout=INSTALL_TIMEOUT, env=env)
+        install = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+                       timeout=INSTALL_TIMEOUT, env=env)
     if install.returncode != 0:
         return (f"apt-get install {' '.join(packages)} failed ({install.returncode}):\n"
                 f"{update.stdout[-2000:]}{update.stderr[-2000:]}{install.stdout[-3000:]}{install.stderr[-3000:]}")
@@ -93,10 +97,11 @@ def _lock_digest() -> str:
 
 
 @contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    """An exclusive lock per checkout, outside the tree, held while node_modules is checked or installed."""
-    key = hashlib.sha256(str(TS_DIR).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"honcho-server-ts-{key}.lock", "w") as f:
+def _file_lock(name: str, *, per_checkout: bool = True) -> Iterator[None]:
+    """An exclusive lock named `name` (per checkout unless told otherwise) outside the tree, shared by every process
+    of the suite."""
+    key = "-" + hashlib.sha256(str(TS_DIR).encode()).hexdigest()[:16] if per_checkout else ""
+    with open(Path(tempfile.gettempdir()) / f"honcho-server-{name}{key}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -109,7 +114,7 @@ def node() -> tuple[str, int]:
     """The node executable and its major version, once tests/ts/node_modules holds exactly what the lock file says."""
     node, npm, major = _node_tools()
     digest = _lock_digest()
-    with _install_lock():
+    with _file_lock("ts"):  # held while node_modules is checked or installed
         installed = STAMP.is_file() and STAMP.read_text().strip() == digest and SDK_MANIFEST.is_file()
         if not installed:
             env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
