@@ -32,8 +32,9 @@ the average cosine of the vector candidates, so it is neither favoured nor burie
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ class Fusion:
     alpha: float = 0.3  # weight of the normalised text score against the cosine
     beta: float = 0.3  # share of the best neighbour's score a message inherits
     long_words: int = 100  # messages longer than this many words are damped
+    cover_rows: int = 2000  # a scope of fewer rows is scanned whole (every cosine from one nearest-neighbour query)
 
 
 DEFAULT_FUSION = Fusion()
@@ -68,9 +70,12 @@ class MessageQuery:
     perspective: str | None = None  # only messages this peer could have seen
 
 
-async def search_messages(db: Database, query: MessageQuery, vector: Sequence[float] | None = None,
+async def search_messages(db: Database, query: MessageQuery,
+                          vector: Sequence[float] | Awaitable[Sequence[float] | None] | None = None,
                           fusion: Fusion = DEFAULT_FUSION) -> list[Message]:
-    """Most relevant first, at most `limit`. Without a query vector (no embedder) the text ranking alone."""
+    """Most relevant first, at most `limit`. Without a query vector (no embedder, or it failed) the text ranking
+    alone. `vector` may still be on its way (an awaitable: a remote embedder's round trip): the full-text half
+    starts at once and only the nearest-neighbour half waits for it."""
     dialect = db.dialect
     words = query_terms(query.text)
     async with db.read() as conn:
@@ -98,15 +103,33 @@ async def search_messages(db: Database, query: MessageQuery, vector: Sequence[fl
 
         if vector is None:
             return [m for m, _ in (await lexical_side())[:query.limit]]
-        q = np.asarray(vector, dtype=np.float32)
         # The two candidate searches are the costly steps and independent: on two connections they overlap
-        # (SQLite and PostgreSQL both run them outside the GIL, on the machine's other core).
-        lexical, near = await asyncio.gather(lexical_side(), dialect.nearest_messages(conn, q, n, pushed))
+        # (SQLite and PostgreSQL both run them outside the GIL, on the machine's other core). The text half also
+        # overlaps the query's embedding when that is still on its way.
+        text_half = asyncio.ensure_future(lexical_side())
+        try:
+            arrived = await vector if inspect.isawaitable(vector) else vector
+            if arrived is None:  # the embedder failed: by words alone
+                return [m for m, _ in (await text_half)[:query.limit]]
+            q = np.asarray(arrived, dtype=np.float32)
+            # A small scope (a session's rows, by its counter) is asked for whole: the scan reads every row of
+            # it either way, and then the text-only candidates' cosines are known without a second scan.
+            whole = pushed.max_rows is not None and n < pushed.max_rows < fusion.cover_rows
+            k = pushed.max_rows + 1 if whole and pushed.max_rows is not None else n
+            scanned = await dialect.nearest_messages(conn, q, k, pushed)
+            lexical = await text_half
+        finally:
+            text_half.cancel()  # a no-op once it is done; otherwise nothing is left running on a failure
+        near = scanned[:n]
         found = {m.pk: m for m, _ in lexical}
         found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
         cosine = {pk: sim for pk, sim in near if pk in found}  # the filters the KNN could not apply, applied
-        text_only = [pk for pk in found if pk not in cosine]  # their cosines are computed by the database
-        cosine.update(await dialect.similarities(conn, query.workspace_pk, q, text_only))
+        text_only = [pk for pk in found if pk not in cosine]
+        if len(scanned) < k:  # the scan returned every vector in scope: a text-only one without is not embedded
+            every = dict(scanned)
+            cosine.update((pk, every[pk]) for pk in text_only if pk in every)
+        else:  # their cosines are computed by the database
+            cosine.update(await dialect.similarities(conn, query.workspace_pk, q, text_only))
         scores = _fuse(lexical, found, cosine, fusion)
         return await _with_context(conn, query, where, found, scores, fusion.beta)
 

@@ -12,6 +12,7 @@ from honcho_server.config import Settings
 from honcho_server.domain.llm import Capabilities, LLMCall
 from honcho_server.embeddings.base import Embedder
 from honcho_server.embeddings.factory import build_embedder
+from honcho_server.embeddings.query_cache import QueryCache
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import llm_calls
 from honcho_server.store.repos import llm_capabilities as capability_repo
@@ -29,6 +30,8 @@ class Deps:
     embedder_instance: Embedder | None = None
     # Whether vectors can be stored and searched here; decided once by services.embedding.prepare_vectors.
     vectors_ready: bool | None = None
+    # Vectors of recent search queries (services.embedding.query_vector).
+    query_vectors: QueryCache = field(default_factory=QueryCache)
     # Built from settings on first use when not given (tests pass one with a fake model).
     llm_instance: LLMClient | None = None
 

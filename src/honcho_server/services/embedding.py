@@ -162,10 +162,17 @@ async def query_vector(deps: Deps, text: str, *, stop_words_only: bool = False) 
     `stop_words_only`: embed a query without content words too (as asked), unless it is blank."""
     if not query_terms(text) and not (stop_words_only and text.strip()):
         return None
+    embedder = deps.embedder
+    asked = query_text(embedder, text)
+    cached = deps.query_vectors.get(embedder.model_id, asked)
+    if cached is not None:
+        return cached
     try:
-        vector = (await deps.embedder.embed([query_text(deps.embedder, text)], "query"))[0]
+        vector = (await embedder.embed([asked], "query"))[0]
     except EmbeddingError as exc:
         log.warning("query embedding failed; answering without it: %s", exc)
-        return None
+        return None  # not remembered: the next search asks again
     array = np.asarray(vector, dtype=np.float32)
-    return array / (float(np.linalg.norm(array)) or 1.0)
+    array = array / (float(np.linalg.norm(array)) or 1.0)
+    deps.query_vectors.put(embedder.model_id, asked, array)
+    return array

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -50,11 +51,16 @@ async def search(
         filters["session_id"] = session
     if peer is not None:
         filters["peer_id"] = peer
-    vector = await _query_vector(deps, text)  # before any connection is taken: the embedder may be remote
-    async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-    if ws is None:
-        return []
-    query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
-                         limit=limit, perspective=perspective)
-    return await search_messages(deps.db, query, vector)
+    # Embedding the query (a network round trip with a remote embedder) overlaps the lookups and the full-text half.
+    vector = asyncio.ensure_future(_query_vector(deps, text))
+    try:
+        async with deps.db.read() as conn:
+            ws = await workspace_repo.find(conn, workspace_name)
+        if ws is None:
+            return []
+        query = MessageQuery(text=text, workspace_pk=ws.pk, workspace_name=ws.name, filters=filters or None,
+                             limit=limit, perspective=perspective)
+        return await search_messages(deps.db, query, vector)
+    finally:
+        if not vector.done():  # an answer that did not need it (unknown workspace or session, a failure)
+            vector.cancel()
