@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import tiktoken
 
 from honcho_server.domain import tokens
 from honcho_server.domain.tokens import (
@@ -52,7 +53,12 @@ def test_identical_to_tiktokens_own_o200k_base(monkeypatch, tmp_path):
     enc = get_encoding()
     assert enc._pat_str == official["pat_str"]
     assert enc._special_tokens == official["special_tokens"]
-    assert enc._mergeable_ranks == official["mergeable_ranks"]
+    # The encoder keeps no copy of the ranks in Python (its core has them): the file's ranks are tiktoken's, and
+    # the encoder splits every sample into the same tokens as tiktoken's own.
+    assert tokens._load_ranks(vocabulary_path()) == official["mergeable_ranks"]
+    theirs = tiktoken.Encoding(**official)
+    for text in SAMPLES:
+        assert enc.encode_ordinary(text) == theirs.encode_ordinary(text), text
 
 
 def test_loads_without_network_or_tiktoken_cache(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from honcho_server.api.routes import (
     workspaces,
 )
 from honcho_server.config import Settings, load_settings
+from honcho_server.domain.tokens import check_vocabulary
 from honcho_server.hosts import is_loopback
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, warm_up
@@ -64,7 +66,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await prepare_vectors(deps)  # a mismatched embedder stops start-up here, before any request
-        await warm_up(deps)
+        check_vocabulary()  # and so does a damaged token vocabulary
+        # The token vocabulary and a local model (~1 s of CPU) load while the server already answers: /health at
+        # once, and a request that needs them meanwhile waits for the same load instead of starting another.
+        warming = asyncio.create_task(warm_up(deps))
         worker = Worker(deps, foreground=activity) if run_worker else None
         if worker:
             worker.start()
@@ -72,6 +77,9 @@ def create_app(
             async with mcp_route.running(served_mcp):
                 yield deadlines.lifespan_state(settings.server.header_timeout_seconds)  # read by each connection
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             if worker:
                 await worker.stop()
             await deps.aclose()

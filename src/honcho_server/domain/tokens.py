@@ -60,18 +60,29 @@ def _load_ranks(path: Path) -> dict[bytes, int]:
     return ranks
 
 
+def check_vocabulary() -> None:
+    """Raise NotThePinnedFile now if the vocabulary is damaged (~10 ms: a start-up refuses a bad copy at once,
+    while the encoder itself may load later)."""
+    read_pinned(vocabulary_path(), VOCAB_SHA256, "the o200k_base vocabulary")
+
+
 def get_encoding() -> tiktoken.Encoding:
     """The shared o200k_base encoder, built on first use (thread-safe)."""
     global _encoding
     if _encoding is None:
         with _lock:
             if _encoding is None:
+                ranks = _load_ranks(vocabulary_path())
                 _encoding = tiktoken.Encoding(
                     name="o200k_base",
                     pat_str=O200K_PATTERN,
-                    mergeable_ranks=_load_ranks(vocabulary_path()),
+                    mergeable_ranks=ranks,
                     special_tokens=SPECIAL_TOKENS,
                 )
+                # The encoder's Rust core holds its own copy; this dict of 200k byte strings (~28 MB, kept by the
+                # Encoding for methods this package never calls) is emptied. Counting, encoding and decoding
+                # all go through the core.
+                ranks.clear()
     return _encoding
 
 
