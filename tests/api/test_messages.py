@@ -15,6 +15,7 @@ from api_helpers import (
     messages_url,
     msg,
     session_row,
+    session_url,
     workspace_pk,
     ws_url,
 )
@@ -178,6 +179,23 @@ async def test_list_paginates_past_100(client: httpx.AsyncClient, ws: str) -> No
     assert ids(assert_page(second, total=130, page=2, size=100, pages=2)) == ids(created[100:])
     newest = expect(await client.post(url, params={"size": 100, "page": 2, "reverse": "true"}), 200)
     assert ids(newest["items"]) == ids(created[:30])[::-1]
+
+
+async def test_list_edges_of_the_one_statement_page(client: httpx.AsyncClient, ws: str) -> None:
+    """A page past the end still reports the session's total; a same-named session of another workspace is not
+    read; an inactive (deleted, not yet purged) session lists nothing, filtered or not."""
+    created = await add_messages(client, ws, "s1", [msg("a", f"m{i}") for i in range(7)])
+    url = messages_url(ws, "s1", "list")
+    assert assert_page(expect(await client.post(url, params={"size": 5, "page": 3}), 200),
+                       total=7, page=3, size=5, pages=2) == []
+    other = f"{ws}-other"
+    await add_messages(client, other, "s1", [msg("a", "not yours")])
+    listed = expect(await client.post(url, params={"size": 5, "page": 2}), 200)
+    assert ids(assert_page(listed, total=7, page=2, size=5, pages=2)) == ids(created[5:])
+    deleted = await client.delete(session_url(ws, "s1"))  # inactive at once; no worker here to purge it
+    assert deleted.status_code < 300, deleted.text
+    for body in (None, {"filters": {"peer_id": "a"}}):
+        assert assert_page(expect(await client.post(url, json=body), 200), total=0, page=1, size=50, pages=0) == []
 
 
 async def test_get_one_message(client: httpx.AsyncClient, ws: str) -> None:

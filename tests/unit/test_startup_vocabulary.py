@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import fresh_deps
 
 from honcho_server.api.app import create_app
 from honcho_server.domain import tokens
 from honcho_server.domain.pinned import NotThePinnedFile
+from support import fresh_deps
 
 
 async def test_a_damaged_vocabulary_stops_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

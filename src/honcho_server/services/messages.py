@@ -129,6 +129,10 @@ async def list_page(
     reverse: bool,
 ) -> Page[Message]:
     async with deps.db.read() as conn:
+        if not filters:  # the usual call: one statement
+            found = await repo.page_by_names(conn, workspace_name, session_name, page, size, reverse)
+            if found is not None:
+                return found
         session = await sessions.find_active(conn, workspace_name, session_name)
         if session is None:
             return Page([], 0, page, size)

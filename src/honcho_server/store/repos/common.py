@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Page
 
 T = TypeVar("T")
-_MAX_OFFSET = 2**63 - 1  # OFFSET is a signed 64-bit integer in SQLite and PostgreSQL
+MAX_OFFSET = 2**63 - 1  # OFFSET is a signed 64-bit integer in SQLite and PostgreSQL
 
 
 async def paginate(
@@ -32,7 +32,7 @@ async def paginate(
     """
     offset = (page - 1) * size
     rows = []
-    if offset <= _MAX_OFFSET:  # beyond it the page is surely past the end (and no database takes the OFFSET)
+    if offset <= MAX_OFFSET:  # beyond it the page is surely past the end (and no database takes the OFFSET)
         counted = query if total is not None else query.add_columns(func.count().over().label("_total"))
         rows = list(await conn.execute(counted.order_by(*order_by).limit(size).offset(offset), params))
     if total is None:

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message, Page
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
-from honcho_server.store.repos.common import paginate
+from honcho_server.store.repos.common import MAX_OFFSET, paginate
 from honcho_server.store.tables import messages as t
-from honcho_server.store.tables import peers
+from honcho_server.store.tables import peers, sessions, workspaces
 
 # The author's name per row, looked up only for the rows a query returns (cheaper than a join that a
 # window count or a filter would otherwise drag across the whole session).
@@ -66,6 +66,32 @@ async def list_page(
     order = _NEWEST_FIRST if reverse else _OLDEST_FIRST
     return await paginate(conn, query, order, page, size, lambda r: to_message(r, workspace_name, session_name),
                           total=message_count if condition is None else None, params={"session_pk": session_pk})
+
+
+_PAGE_BY_NAMES = (
+    select(*_COLUMNS, sessions.c.message_count.label("_total"))
+    .select_from(t.join(sessions, sessions.c.id == t.c.session_id).join(workspaces,
+                                                                      workspaces.c.id == sessions.c.workspace_id))
+    .where(workspaces.c.name == bindparam("workspace_name"), sessions.c.name == bindparam("session_name"),
+           sessions.c.is_active)
+)
+
+
+async def page_by_names(
+    conn: AsyncConnection, workspace_name: str, session_name: str, page: int, size: int, reverse: bool,
+) -> Page[Message] | None:
+    """One page of an active session's messages found by names, with the session's count as the total, in one
+    round trip; None when it comes back empty (an unknown or inactive session, or a page past the end: the caller
+    then looks the session up)."""
+    offset = (page - 1) * size
+    if offset > MAX_OFFSET:
+        return None
+    query = _PAGE_BY_NAMES.order_by(*(_NEWEST_FIRST if reverse else _OLDEST_FIRST)).limit(size).offset(offset)
+    rows = list(await conn.execute(query, {"workspace_name": workspace_name, "session_name": session_name}))
+    if not rows:
+        return None
+    return Page(items=[to_message(r, workspace_name, session_name) for r in rows], total=rows[0]._total, page=page,
+                size=size)
 
 
 async def find(
