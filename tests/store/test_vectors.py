@@ -302,13 +302,13 @@ BIG_EXACT = {
     "last 300": lambda w: {"created_from": w.at(2100)},
     "session + newer peer": lambda w: {"session_ids": (w.session_pks[3], w.session_pks[9]),
                                        "peer_ids": (w.peer_pks[1],)},
-    # Over EXACT_MAX per filter but only 12 rows together: PostgreSQL's HNSW post-filter comes back short,
-    # retries, then falls back to the exact scan.
+    # Over EXACT_MAX per filter but only 12 rows together: on PostgreSQL the (workspace, peer, created) index
+    # counts the intersection, so the exact scan at once, reading those rows only.
     "older peer + from (12 rows)": lambda w: {"peer_ids": (w.peer_pks[0],), "created_from": w.at(1188)},
     "older peer + from (0 rows)": lambda w: {"peer_ids": (w.peer_pks[0],), "created_from": w.at(1200)},
 }
-# The PostgreSQL path of each case, per query.
-BIG_PATHS = {"older peer + from (12 rows)": ["hnsw", "exact"], "older peer + from (0 rows)": ["hnsw", "exact"]}
+# The PostgreSQL path of each case, per query, when it is not just the exact scan (nothing in scope: no scan).
+BIG_PATHS: dict[str, list[str]] = {"older peer + from (0 rows)": []}
 BIG_HNSW = {
     # Over EXACT_MAX: HNSW in the partition on PostgreSQL (approximate), exact on SQLite; never short.
     "workspace": lambda w: {},
@@ -346,6 +346,30 @@ async def test_broad_scopes_on_a_large_workspace_never_come_back_short(big: Worl
         assert all(pk in in_scope and s == pytest.approx(sims[pk], abs=TOL) for pk, s in got)
         recalls.append(recall(got, big, q, 10, scope))
     assert np.mean(recalls) >= 0.9, recalls
+
+
+async def test_a_scope_too_thin_for_the_hnsw_post_filter_goes_exact_without_a_futile_retry(
+    big: World, vector_table: Database, exact_max: list[str], backend: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """12 rows in scope counted over EXACT_MAX (lowered to 11 here): HNSW with ef 100 finds few of them, and that
+    pass rate says ef 1000 would come back short too, so the exact scan follows at once, without the retry."""
+    monkeypatch.setattr(pg_vectors, "EXACT_MAX", 11)
+    efs: list[int | None] = []
+    set_ef = pg_vectors._set_ef
+
+    async def noted(conn: Any, ef: int | None) -> None:
+        efs.append(ef)
+        await set_ef(conn, ef)
+
+    monkeypatch.setattr(pg_vectors, "_set_ef", noted)
+    scope = VectorScope(big.workspace_pk, **BIG_EXACT["older peer + from (12 rows)"](big))
+    for q in textlike(np.random.default_rng(12), 3):
+        exact_max.clear()
+        efs.clear()
+        # k = 100: 12 rows of 2,400 found among 100 candidates cannot become 2 x 100 among 1,000.
+        assert_exact(await nearest(vector_table, q, 100, scope), big, q, 100, scope)
+        assert exact_max == (["hnsw", "exact"] if backend == "postgres" else [])
+        assert efs == ([100, None] if backend == "postgres" else [])
 
 
 async def test_large_k_on_a_large_workspace_is_exact(big: World, vector_table: Database, exact_max: list[str],

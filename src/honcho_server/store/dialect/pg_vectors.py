@@ -6,13 +6,14 @@ pgvector before 0.8 has no iterative index scans: a filtered HNSW query looks at
 then filters them, so it under-returns whenever the filter keeps a small share of the index. Hence:
 
 * `message_embeddings` is LIST-partitioned on `bucket = workspace_id % 16`, one HNSW index per partition, so a
-  workspace is ~16x a larger share of the index its queries read; btree (workspace_id, session_id / peer_id /
-  created_at) indexes serve counts and the exact path.
+  workspace is ~16x a larger share of the index its queries read; btree (workspace_id, session_id / peer_id,
+  created_at / created_at) indexes serve counts and the exact path (a peer and a time range together use one).
 * Each query first runs one bounded count per filter group (`<= EXACT_MAX + 1` btree entries each; counting the
   filters together made the planner AND two full bitmaps). The smallest is an upper bound of the rows in scope.
   Up to EXACT_MAX rows: an exact scan driven by that filter's index. Otherwise HNSW in the workspace's partition
   with ef 100, post-filtered; if that returns fewer than k rows, one retry with ef sized from the observed pass
-  rate (at most 1000), then the exact scan. So a filter never makes an answer short.
+  rate (at most 1000; none when the pass rate says 1000 would be too few), then the exact scan. So a filter never
+  makes an answer short.
 * The query shapes fix the path; the planner never chooses it. SQLAlchemy's asyncpg dialect caches prepared
   statements and PostgreSQL switches them to generic plans after five runs; the plain filtered
   `ORDER BY embedding <=> q LIMIT k` then flipped to the HNSW index and returned ~1 row of 10. The exact path
@@ -71,7 +72,11 @@ def _ddl(dimensions: int, with_index: bool) -> list[str]:
         f"CONSTRAINT pk_{T} PRIMARY KEY (message_id, bucket)) PARTITION BY LIST (bucket)",
     ]
     stmts += [f"CREATE TABLE IF NOT EXISTS {T}_{b} PARTITION OF {T} FOR VALUES IN ({b})" for b in range(BUCKETS)]
-    stmts += [f"CREATE INDEX IF NOT EXISTS ix_{T}_ws_{c} ON {T} (workspace_id, {c}_id)" for c in ("session", "peer")]
+    stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{T}_ws_session ON {T} (workspace_id, session_id)")
+    # A peer's rows by time: serves the peer filter alone and, with a time range, their intersection (a peer's
+    # last weeks), so the exact path reads only the rows in scope. It replaces (workspace_id, peer_id).
+    stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{T}_ws_peer_created ON {T} (workspace_id, peer_id, created_at)")
+    stmts.append(f"DROP INDEX IF EXISTS ix_{T}_ws_peer")
     stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{T}_ws_created ON {T} (workspace_id, created_at)")
     if with_index and dimensions <= HNSW_MAX_DIMS:
         stmts.append(_HNSW)
@@ -173,6 +178,9 @@ def _filters(scope: VectorScope) -> tuple[dict[str, tuple[str, str]], dict[str, 
         params["created_before"] = utc(scope.created_before)
     if time_terms:  # one range on one btree
         groups["created"] = ("".join(t[0] for t in time_terms), "".join(t[1] for t in time_terms))
+        if "peer" in groups:  # both on the (workspace, peer, created) btree: first, so that it wins a tie
+            both = (groups["peer"][0] + groups["created"][0], groups["peer"][1] + groups["created"][1])
+            groups = {"peer_created": both, **groups}
     return groups, params
 
 
@@ -229,7 +237,10 @@ async def _hnsw(conn: AsyncConnection, part: str, groups: dict[str, tuple[str, s
             if len(rows) >= k or ef >= EF_MAX:
                 break
             pass_rate = max(len(rows), 0.5) / ef
-            ef = min(EF_MAX, max(2 * ef, math.ceil(2 * k / pass_rate)))
+            wanted = max(2 * ef, math.ceil(2 * k / pass_rate))
+            if wanted > EF_MAX:  # the largest ef would likely come back short too: the exact scan at once
+                break
+            ef = min(EF_MAX, wanted)
     finally:
         await _set_ef(conn, None)
     return rows
