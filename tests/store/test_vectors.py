@@ -348,30 +348,6 @@ async def test_broad_scopes_on_a_large_workspace_never_come_back_short(big: Worl
     assert np.mean(recalls) >= 0.9, recalls
 
 
-async def test_a_scope_too_thin_for_the_hnsw_post_filter_goes_exact_without_a_futile_retry(
-    big: World, vector_table: Database, exact_max: list[str], backend: str, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """12 rows in scope counted over EXACT_MAX (lowered to 11 here): HNSW with ef 100 finds few of them, and that
-    pass rate says ef 1000 would come back short too, so the exact scan follows at once, without the retry."""
-    monkeypatch.setattr(pg_vectors, "EXACT_MAX", 11)
-    efs: list[int | None] = []
-    set_ef = pg_vectors._set_ef
-
-    async def noted(conn: Any, ef: int | None) -> None:
-        efs.append(ef)
-        await set_ef(conn, ef)
-
-    monkeypatch.setattr(pg_vectors, "_set_ef", noted)
-    scope = VectorScope(big.workspace_pk, **BIG_EXACT["older peer + from (12 rows)"](big))
-    for q in textlike(np.random.default_rng(12), 3):
-        exact_max.clear()
-        efs.clear()
-        # k = 100: 12 rows of 2,400 found among 100 candidates cannot become 2 x 100 among 1,000.
-        assert_exact(await nearest(vector_table, q, 100, scope), big, q, 100, scope)
-        assert exact_max == (["hnsw", "exact"] if backend == "postgres" else [])
-        assert efs == ([100, None] if backend == "postgres" else [])
-
-
 async def test_large_k_on_a_large_workspace_is_exact(big: World, vector_table: Database, exact_max: list[str],
                                                      backend: str) -> None:
     """k above HNSW's candidate limit (1000) takes the exact path on PostgreSQL."""
