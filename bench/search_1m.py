@@ -278,6 +278,9 @@ async def load_workspace(conn: Any, deps: Any, name: str, n_sessions: int, per_s
     times: Counter[str] = Counter()
     ws_id = await conn.fetchval("INSERT INTO workspaces (uid, name, metadata, configuration, created_at) "
                                 "VALUES ($1, $2, '{}', '{}', $3) RETURNING id", new_id(), name, T0)
+    await conn.execute("INSERT INTO generations (workspace_id, number, state, recipe, fingerprint, scope, "
+                       "started_by, progress, created_at, activated_at) "
+                       "VALUES ($1, 1, 'active', '{}', '', '{}', 'bench', '{}', $2, $2)", ws_id, T0)
     peer_ids: dict[str, int] = {}
     for peer in PEERS:
         peer_ids[peer] = await conn.fetchval(

@@ -208,6 +208,40 @@ llm_calls = Table(
 )
 
 
+GENERATION_STATES = ("building", "ready", "active", "retired", "failed")
+
+# One derivation of a workspace's memory (docs/generations.md): every derived row (summaries, conclusions, peer
+# cards) belongs to one; exactly one per workspace is active, the one reads serve.
+generations = Table(
+    "generations", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, ... per workspace; the public id is g<number>
+    Column("name", String(NAME_LEN), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("recipe", Json, nullable=False),  # models per task and the settings that shape derivation (no keys)
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the recipe and the prompts
+    Column("scope", Json, nullable=False),
+    Column("started_by", String(256), nullable=False),
+    Column("progress", Json, nullable=False),
+    Column("estimate", Json, nullable=True),
+    Column("max_cost_usd", Float, nullable=True),
+    Column("previous_id", BigId, nullable=True),  # the generation active before this one was activated
+    _created_at(),
+    Column("ready_at", UTCDateTime(), nullable=True),
+    Column("activated_at", UTCDateTime(), nullable=True),
+    Column("retired_at", UTCDateTime(), nullable=True),
+    CheckConstraint("state IN ('building', 'ready', 'active', 'retired', 'failed')", name="state"),
+    UniqueConstraint("workspace_id", "number"),
+    Index("uq_generations_active", "workspace_id", unique=True,
+          postgresql_where=text("state = 'active'"), sqlite_where=text("state = 'active'")),
+)
+
+
+def _generation() -> Column[int]:
+    return Column("generation_id", BigId, ForeignKey("generations.id", ondelete="CASCADE"), nullable=False)
+
+
 # Rolling session summaries (reasoning/summaries.py): each covers the whole session up to `last_seq`, folding in
 # the previous one of its kind; older rows are kept (history, and a fallback if a newer one is ever removed).
 summaries = Table(
@@ -215,6 +249,7 @@ summaries = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("workspace_id", BigId, nullable=False),
     Column("session_id", BigId, nullable=False),
+    _generation(),
     Column("kind", String(8), nullable=False),
     Column("content", Text, nullable=False),
     Column("last_seq", BigId, nullable=False),  # the last message covered (by its session seq)
@@ -224,7 +259,7 @@ summaries = Table(
     CheckConstraint("kind IN ('short', 'long')", name="kind"),
     ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
                          ondelete="CASCADE"),
-    UniqueConstraint("session_id", "kind", "last_seq"),
+    UniqueConstraint("generation_id", "session_id", "kind", "last_seq"),
 )
 
 
@@ -237,6 +272,7 @@ conclusions = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     _uid(),
     Column("workspace_id", BigId, nullable=False),
+    _generation(),
     Column("observer_id", BigId, nullable=False),
     Column("observed_id", BigId, nullable=False),
     Column("session_id", BigId, nullable=True),
@@ -264,12 +300,14 @@ conclusions = Table(
     Index(None, "observer_id", "observed_id", "fingerprint"),
     Index(None, "workspace_id", "created_at"),
     Index(None, "session_id"),
+    Index(None, "generation_id"),
 )
 
 # A short list of stable facts one peer keeps about another (its own card when observer = observed).
 peer_cards = Table(
     "peer_cards", metadata,
     Column("workspace_id", BigId, nullable=False),
+    Column("generation_id", BigId, ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True),
     Column("observer_id", BigId, primary_key=True),
     Column("observed_id", BigId, primary_key=True),
     Column("entries", Json, nullable=False),

@@ -11,6 +11,7 @@ from honcho_server.domain.ids import new_id
 from honcho_server.domain.models import Page, Workspace
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
+from honcho_server.store.repos import generations
 from honcho_server.store.repos.common import paginate
 from honcho_server.store.tables import workspaces as t
 
@@ -34,7 +35,10 @@ async def insert_if_missing(
     stmt = dialect.insert(t).values(uid=new_id(), name=name, metadata=metadata, configuration=configuration,
                                     created_at=now)
     row = (await conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]).returning(*t.c))).first()
-    return to_workspace(row) if row else None
+    if row is None:
+        return None
+    await generations.create_first(conn, row.id, now)  # its derived memory starts in generation 1
+    return to_workspace(row)
 
 
 async def find(conn: AsyncConnection, name: str, *, for_update: bool = False) -> Workspace | None:
