@@ -119,7 +119,7 @@ async def search_messages(db: Database, query: MessageQuery,
             scanned = await dialect.nearest_messages(conn, q, k, pushed)
             lexical = await text_half
         finally:
-            text_half.cancel()  # a no-op once it is done; otherwise nothing is left running on a failure
+            settle(text_half)
         near = scanned[:n]
         found = {m.pk: m for m, _ in lexical}
         found.update(await repo.load(conn, query.workspace_name, where, [pk for pk, _ in near if pk not in found]))
@@ -132,6 +132,15 @@ async def search_messages(db: Database, query: MessageQuery,
             cosine.update(await dialect.similarities(conn, query.workspace_pk, q, text_only))
         scores = _fuse(lexical, found, cosine, fusion)
         return await _with_context(conn, query, where, found, scores, fusion.beta)
+
+
+def settle(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` if it is still running (nothing is left behind on a failure); if it failed, its error is taken
+    (it already reached the caller, or does not matter) so that asyncio does not report it as never retrieved."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 async def _lexical_terms(conn: AsyncConnection, workspace_pk: int, terms: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from honcho_server.domain.models import Message
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.errors import ValidationError
-from honcho_server.search.messages import MessageQuery, search_messages
+from honcho_server.search.messages import MessageQuery, search_messages, settle
 from honcho_server.services import scopes
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import prepare_vectors, query_vector
@@ -62,5 +62,4 @@ async def search(
                              limit=limit, perspective=perspective)
         return await search_messages(deps.db, query, vector)
     finally:
-        if not vector.done():  # an answer that did not need it (unknown workspace or session, a failure)
-            vector.cancel()
+        settle(vector)  # an answer that did not need it (unknown workspace or session, a failure)
