@@ -95,3 +95,28 @@ async def test_a_new_workspace_starts_with_its_own_active_generation(url: str) -
     found = await _rows(url, "SELECT w.name, g.number, g.state FROM generations g JOIN workspaces w "
                              "ON w.id = g.workspace_id ORDER BY w.name")
     assert [tuple(r) for r in found] == [("a", 1, "active"), ("b", 1, "active")]
+
+
+async def test_derived_writes_land_in_their_workspaces_active_generation(client: Any, deps: Any, ws: str) -> None:
+    """Conclusions (several in one statement), a card and a summary written in two workspaces each carry the
+    active generation of their own workspace."""
+    from api_helpers import create_peer, expect, ws_url
+    from memory_helpers import store_summary
+
+    for name in (ws, f"{ws}-2"):
+        for peer in ("alice", "bob"):
+            await create_peer(client, name, peer)
+        items = [{"content": f"fact {i}", "observer_id": "alice", "observed_id": "bob"} for i in range(3)]
+        expect(await client.post(ws_url(name, "conclusions"), json={"conclusions": items}), 201)
+        expect(await client.put(ws_url(name, "peers", "alice", "card"), json={"peer_card": ["Name: Alice"]}), 200)
+        expect(await client.post(ws_url(name, "sessions"), json={"id": "s1"}), 201)
+        await store_summary(deps, name, "s1", "short", last_seq=1, message_id="m1", token_count=2)
+    async with deps.db.read() as conn:
+        for table in ("conclusions", "peer_cards", "summaries"):
+            rows = list(await conn.execute(text(
+                f"SELECT w.name, g.number, g.state FROM {table} r JOIN generations g ON g.id = r.generation_id "
+                f"JOIN workspaces w ON w.id = r.workspace_id AND w.id = g.workspace_id "
+                f"WHERE w.name IN (:a, :b)"), {"a": ws, "b": f"{ws}-2"}))
+            per_workspace = 3 if table == "conclusions" else 1
+            assert sorted(tuple(r) for r in rows) == sorted(
+                [(ws, 1, "active")] * per_workspace + [(f"{ws}-2", 1, "active")] * per_workspace), table

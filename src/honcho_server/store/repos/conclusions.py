@@ -67,15 +67,14 @@ async def insert(conn: AsyncConnection, workspace_pk: int, items: Sequence[NewCo
     uids = [new_id() for _ in items]
     if not items:
         return uids
-    generation = await generations.active_id(conn, workspace_pk)
-    rows = [dict(uid=uid, workspace_id=workspace_pk, generation_id=generation, observer_id=c.observer_pk,
+    rows = [dict(uid=uid, workspace_id=workspace_pk, observer_id=c.observer_pk,
                  observed_id=c.observed_pk, session_id=c.session_pk, level=c.level, content=c.content,
                  fingerprint=fingerprint(c.content), times_derived=c.times_derived,
                  message_ids=list(c.message_ids) if c.message_ids else None,
                  source_ids=list(c.source_ids) if c.source_ids else None, observed_at=c.observed_at,
                  about_at=c.about_at, metadata=c.metadata or {}, embedding=c.embedding, created_at=now)
             for uid, c in zip(uids, items, strict=True)]
-    await conn.execute(t.insert(), rows)
+    await conn.execute(t.insert().values(generation_id=generations.active(workspace_pk)), rows)
     return uids
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import ScalarSelect, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.tables import generations as t
@@ -18,10 +18,8 @@ async def create_first(conn: AsyncConnection, workspace_pk: int, now: datetime) 
     return int((await conn.execute(stmt.returning(t.c.id))).scalar_one())
 
 
-async def active_id(conn: AsyncConnection, workspace_pk: int) -> int:
-    """The key of the workspace's active generation (every workspace has one: made with it, or by migration 0015)."""
-    found = (await conn.execute(select(t.c.id).where(t.c.workspace_id == workspace_pk, t.c.state == "active"))
-             ).scalar_one_or_none()
-    if found is None:
-        raise LookupError(f"workspace {workspace_pk} has no active generation")
-    return int(found)
+def active(workspace_pk: int) -> ScalarSelect[int]:
+    """The key of the workspace's active generation, as an expression a write puts in its `generation_id` (no
+    round trip of its own). Every workspace has one: made with it, or by migration 0015; were it missing, the
+    column's NOT NULL refuses the row."""
+    return select(t.c.id).where(t.c.workspace_id == workspace_pk, t.c.state == "active").scalar_subquery()

@@ -20,9 +20,8 @@ async def get(conn: AsyncConnection, observer_pk: int, observed_pk: int) -> list
 async def put(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, observer_pk: int, observed_pk: int,
               entries: list[str], now: datetime) -> None:
     """Replace the whole card of the active generation (insert when there is none)."""
-    generation = await generations.active_id(conn, workspace_pk)
-    stmt = dialect.insert(t).values(workspace_id=workspace_pk, generation_id=generation, observer_id=observer_pk,
-                                    observed_id=observed_pk, entries=entries, updated_at=now)
+    stmt = dialect.insert(t).values(workspace_id=workspace_pk, generation_id=generations.active(workspace_pk),
+                                    observer_id=observer_pk, observed_id=observed_pk, entries=entries, updated_at=now)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["generation_id", "observer_id", "observed_id"],
                                                   set_={"entries": entries, "updated_at": now}))
 

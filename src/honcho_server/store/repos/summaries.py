@@ -45,7 +45,7 @@ async def add(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, sessio
               ) -> None:
     """Insert; a summary of the same kind up to the same message already there wins (jobs may run twice)."""
     stmt = dialect.insert(t).values(
-        workspace_id=workspace_pk, generation_id=await generations.active_id(conn, workspace_pk),
+        workspace_id=workspace_pk, generation_id=generations.active(workspace_pk),
         session_id=session_pk, kind=summary.kind, content=summary.content, last_seq=summary.last_seq,
         message_uid=summary.message_uid, token_count=summary.token_count, created_at=summary.created_at)
     await conn.execute(stmt.on_conflict_do_nothing(
