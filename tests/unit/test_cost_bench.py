@@ -67,7 +67,7 @@ def test_fake_summary_uses_most_of_the_word_limit_capped_by_the_material() -> No
 
 
 def test_fake_bills_every_token_sent_and_answered() -> None:
-    system = summaries._INSTRUCTIONS["short"].format(words=250)
+    system = summaries.INSTRUCTIONS["short"].format(words=250)
     user = ("There is no previous summary.\n\nNew messages:\n"
             "[2023-05-08 13:00] ann: I adopted a greyhound called Biscuit")
     tools = [{"type": "function", "function": {"name": "final_result", "parameters": {"type": "object"}}}]

@@ -18,6 +18,8 @@ class Workspace:
     metadata: dict[str, Any]
     configuration: dict[str, Any]
     created_at: datetime
+    # The generation of derived memory this workspace's reads serve: its active one, or the one a request named.
+    generation_pk: int
 
 
 @dataclass(slots=True)

@@ -400,3 +400,10 @@ async def unit_is_open(conn: AsyncConnection, work_unit_key: str, besides: int) 
 
 async def observed_of(conn: AsyncConnection, job_id: int) -> str | None:
     return (await conn.execute(select(t.c.observed).where(t.c.id == job_id))).scalar_one_or_none()
+
+
+async def cancel_generation(conn: AsyncConnection, dialect: Dialect, generation_pk: int) -> int:
+    """Drop the pending jobs that derive into a generation (it failed, was retired or deleted); a running one
+    finds its generation gone or closed when it writes (reasoning checks). Returns how many were dropped."""
+    stmt = delete(t).where(_PENDING_LITERAL, dialect.json_number(t.c.payload, "generation") == generation_pk)
+    return (await conn.execute(stmt)).rowcount

@@ -30,7 +30,7 @@ WORDS = {"short": 250, "long": 800}  # the length asked for
 MAX_OUTPUT_TOKENS = {"short": 600, "long": 1800}
 MAX_ATTEMPTS = 3  # summarising again after messages were deleted meanwhile, before the job fails (and is retried)
 
-_INSTRUCTIONS = {
+INSTRUCTIONS = {
     "short": (
         "You keep a running summary of a conversation for an assistant that will read it instead of the full "
         "history. Write a concise, fact-dense narrative in chronological order: who said what, decisions, "
@@ -92,7 +92,7 @@ async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, sessi
         return True  # the messages are gone (session purged meanwhile)
     text = previous.content if previous else None
     for group in chunks(turns):  # no transaction is open while the model works
-        text = (await llm.run("summary", instructions=_INSTRUCTIONS[kind].format(words=WORDS[kind]),
+        text = (await llm.run("summary", instructions=INSTRUCTIONS[kind].format(words=WORDS[kind]),
                               prompt=render_prompt(text, group), workspace_pk=workspace_pk,
                               max_output_tokens=MAX_OUTPUT_TOKENS[kind])).strip()
     if not text:

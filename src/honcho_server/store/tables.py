@@ -204,7 +204,11 @@ llm_calls = Table(
     Column("ok", Boolean, nullable=False),
     Column("error", Text, nullable=True),
     _created_at(),
+    # The generation the call derived for (None: chat, probes, or calls made before generations); a deleted
+    # generation's calls stay in the workspace's usage.
+    Column("generation_id", BigId, ForeignKey("generations.id", ondelete="SET NULL"), nullable=True),
     Index(None, "workspace_id", "created_at"),
+    Index(None, "generation_id"),
 )
 
 
@@ -231,10 +235,13 @@ generations = Table(
     Column("ready_at", UTCDateTime(), nullable=True),
     Column("activated_at", UTCDateTime(), nullable=True),
     Column("retired_at", UTCDateTime(), nullable=True),
+    Column("error", Text, nullable=True),  # why a failed generation stopped (e.g. its cost cap was reached)
     CheckConstraint("state IN ('building', 'ready', 'active', 'retired', 'failed')", name="state"),
     UniqueConstraint("workspace_id", "number"),
     Index("uq_generations_active", "workspace_id", unique=True,
           postgresql_where=text("state = 'active'"), sqlite_where=text("state = 'active'")),
+    Index("uq_generations_name", "workspace_id", "name", unique=True,
+          postgresql_where=text("name IS NOT NULL"), sqlite_where=text("name IS NOT NULL")),
 )
 
 

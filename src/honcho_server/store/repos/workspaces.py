@@ -22,9 +22,14 @@ FIELDS = {
 }
 
 
+# The workspace's active generation, read with the row: what its derived reads serve unless told otherwise.
+_ACTIVE = generations.active(t.c.id).label("generation_pk")
+_ROW = (*t.c, _ACTIVE)
+
+
 def to_workspace(row: Any) -> Workspace:
     return Workspace(pk=row.id, uid=row.uid, name=row.name, metadata=row.metadata,
-                     configuration=row.configuration, created_at=row.created_at)
+                     configuration=row.configuration, created_at=row.created_at, generation_pk=row.generation_pk)
 
 
 async def insert_if_missing(
@@ -37,18 +42,19 @@ async def insert_if_missing(
     row = (await conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]).returning(*t.c))).first()
     if row is None:
         return None
-    await generations.create_first(conn, row.id, now)  # its derived memory starts in generation 1
-    return to_workspace(row)
+    first = await generations.create_first(conn, row.id, now)  # its derived memory starts in generation 1
+    return Workspace(pk=row.id, uid=row.uid, name=row.name, metadata=row.metadata,
+                     configuration=row.configuration, created_at=row.created_at, generation_pk=first)
 
 
 async def find(conn: AsyncConnection, name: str, *, for_update: bool = False) -> Workspace | None:
-    query = select(t).where(t.c.name == name)
+    query = select(*_ROW).where(t.c.name == name)
     row = (await conn.execute(query.with_for_update() if for_update else query)).first()
     return to_workspace(row) if row else None
 
 
 async def find_by_pk(conn: AsyncConnection, pk: int) -> Workspace | None:
-    row = (await conn.execute(select(t).where(t.c.id == pk))).first()
+    row = (await conn.execute(select(*_ROW).where(t.c.id == pk))).first()
     return to_workspace(row) if row else None
 
 
@@ -64,7 +70,7 @@ async def list_page(
     conn: AsyncConnection, dialect: Dialect, filters: dict[str, Any] | None, page: int, size: int,
     reverse: bool,
 ) -> Page[Workspace]:
-    query = select(t)
+    query = select(*_ROW)
     condition = compile_filter(filters, FIELDS, dialect, resource="Workspace")
     if condition is not None:
         query = query.where(condition)
