@@ -76,18 +76,18 @@ async def _store(deps: Deps, world: World) -> None:
             return NewConclusion(observer_pk=alice, observed_pk=alice, session_pk=session.pk, content=content,
                                  observed_at=now, level=level, embedding=vectors[content], **kw)
 
-        lisbon, tea, porto = await conclusions.insert(conn, ws.pk, [
+        lisbon, tea, porto = await conclusions.insert(conn, ws.pk, ws.generation_pk, [
             about_alice("Alice lives in Lisbon", message_ids=(m[LISBON],)),
             about_alice("Alice drinks green tea every morning", message_ids=(m[TEA],), times_derived=3),
             about_alice("Alice lives in Porto", message_ids=(m[LISBON], m[PORTO]))], now)
-        routine, clash = await conclusions.insert(conn, ws.pk, [
+        routine, clash = await conclusions.insert(conn, ws.pk, ws.generation_pk, [
             about_alice("Alice keeps a morning routine", "deductive", source_ids=(tea,)),
             about_alice("Alice said she lives in Lisbon and also in Porto", "contradiction",
                         source_ids=(lisbon, porto))], now)
-        await conclusions.supersede(conn, [(await conclusions.get(conn, ws.pk, ws.name, lisbon)).pk],  # type: ignore[union-attr]
+        await conclusions.supersede(conn, [(await conclusions.get(conn, ws, lisbon)).pk],  # type: ignore[union-attr]
                                     porto, now)
         world.conclusions = {"lisbon": lisbon, "tea": tea, "porto": porto, "routine": routine, "clash": clash}
-        await summaries.add(conn, deps.db.dialect, ws.pk, session.pk, SessionSummary(
+        await summaries.add(conn, deps.db.dialect, ws.pk, ws.generation_pk, session.pk, SessionSummary(
             kind="long", content=SUMMARY, last_seq=4, message_uid=m[PORTO], token_count=15,
             created_at=now))
         await conn.execute(tables.jobs.insert().values(

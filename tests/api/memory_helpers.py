@@ -20,6 +20,7 @@ from honcho_server.embeddings.hashing import HashEmbedder
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store import tables
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import conclusions as conclusion_repo
 from honcho_server.store.repos import summaries as summary_repo
 from support import api_client
@@ -77,7 +78,9 @@ async def store_conclusion(
         message_ids=tuple(message_ids) if message_ids else None, source_ids=tuple(source_ids) if source_ids else None,
         embedding=blob)
     async with deps.db.write() as conn:
-        return (await conclusion_repo.insert(conn, ws_pk, [row], deps.now()))[0]
+        generation = await generation_repo.active_of(conn, ws_pk)
+        assert generation is not None
+        return (await conclusion_repo.insert(conn, ws_pk, generation.pk, [row], deps.now()))[0]
 
 
 async def store_summary(deps: Deps, ws: str, session: str, kind: str, *, last_seq: int, message_id: str,
@@ -87,4 +90,6 @@ async def store_summary(deps: Deps, ws: str, session: str, kind: str, *, last_se
     async with deps.db.write() as conn:
         summary = SessionSummary(kind=kind, content=content or f"{kind} summary up to {last_seq}", last_seq=last_seq,
                                  message_uid=message_id, token_count=token_count, created_at=deps.now())
-        await summary_repo.add(conn, deps.db.dialect, ws_pk, session_pk, summary)
+        generation = await generation_repo.active_of(conn, ws_pk)
+        assert generation is not None
+        await summary_repo.add(conn, deps.db.dialect, ws_pk, generation.pk, session_pk, summary)

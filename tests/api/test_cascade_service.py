@@ -14,6 +14,7 @@ from sqlalchemy import select
 from honcho_server.services import cascade, deletion, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.store import tables
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import cascade as cascade_repo
 from honcho_server.store.repos import purge
 
@@ -134,6 +135,8 @@ async def test_cards_are_refreshed_by_a_rebuild_dream_when_dreams_can_run(client
     assert again.cards_affected == on.cards_affected
     (job,) = await _dream_jobs(deps, ws_pk)
     assert (job.status, job.observed, job.observers) == ("pending", "alice", ["alice"])
+    generation = job.payload.pop("generation")  # the card's generation (the active one: the workspace's first)
+    assert generation == await _active_generation(deps, ws_pk)
     assert job.payload == {"observer": "alice", "observed": "alice", "dream_type": "card_refresh", "session": None,
                            "rebuild": True, "reason": "deletion"}
     # A collection without a card has nothing to refresh.
@@ -157,3 +160,10 @@ async def test_a_workspace_purge_does_not_cascade(client: httpx.AsyncClient, dep
         left = (await conn.execute(select(tables.conclusions.c.id)
                                    .where(tables.conclusions.c.workspace_id == ws_pk))).all()
     assert left == [] and await _dream_jobs(deps, ws_pk) == []
+
+
+async def _active_generation(deps: Deps, ws_pk: int) -> int:
+    async with deps.db.read() as conn:
+        found = await generation_repo.active_of(conn, ws_pk)
+    assert found is not None
+    return found.pk

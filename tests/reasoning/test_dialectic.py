@@ -56,7 +56,7 @@ async def _store(deps: Deps, ws: str, observer: str, observed: str, content: str
                             content=content, observed_at=deps.now(), level=level,
                             message_ids=tuple(message_ids) if message_ids else None,
                             source_ids=tuple(source_ids) if source_ids else None, embedding=blob)
-        return (await conclusion_repo.insert(conn, w.pk, [row], deps.now()))[0]
+        return (await conclusion_repo.insert(conn, w.pk, w.generation_pk, [row], deps.now()))[0]
 
 
 async def _seed(client: httpx.AsyncClient, deps: Deps, ws: str) -> Memory:

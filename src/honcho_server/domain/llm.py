@@ -20,6 +20,7 @@ class LLMCall:
     ok: bool
     error: str | None
     workspace_pk: int | None
+    generation_pk: int | None = None  # the generation of memory the call derived for
 
 
 # What an endpoint does with each feature: honours it, ignores it (answers as if it were not asked), refuses the

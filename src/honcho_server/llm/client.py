@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import time
@@ -72,16 +73,24 @@ class LLMClient:
                  sleep: Callable[[float], Any] = asyncio.sleep, store: CapabilityStore | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
-        self._model_for = model_for
+        self.model_for = model_for
         self._models: dict[tuple[str, Capabilities], tuple[models.TaskModel, Any]] = {}
         self._built: list[Any] = []  # every model built, its HTTP client closed by aclose()
         self._caps: dict[str, Capabilities] = {}
         self._probing: dict[str, asyncio.Lock] = {}
         self.store = store
         self.sleep = sleep
+        self.generation_pk: int | None = None  # stamped on every call recorded (for_generation)
+
+    def for_generation(self, generation_pk: int) -> LLMClient:
+        """This client (its models, capabilities and connections shared) recording its calls as made for a
+        generation of memory: its usage and cost are summed per generation."""
+        bound = copy.copy(self)
+        bound.generation_pk = generation_pk
+        return bound
 
     def _build(self, spec: models.TaskModel, caps: Capabilities) -> Any:
-        model = self._model_for(spec, caps)
+        model = self.model_for(spec, caps)
         self._built.append(model)
         return model
 
@@ -303,7 +312,8 @@ class LLMClient:
                        output_tokens=out, requests=usage.requests, latency_ms=(time.perf_counter() - started) * 1000,
                        cost_usd=estimate_cost(spec.provider, spec.model, inp, out, self.settings.input_price_per_mtok,
                                               self.settings.output_price_per_mtok),
-                       ok=error is None, error=error[:2000] if error else None, workspace_pk=workspace_pk)
+                       ok=error is None, error=error[:2000] if error else None, workspace_pk=workspace_pk,
+                       generation_pk=self.generation_pk)
         metrics.observe(call)
         if self.recorder is None:
             return

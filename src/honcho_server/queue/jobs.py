@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from honcho_server.domain.generations import Generation
 from honcho_server.domain.models import QueueCounts, QueueStatus
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.engine import mark_jobs_queued
@@ -29,6 +30,13 @@ _PENDING_LITERAL = t.c.status == literal_column("'pending'")
 _DONE_LITERAL = t.c.status == literal_column("'done'")
 # How a queued job takes in a new one of its merge key: the merged payload, or None when the queued one is full.
 Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
+
+
+def in_generation(key: str, generation: Generation) -> str:
+    """A unit, merge or dedupe key of work that derives into `generation`. A workspace's first generation keeps the
+    keys work had before generations existed (jobs queued then stay in order with those queued now); any other's
+    are its own, so its work neither waits behind nor merges with another generation's."""
+    return key if generation.number == 1 else f"g{generation.pk}:{key}"
 
 
 def dream_unit(workspace_pk: int, observer: str, observed: str) -> str:

@@ -30,7 +30,7 @@ from honcho_server.domain import webhooks as events
 from honcho_server.domain.conclusions import NewConclusion, fingerprint
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.reasoning import dreams
+from honcho_server.reasoning import dreams, targets
 from honcho_server.search.terms import query_terms
 from honcho_server.services import webhooks
 from honcho_server.services.deps import Deps
@@ -215,14 +215,16 @@ class Saved:
     reinforced: int = 0
 
 
-async def save(conn: Any, workspace_pk: int, session_pk: int, observer_pk: int, observed_pk: int,
-               found: list[Candidate], settings: DeriverSettings, dimensions: int, now: datetime) -> Saved:
-    """Write `found` to one observer's collection: a twin (exact, or close in meaning and wording) is reinforced
-    instead of stored again, unless it already rests on the same messages (a re-run)."""
+async def save(conn: Any, workspace_pk: int, generation_pk: int, session_pk: int, observer_pk: int,
+               observed_pk: int, found: list[Candidate], settings: DeriverSettings, dimensions: int,
+               now: datetime) -> Saved:
+    """Write `found` to one observer's collection in a generation: a twin (exact, or close in meaning and wording)
+    is reinforced instead of stored again, unless it already rests on the same messages (a re-run)."""
     saved = Saved()
-    exact = await repo.exact_twins(conn, observer_pk, observed_pk, "explicit", session_pk,
+    exact = await repo.exact_twins(conn, generation_pk, observer_pk, observed_pk, "explicit", session_pk,
                                    [fingerprint(c.content) for c in found])
-    known_twins, matrix = await repo.vectors(conn, observer_pk, observed_pk, "explicit", session_pk, dimensions)
+    known_twins, matrix = await repo.vectors(conn, generation_pk, observer_pk, observed_pk, "explicit", session_pk,
+                                             dimensions)
     kept = [_Kept(t.pk, t.content, list(t.message_ids or []), matrix[i]) for i, t in enumerate(known_twins)]
     # One _Kept per stored row, whichever way it is matched: its message ids accumulate across the batch.
     by_pk = {k.pk: k for k in kept}
@@ -249,7 +251,7 @@ async def save(conn: Any, workspace_pk: int, session_pk: int, observer_pk: int, 
             await repo.replace_content(conn, twin.pk, cand.content, cand.blob)
             twin.content = cand.content
     new = [k.candidate for k in kept if k.pk is None and k.candidate is not None]
-    await repo.insert(conn, workspace_pk, [
+    await repo.insert(conn, workspace_pk, generation_pk, [
         NewConclusion(observer_pk=observer_pk, observed_pk=observed_pk, session_pk=session_pk, content=c.content,
                       observed_at=c.observed_at, about_at=c.about_at, message_ids=tuple(c.message_ids),
                       embedding=c.blob) for c in new], now)
@@ -296,26 +298,32 @@ async def gather(deps: Deps, job: ClaimedJob) -> tuple[Batch, dict[int, Turn]]:
     return batch, turns
 
 
-async def extract(llm: LLMClient, workspace_pk: int, batch: Batch, turns: dict[int, Turn], limit: int
-                  ) -> tuple[list[Candidate], list[str]]:
-    """One LLM call per window of the batch (usually one): the conclusions, and card entries proposed."""
+async def extract(llm: LLMClient, workspace_pk: int, batch: Batch, turns: dict[int, Turn], limit: int,
+                  recipe: dict[str, Any] | None = None) -> tuple[list[Candidate], list[str]]:
+    """One LLM call per window of the batch (usually one): the conclusions, and card entries proposed. A
+    generation's recipe may set its own custom instructions (replacing the configuration's)."""
     found: list[Candidate] = []
     card: list[str] = []
+    custom = (recipe or {}).get("custom_instructions", batch.config.get("custom_instructions"))
     for part in split(turns, batch.seqs, batch.observed, limit):
         answer = await llm.run("deriver", instructions=INSTRUCTIONS, output_type=Extraction,
-                               prompt=render_prompt(batch.observed, part, batch.config.get("custom_instructions")),
-                               workspace_pk=workspace_pk)
+                               prompt=render_prompt(batch.observed, part, custom), workspace_pk=workspace_pk)
         found.extend(candidates(answer, part, batch.observed))
         card.extend(answer.card)
     return found, card
 
 
 async def derive(deps: Deps, job: ClaimedJob) -> None:
-    """The `representation` job (see the module docstring)."""
+    """The `representation` job (see the module docstring), into the generation it names."""
     assert job.workspace_pk is not None and job.session_pk is not None
     clock = deps.now
+    async with deps.db.read() as conn:
+        target = await targets.of_job(deps, conn, job)
+    if target is None:
+        return  # its generation was retired, failed or deleted: nothing to derive into
     batch, turns = await gather(deps, job)
-    found, card = await extract(deps.llm, job.workspace_pk, batch, turns, deps.settings.deriver.max_input_tokens)
+    found, card = await extract(target.llm, job.workspace_pk, batch, turns, deps.settings.deriver.max_input_tokens,
+                                target.generation.recipe)
     card = card if batch.config.get("peer_card_create", True) else []
     dims = deps.embedder.dimensions
     if found:  # embedded once for every observer, before the write transaction (the embedder may be remote)
@@ -332,7 +340,7 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
         for observer in observers:
             assert observed is not None
             if found:
-                result = await save(conn, job.workspace_pk, job.session_pk, observer.id, observed.id,
+                result = await save(conn, job.workspace_pk, target.pk, job.session_pk, observer.id, observed.id,
                                     _copies(found), deps.settings.deriver, dims, clock())
                 log.debug("deriver %s -> %s: %d new, %d reinforced", observer.name, batch.observed,
                           result.inserted, result.reinforced)
@@ -340,15 +348,16 @@ async def derive(deps: Deps, job: ClaimedJob) -> None:
                     learned[observer.name] = {"new": result.inserted, "reinforced": result.reinforced}
                 if batch.config.get("dream_enabled", True):
                     await dreams.consider(conn, deps.db.dialect, deps.settings.dream, job.workspace_pk,
-                                          (observer.id, observer.name), (observed.id, observed.name), clock())
+                                          target.generation, (observer.id, observer.name),
+                                          (observed.id, observed.name), clock())
             if card:
-                current = await card_repo.get(conn, observer.id, observed.id)
+                current = await card_repo.get(conn, target.pk, observer.id, observed.id)
                 merged = cards.merge(current, card)
                 if merged != (current or []):
-                    await card_repo.put(conn, deps.db.dialect, job.workspace_pk, observer.id, observed.id, merged,
-                                        clock())
+                    await card_repo.put(conn, deps.db.dialect, job.workspace_pk, target.pk, observer.id, observed.id,
+                                        merged, clock())
         await _settle_followers(conn, batch, turns, clock())
-        if learned:
+        if learned and target.generation.state == "active":  # apps hear of the memory their reads serve
             await webhooks.emit_about(conn, deps.db.dialect, clock(), job.workspace_pk, job.session_pk,
                                       events.CONCLUSIONS_DERIVED, {"observed": batch.observed, "observers": learned})
 

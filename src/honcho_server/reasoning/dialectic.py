@@ -60,6 +60,7 @@ class ChatRequest:
     scope: str | None = None  # peer chat read through this scope's own view (its hidden peer observes)
     output: type[BaseModel] | None = None  # the response_format's model
     evidence: bool = False
+    generation: str | None = None  # the generation of memory to ask (`g2` or a name); None: the active one
 
 
 @dataclass(slots=True)
@@ -299,11 +300,17 @@ async def _workspace(deps: Deps, request: ChatRequest) -> Workspace:
     """The workspace; for peer chat the asking peer is created with it when missing (spec 11.1 step 6)."""
     if request.peer is None:
         async with deps.db.read() as conn:
-            return await workspaces.require(conn, request.workspace)
+            return await workspaces.in_generation(conn, await workspaces.require(conn, request.workspace),
+                                                  request.generation)
+    if request.generation is not None:  # an unknown generation is refused before anything is created
+        async with deps.db.read() as conn:
+            found = await workspaces.serving(conn, request.workspace, request.generation)
+        if found is None:
+            raise NotFound(f"Workspace {request.workspace} not found")
     async with deps.db.write() as conn:
         ws = await workspaces.ensure(conn, deps, request.workspace)
         await peers.ensure_many(conn, deps, ws.pk, [request.peer])
-    return ws
+        return await workspaces.in_generation(conn, ws, request.generation)
 
 
 async def _scope(conn: AsyncConnection, deps: Deps, ws: Workspace, request: ChatRequest
@@ -320,7 +327,7 @@ async def _scope(conn: AsyncConnection, deps: Deps, ws: Workspace, request: Chat
     context = Context()
     if request.peer is None:
         filters = {"session_id": {"in": list(request.sessions)}} if request.sessions is not None else None
-        collection: Collection = WorkspaceCollection(ws.pk, ws.name, 0, 0, allowed)
+        collection: Collection = WorkspaceCollection.of(ws, 0, 0, allowed)
         scope = Scope(ws.pk, ws.name, collection, None, None, filters, cards)
     else:
         observed = request.target or request.peer
@@ -331,7 +338,7 @@ async def _scope(conn: AsyncConnection, deps: Deps, ws: Workspace, request: Chat
         observer_pk, observed_pk = rows[request.peer].id, rows[observed].id
         # Messages of the observer's sessions (joined before or after they were written: imported history too).
         visible = await recall.member_session_names(conn, observer_pk)
-        collection = Collection(ws.pk, ws.name, observer_pk, observed_pk, allowed)
+        collection = Collection.of(ws, observer_pk, observed_pk, allowed)
         if held is not None:  # the scope observes instead, and its sessions are what it has seen
             observer_pk = held.peer_pk
             visible = await scope_repo.member_session_names(conn, [held.pk])
@@ -342,9 +349,10 @@ async def _scope(conn: AsyncConnection, deps: Deps, ws: Workspace, request: Chat
         scope = Scope(ws.pk, ws.name, collection, request.peer, observed, filters, cards,
                       scopes.peer_name(held.name) if held is not None else None)
         if cards:
-            if (card := await card_repo.get(conn, observer_pk, observed_pk)):
+            if (card := await card_repo.get(conn, ws.generation_pk, observer_pk, observed_pk)):
                 context.cards[f"Peer card of {observed}"] = card
-            if observer_pk != observed_pk and (own := await card_repo.get(conn, observer_pk, observer_pk)):
+            if observer_pk != observed_pk and (own := await card_repo.get(conn, ws.generation_pk, observer_pk,
+                                                                          observer_pk)):
                 context.cards[f"Peer card of {request.peer} (the one asking)"] = own
     budget = deps.settings.dialectic.session_history_tokens
     if session is not None and budget > 0:

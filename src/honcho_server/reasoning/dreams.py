@@ -38,8 +38,10 @@ from honcho_server.config import DreamSettings
 from honcho_server.domain import cards
 from honcho_server.domain.conclusions import Conclusion, NewConclusion, fingerprint
 from honcho_server.domain.configuration import resolve
+from honcho_server.domain.generations import Generation
 from honcho_server.queue import jobs
-from honcho_server.queue.jobs import ClaimedJob, NewJob, dream_key, dream_unit
+from honcho_server.queue.jobs import ClaimedJob, NewJob, dream_key, dream_unit, in_generation
+from honcho_server.reasoning import targets
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store.dialect import Dialect
@@ -221,8 +223,9 @@ class Target:
     config: Any
 
 
-async def _target(deps: Deps, workspace_pk: int, payload: dict[str, Any]) -> Target | None:
-    """The collection a dream job names, with its resolved configuration; None when a peer is gone."""
+async def _target(deps: Deps, workspace_pk: int, generation_pk: int, payload: dict[str, Any]) -> Target | None:
+    """The collection a dream job names in its generation, with its resolved configuration; None when a peer is
+    gone."""
     async with deps.db.read() as conn:
         ws = await workspace_repo.find_by_pk(conn, workspace_pk)
         if ws is None:
@@ -235,38 +238,42 @@ async def _target(deps: Deps, workspace_pk: int, payload: dict[str, Any]) -> Tar
             session = await session_repo.find(conn, ws.pk, payload["session"], ws.name)
             session_config = session.configuration if session else None
     config = resolve(deps.defaults_layer(), ws.configuration, session_config)
-    scope = Collection(ws.pk, ws.name, rows[payload["observer"]].id, rows[payload["observed"]].id)
+    scope = Collection(ws.pk, ws.name, generation_pk, rows[payload["observer"]].id, rows[payload["observed"]].id)
     return Target(scope, payload["observer"], payload["observed"], config)
 
 
 async def run_dream(deps: Deps, job: ClaimedJob) -> None:
-    """The `dream` job."""
+    """The `dream` job, in the generation it names."""
     assert job.workspace_pk is not None
-    target = await _target(deps, job.workspace_pk, job.payload)
+    async with deps.db.read() as conn:
+        generation = await targets.of_job(deps, conn, job)
+    if generation is None:
+        return  # retired, failed or deleted meanwhile
+    target = await _target(deps, job.workspace_pk, generation.pk, job.payload)
     if target is None or not target.config.dream_enabled:
         return
     dream_type = job.payload.get("dream_type", "omni")
     may_write_card = target.config.peer_card_create
     async with deps.db.read() as conn:
         listed = list(reversed(await repo.recent(conn, target.scope, deps.settings.dream.max_conclusions)))
-        card = await card_repo.get(conn, target.scope.observer_pk, target.scope.observed_pk)
+        card = await card_repo.get(conn, generation.pk, target.scope.observer_pk, target.scope.observed_pk)
     if not listed:
         if dream_type == "card_refresh" and job.payload.get("rebuild") and may_write_card and card:
             async with deps.db.write() as conn:  # nothing left to know: a rebuilt card is empty
-                await card_repo.clear(conn, target.scope.observer_pk, target.scope.observed_pk)
+                await card_repo.clear(conn, generation.pk, target.scope.observer_pk, target.scope.observed_pk)
         return
     names = {"observer": target.observer, "observed": target.observed}
     if dream_type == "card_refresh":
         if not may_write_card:
             return
         shown = None if job.payload.get("rebuild") else card
-        answer = await deps.llm.run("dream", instructions=CARD_INSTRUCTIONS.format(**names), output_type=CardOnly,
+        answer = await generation.llm.run("dream", instructions=CARD_INSTRUCTIONS.format(**names), output_type=CardOnly,
                                     prompt=render_prompt(listed, shown), workspace_pk=job.workspace_pk)
         changes = Plan(card=cards.merge([], answer.card))
     else:
-        consolidation = await deps.llm.run("dream", instructions=INSTRUCTIONS.format(**names),
-                                           output_type=Consolidation, prompt=render_prompt(listed, card),
-                                           workspace_pk=job.workspace_pk)
+        consolidation = await generation.llm.run("dream", instructions=INSTRUCTIONS.format(**names),
+                                                 output_type=Consolidation, prompt=render_prompt(listed, card),
+                                                 workspace_pk=job.workspace_pk)
         changes = plan(consolidation, listed)
         if not may_write_card:
             changes.card = None
@@ -306,7 +313,7 @@ async def apply(conn: AsyncConnection, dialect: Dialect, scope: Collection, chan
         if old.pk in current and new.pk in current:
             await repo.supersede(conn, [old.pk], new.uid, now)
             current.discard(old.pk)
-    existing = await repo.exact_twins_any_level(conn, scope.observer_pk, scope.observed_pk,
+    existing = await repo.exact_twins_any_level(conn, scope.generation_pk, scope.observer_pk, scope.observed_pk,
                                                 [fingerprint(d.content) for d in changes.derived])
     fresh = []
     for item in changes.derived:
@@ -318,29 +325,32 @@ async def apply(conn: AsyncConnection, dialect: Dialect, scope: Collection, chan
             observer_pk=scope.observer_pk, observed_pk=scope.observed_pk, session_pk=None, content=item.content,
             observed_at=max(p.observed_at for p in item.premises), level=item.level,
             source_ids=tuple(p.uid for p in item.premises), embedding=item.blob, metadata=item.metadata or None))
-    await repo.insert(conn, scope.workspace_pk, fresh, now)
+    await repo.insert(conn, scope.workspace_pk, scope.generation_pk, fresh, now)
     if changes.card is not None:
-        await card_repo.put(conn, dialect, scope.workspace_pk, scope.observer_pk, scope.observed_pk, changes.card, now)
+        await card_repo.put(conn, dialect, scope.workspace_pk, scope.generation_pk, scope.observer_pk,
+                            scope.observed_pk, changes.card, now)
 
 
 # ----------------------------------------------------------------------------------------------- schedule
 
 
 async def consider(conn: AsyncConnection, dialect: Dialect, settings: DreamSettings, workspace_pk: int,
-                   observer: tuple[int, str], observed: tuple[int, str], now: datetime) -> None:
-    """Queue (or push back) the collection's automatic dream (see the module docstring). In the caller's
-    transaction."""
-    key = dream_key("omni", workspace_pk, observer[1], observed[1])
+                   generation: Generation, observer: tuple[int, str], observed: tuple[int, str], now: datetime
+                   ) -> None:
+    """Queue (or push back) the collection's automatic dream in a generation (see the module docstring). In the
+    caller's transaction."""
+    key = in_generation(dream_key("omni", workspace_pk, observer[1], observed[1]), generation)
     due = now + timedelta(minutes=settings.idle_minutes)
     await jobs.push_back(conn, dialect, key, due, now)  # the peer is active again: wait for quiet
     last = await jobs.last_done(conn, key)
-    if await repo.count_explicit_since(conn, observer[0], observed[0], last) < settings.threshold:
+    if await repo.count_explicit_since(conn, generation.pk, observer[0], observed[0], last) < settings.threshold:
         return
     if last is not None:
         due = max(due, last + timedelta(hours=settings.min_hours_between))
-    job = NewJob(kind="dream", work_unit_key=dream_unit(workspace_pk, observer[1], observed[1]), dedupe_key=key,
-                 workspace_pk=workspace_pk, observed=observed[1], observers=[observer[1]], run_after=due,
-                 payload={"observer": observer[1], "observed": observed[1], "dream_type": "omni", "session": None,
-                          "rebuild": False, "auto": True})
+    job = NewJob(kind="dream", work_unit_key=in_generation(dream_unit(workspace_pk, observer[1], observed[1]),
+                                                           generation),
+                 dedupe_key=key, workspace_pk=workspace_pk, observed=observed[1], observers=[observer[1]],
+                 run_after=due, payload={"observer": observer[1], "observed": observed[1], "dream_type": "omni",
+                                         "session": None, "rebuild": False, "auto": True, "generation": generation.pk})
     await jobs.enqueue(conn, dialect, [job], now)
 

@@ -309,7 +309,7 @@ class MemoryTools:
         observer = subject if scope.workspace_wide else scope.card_holder or scope.observer or subject
         async with self.deps.db.read() as conn:
             rows = await peer_repo.find_many(conn, scope.workspace_pk, [observer, subject])
-            card = await card_repo.get(conn, rows[observer].id, rows[subject].id) \
+            card = await card_repo.get(conn, scope.conclusions.generation_pk, rows[observer].id, rows[subject].id) \
                 if observer in rows and subject in rows else None
         if not card:
             return ToolAnswer(f"No card about {subject}.")

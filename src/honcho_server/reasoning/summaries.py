@@ -18,6 +18,7 @@ from honcho_server.domain.models import SessionSummary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.services import webhooks
 from honcho_server.store.engine import Database
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import messages
 from honcho_server.store.repos import summaries as repo
 from honcho_server.store.repos.messages import Turn
@@ -66,24 +67,31 @@ def chunks(turns: list[Turn], limit: int = CHUNK_TOKENS) -> list[list[Turn]]:
 
 
 async def summarize(db: Database, llm: LLMClient, workspace_pk: int, session_pk: int, seq: int, kinds: list[str],
-                    now: Callable[[], datetime]) -> None:
-    """Write the `kinds` summaries of the session up to message `seq` (see the module docstring).
+                    now: Callable[[], datetime], *, generation_pk: int | None = None, announce: bool = True) -> None:
+    """Write the `kinds` summaries of the session up to message `seq` in a generation (the workspace's active one
+    when None), and tell webhooks when `announce` (see the module docstring).
 
     A message deleted while the model worked (services/cascade.py) must not live on in the summary: the write
     checks that every message summarised is still there, and summarises again without it otherwise."""
+    if generation_pk is None:
+        async with db.read() as conn:
+            active = await generation_repo.active_of(conn, workspace_pk)
+        if active is None:
+            return  # the workspace is gone
+        generation_pk = active.pk
     for kind in kinds:
         for _ in range(MAX_ATTEMPTS):
-            if await _summarize_kind(db, llm, workspace_pk, session_pk, seq, kind, now):
+            if await _summarize_kind(db, llm, workspace_pk, generation_pk, session_pk, seq, kind, now, announce):
                 break
         else:
             raise RuntimeError(f"the session's messages kept changing while its {kind} summary was written")
 
 
-async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, session_pk: int, seq: int, kind: str,
-                          now: Callable[[], datetime]) -> bool:
+async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, generation_pk: int, session_pk: int,
+                          seq: int, kind: str, now: Callable[[], datetime], announce: bool) -> bool:
     """One attempt; False when a summarised message was deleted meanwhile (nothing written)."""
     async with db.read() as conn:
-        previous = await repo.latest(conn, session_pk, kind)
+        previous = await repo.latest(conn, generation_pk, session_pk, kind)
         if previous is not None and previous.last_seq >= seq:
             return True  # already summarised this far
         after = previous.last_seq if previous else 0
@@ -103,10 +111,11 @@ async def _summarize_kind(db: Database, llm: LLMClient, workspace_pk: int, sessi
     async with db.write() as conn:
         if await messages.count_between(conn, session_pk, after, last.seq) != len(turns):
             return False
-        current = await repo.latest(conn, session_pk, kind)
+        current = await repo.latest(conn, generation_pk, session_pk, kind)
         if (current.last_seq if current else 0) != after:
             return False  # the summary folded in was deleted meanwhile (it covered a deleted message)
-        await repo.add(conn, db.dialect, workspace_pk, session_pk, summary)
-        await webhooks.emit_about(conn, db.dialect, now(), workspace_pk, session_pk, events.SUMMARY_CREATED, {
-            "summary_type": kind, "message_id": last.uid, "token_count": summary.token_count})
+        await repo.add(conn, db.dialect, workspace_pk, generation_pk, session_pk, summary)
+        if announce:
+            await webhooks.emit_about(conn, db.dialect, now(), workspace_pk, session_pk, events.SUMMARY_CREATED, {
+                "summary_type": kind, "message_id": last.uid, "token_count": summary.token_count})
     return True

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from honcho_server.domain.generations import LIVE_STATES, Generation
 from honcho_server.domain.receipts import Receipt
 from honcho_server.errors import NotFound
 from honcho_server.queue import jobs
@@ -47,6 +48,7 @@ from honcho_server.queue.jobs import NewJob
 from honcho_server.services import sessions
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import cascade as repo
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import messages as message_repo
 from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.repos.cascade import Link, Relink
@@ -169,26 +171,43 @@ async def _apply(conn: AsyncConnection, deps: Deps, workspace_pk: int, out: _Out
     receipt.conclusions_removed += list(out.removed)
     receipt.conclusions_updated += out.updated
     receipt.conclusions_restored += out.restored
-    pairs = list(dict.fromkeys((link.observer_pk, link.observed_pk) for link in out.removed.values()))
-    cards = await repo.cards_with_entries(conn, pairs)
+    cards = await repo.cards_with_entries(conn, [(link.generation_pk, link.observer_pk, link.observed_pk)
+                                                 for link in out.removed.values()])
     if not cards:
         return
-    names = await repo.peer_names(conn, [pk for pair in cards for pk in pair])
-    refresh = deps.settings.llm.enabled and deps.settings.defaults.dream_enabled
+    names = await repo.peer_names(conn, [pk for card in cards for pk in card[1:]])
+    for observer_pk, observed_pk in dict.fromkeys(card[1:] for card in cards):  # once, whatever the generations
+        receipt.cards_affected.append({"observer_id": names[observer_pk], "observed_id": names[observed_pk]})
+    if not (deps.settings.llm.enabled and deps.settings.defaults.dream_enabled):
+        return
     queued = []
-    for observer_pk, observed_pk in cards:
+    derived_into = await _derived_into(conn, {card[0] for card in cards})
+    for generation_pk, observer_pk, observed_pk in cards:
+        if (generation := derived_into.get(generation_pk)) is None:
+            continue  # a retired or failed generation is kept as it was
         observer, observed = names[observer_pk], names[observed_pk]
-        receipt.cards_affected.append({"observer_id": observer, "observed_id": observed})
-        if refresh:
-            queued.append(NewJob(
-                kind="dream", work_unit_key=jobs.dream_unit(workspace_pk, observer, observed),
-                dedupe_key=jobs.dream_key("card_refresh", workspace_pk, observer, observed),
-                workspace_pk=workspace_pk, observed=observed, observers=[observer],
-                payload={"observer": observer, "observed": observed, "dream_type": "card_refresh", "session": None,
-                         "rebuild": True, "reason": "deletion"}))
-            receipt.jobs_enqueued.append({"kind": "dream", "dream_type": "card_refresh", "observer_id": observer,
-                                          "observed_id": observed})
+        queued.append(NewJob(
+            kind="dream", work_unit_key=jobs.in_generation(jobs.dream_unit(workspace_pk, observer, observed),
+                                                           generation),
+            dedupe_key=jobs.in_generation(jobs.dream_key("card_refresh", workspace_pk, observer, observed),
+                                          generation),
+            workspace_pk=workspace_pk, observed=observed, observers=[observer],
+            payload={"observer": observer, "observed": observed, "dream_type": "card_refresh", "session": None,
+                     "rebuild": True, "reason": "deletion", "generation": generation.pk}))
+        receipt.jobs_enqueued.append({"kind": "dream", "dream_type": "card_refresh", "observer_id": observer,
+                                      "observed_id": observed, **_named(generation)})
     await jobs.enqueue(conn, deps.db.dialect, queued, deps.now())
+
+
+async def _derived_into(conn: AsyncConnection, generation_pks: set[int]) -> dict[int, Generation]:
+    """Those of the generations still derived into (active, building, ready), by key."""
+    found = [await generation_repo.by_pk(conn, pk) for pk in sorted(generation_pks)]
+    return {g.pk: g for g in found if g is not None and g.state in LIVE_STATES}
+
+
+def _named(generation: Generation) -> dict[str, str]:
+    """A receipt's job entry names its generation when it is not the active one (the one clients read)."""
+    return {} if generation.state == "active" else {"generation": generation.public_id}
 
 
 # ------------------------------------------------------------------------------------------------ entry points
@@ -221,8 +240,8 @@ async def delete_message(deps: Deps, workspace_name: str, session_name: str, uid
         outcome = await _Settle(conn, deps, session.workspace_pk, _Gone(uids=frozenset([uid]))).run([])
         await _apply(conn, deps, session.workspace_pk, outcome, receipt)
         covering = await repo.remove_summaries_from(conn, session.pk, message.seq)
-        receipt.summaries_removed += [{"session_id": session_name, "summary_type": s.kind, "message_id": s.message_uid}
-                                      for s in covering]
+        receipt.summaries_removed += [{"session_id": session_name, "summary_type": kind, "message_id": uid}
+                                      for kind, uid in dict.fromkeys((s.kind, s.message_uid) for s in covering)]
         await _resummarize(conn, deps, session.workspace_pk, session.pk, session_name, covering, receipt)
         await repo.delete_message(conn, deps.db.dialect, session.pk, message.pk, message.seq)
     log.info("deleted message %s of %s/%s: %s", uid, workspace_name, session_name, receipt.header())
@@ -231,16 +250,22 @@ async def delete_message(deps: Deps, workspace_name: str, session_name: str, uid
 
 async def _resummarize(conn: AsyncConnection, deps: Deps, workspace_pk: int, session_pk: int, session_name: str,
                        removed: list[repo.CoveringSummary], receipt: Receipt) -> None:
-    """One summary job per kind, up to the last message its removed summaries covered."""
-    upto: dict[int, list[str]] = {}
-    for kind in dict.fromkeys(s.kind for s in removed):
-        upto.setdefault(max(s.last_seq for s in removed if s.kind == kind), []).append(kind)
-    queued = [NewJob(kind="summary", work_unit_key=f"summary:{session_pk}", workspace_pk=workspace_pk,
-                     session_pk=session_pk, payload={"seq": seq, "summary_types": kinds, "reason": "deletion"})
-              for seq, kinds in sorted(upto.items())]
-    await jobs.enqueue(conn, deps.db.dialect, queued, deps.now())
-    receipt.jobs_enqueued += [{"kind": "summary", "session_id": session_name, "summary_types": job.payload[
-        "summary_types"]} for job in queued]
+    """In each generation still derived into, one summary job per kind, up to the last message its removed
+    summaries covered."""
+    derived_into = await _derived_into(conn, {s.generation_pk for s in removed})
+    for generation in derived_into.values():
+        mine = [s for s in removed if s.generation_pk == generation.pk]
+        upto: dict[int, list[str]] = {}
+        for kind in dict.fromkeys(s.kind for s in mine):
+            upto.setdefault(max(s.last_seq for s in mine if s.kind == kind), []).append(kind)
+        unit = jobs.in_generation(f"summary:{session_pk}", generation)
+        queued = [NewJob(kind="summary", work_unit_key=unit, workspace_pk=workspace_pk, session_pk=session_pk,
+                         payload={"seq": seq, "summary_types": kinds, "reason": "deletion",
+                                  "generation": generation.pk})
+                  for seq, kinds in sorted(upto.items())]
+        await jobs.enqueue(conn, deps.db.dialect, queued, deps.now())
+        receipt.jobs_enqueued += [{"kind": "summary", "session_id": session_name, "summary_types": job.payload[
+            "summary_types"], **_named(generation)} for job in queued]
 
 
 async def settle_removal(conn: AsyncConnection, deps: Deps, workspace_pk: int, seeds: Sequence[Link],

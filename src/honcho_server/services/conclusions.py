@@ -22,7 +22,6 @@ from honcho_server.services.embedding import conclusion_blobs, query_vector
 from honcho_server.store.repos import conclusions as repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 
 log = logging.getLogger("honcho_server.conclusions")
 QUERY_SHAPE = ('filters must name the collection to search: {"observer_id": "<peer id>", "observed_id": "<peer id>"} '
@@ -101,29 +100,31 @@ async def create(deps: Deps, workspace_name: str, items: list[ConclusionInput]) 
                               session_pk=found.sessions[i.session] if i.session is not None else None,
                               content=i.content, observed_at=now, embedding=vector)
                 for i, vector in zip(items, vectors, strict=True)]
-        uids = await repo.insert(conn, found.workspace.pk, rows, now)
-        stored = {c.uid: c for c in await repo.by_uids(conn, found.workspace.pk, found.workspace.name, uids)}
+        uids = await repo.insert(conn, found.workspace.pk, found.workspace.generation_pk, rows, now)
+        stored = {c.uid: c for c in await repo.by_uids(conn, found.workspace.pk, found.workspace.name,
+                                                           found.workspace.generation_pk, uids)}
     return [stored[uid] for uid in uids]
 
 
 async def list_page(deps: Deps, workspace_name: str, filters: dict[str, Any] | None, page: int, size: int,
-                    reverse: bool) -> Page[Conclusion]:
+                    reverse: bool, generation: str | None = None) -> Page[Conclusion]:
+    """The generation's conclusions (the active one unless `generation` names another)."""
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
+        ws = await workspaces.serving(conn, workspace_name, generation)
         if ws is None:
             repo.condition(deps.db.dialect, workspace_name, filters)  # a bad filter is still a 422
             return Page([], 0, page, size)
-        return await repo.list_page(conn, deps.db.dialect, ws.pk, ws.name, filters, page, size, reverse)
+        return await repo.list_page(conn, deps.db.dialect, ws, filters, page, size, reverse)
 
 
 def _not_found(uid: str, workspace_name: str) -> NotFound:
     return NotFound(f"Conclusion {uid} not found in workspace {workspace_name}")
 
 
-async def get(deps: Deps, workspace_name: str, uid: str) -> Conclusion:
+async def get(deps: Deps, workspace_name: str, uid: str, generation: str | None = None) -> Conclusion:
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        found = await repo.get(conn, ws.pk, ws.name, uid) if ws else None
+        ws = await workspaces.serving(conn, workspace_name, generation)
+        found = await repo.get(conn, ws, uid) if ws else None
     if found is None:
         raise _not_found(uid, workspace_name)
     return found
@@ -155,7 +156,8 @@ class ConclusionQuery:
     filters: dict[str, Any] | None
 
 
-async def query(deps: Deps, workspace_name: str, q: ConclusionQuery) -> list[Conclusion]:
+async def query(deps: Deps, workspace_name: str, q: ConclusionQuery, generation: str | None = None
+                ) -> list[Conclusion]:
     """The collection's conclusions closest in meaning to the query, most similar first.
 
     A query without content words matches nothing. When the embedder fails, conclusions containing any of the
@@ -166,13 +168,13 @@ async def query(deps: Deps, workspace_name: str, q: ConclusionQuery) -> list[Con
     vector = await query_vector(deps, q.text) if words else None  # before any connection is taken
     async with deps.db.read() as conn:
         where = repo.condition(deps.db.dialect, workspace_name, q.filters)  # a bad filter is a 422 even here
-        ws = await workspace_repo.find(conn, workspace_name)
+        ws = await workspaces.serving(conn, workspace_name, generation)
         if ws is None or not words:
             return []
         rows = await peer_repo.find_many(conn, ws.pk, [observer, observed])
         if observer not in rows or observed not in rows:
             return []
-        scope = repo.Collection(ws.pk, ws.name, rows[observer].id, rows[observed].id)
+        scope = repo.Collection.of(ws, rows[observer].id, rows[observed].id)
         extra = [where] if where is not None else []
         if vector is not None:
             return await repo.nearest(conn, scope, vector, q.top_k, q.max_distance, extra)

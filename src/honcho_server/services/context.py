@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Message, SessionSummary
 from honcho_server.domain.tokens import count_tokens
 from honcho_server.errors import NotFound, ValidationError
-from honcho_server.services import representation, scopes, sessions
+from honcho_server.services import representation, scopes, sessions, workspaces
 from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.services.representation import Recall
@@ -19,7 +19,6 @@ from honcho_server.store.repos import messages as message_repo
 from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import summaries as summary_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.repos.conclusions import Collection
 
 
@@ -83,10 +82,12 @@ def card_tokens(card: list[str] | None) -> int:
 
 
 async def session_context(deps: Deps, workspace_name: str, session_name: str, *, tokens: int | None,
-                          summary: bool, view: PeerView | None = None) -> SessionContext:
+                          summary: bool, view: PeerView | None = None, generation: str | None = None
+                          ) -> SessionContext:
     """Budget `tokens` (the server cap by default): the representation and card (when `view` is given) are
     counted first; then the summary takes at most 40% of what is left, and the newest messages since the
-    summary's last message (inclusive; from the start without one) fill the rest, oldest first."""
+    summary's last message (inclusive; from the start without one) fill the rest, oldest first. Derived parts
+    come from the active generation, or the one `generation` names."""
     cap = deps.settings.limits.context_max_tokens
     if tokens is not None and tokens > cap:
         raise ValidationError(f"tokens must be at most {cap}")
@@ -96,15 +97,21 @@ async def session_context(deps: Deps, workspace_name: str, session_name: str, *,
     vector = await representation.prepare(deps, view.recall) if view else None  # before any transaction
     result = SessionContext()
     async with deps.db.read() as conn:
+        chosen_generation = None
+        if generation is not None:
+            ws = await workspaces.serving(conn, workspace_name, generation)
+            chosen_generation = ws.generation_pk if ws else None
         if view is not None:
-            await _peer_part(conn, workspace_name, session_name, view, vector, result)
+            await _peer_part(conn, workspace_name, session_name, view, vector, result, generation)
             budget -= count_tokens(result.representation or "") + card_tokens(result.card)
         session = await sessions.find_active(conn, workspace_name, session_name)
         if session is None or budget <= 0:
             return result
         chosen = None
         if summary:
-            chosen = choose_summary(await summary_repo.latest_by_name(conn, workspace_name, session_name), budget)
+            summaries = await summary_repo.latest_by_name(conn, workspace_name, session_name,
+                                                          chosen_generation)
+            chosen = choose_summary(summaries, budget)
         result.summary = chosen
         result.messages = await message_repo.newest_within_budget(
             conn, session.pk, budget - (chosen.token_count if chosen else 0), workspace_name, session_name,
@@ -113,10 +120,10 @@ async def session_context(deps: Deps, workspace_name: str, session_name: str, *,
 
 
 async def _peer_part(conn: AsyncConnection, workspace_name: str, session_name: str, view: PeerView,
-                     vector: np.ndarray | None, result: SessionContext) -> None:
+                     vector: np.ndarray | None, result: SessionContext, generation: str | None) -> None:
     """The representation (and, without an allowlist, the card) of spec 7.12 step 3. NotFound when the
     observer does not exist; an unknown target has an empty representation and no card."""
-    ws = await workspace_repo.find(conn, workspace_name)
+    ws = await workspaces.serving(conn, workspace_name, generation)
     held = await scopes.require(conn, ws, workspace_name, view.scope) if view.scope is not None else None
     rows = await peer_repo.find_many(conn, ws.pk, [view.observer, view.target]) if ws else {}
     if ws is None or (held is None and view.observer not in rows):
@@ -133,4 +140,4 @@ async def _peer_part(conn: AsyncConnection, workspace_name: str, session_name: s
         scope = await representation.collection(conn, ws, rows[view.observer].id, rows[view.target].id, allowlist)
     result.representation = await representation.render(conn, scope, view.recall, vector)
     if allowlist is None:  # a card has no per-session provenance: none under an allowlist
-        result.card = await card_repo.get(conn, scope.observer_pk, scope.observed_pk)
+        result.card = await card_repo.get(conn, scope.generation_pk, scope.observer_pk, scope.observed_pk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from honcho_server import clock
 from honcho_server.config import Settings
+from honcho_server.domain.generations import Generation
 from honcho_server.domain.llm import Capabilities, LLMCall
 from honcho_server.embeddings.base import Embedder
 from honcho_server.embeddings.factory import build_embedder
 from honcho_server.embeddings.query_cache import QueryCache
+from honcho_server.llm import recipes
 from honcho_server.store.engine import Database
 from honcho_server.store.repos import llm_calls
 from honcho_server.store.repos import llm_capabilities as capability_repo
@@ -34,6 +37,8 @@ class Deps:
     query_vectors: QueryCache = field(default_factory=QueryCache)
     # Built from settings on first use when not given (tests pass one with a fake model).
     llm_instance: LLMClient | None = None
+    # Clients of generations whose recipe names other models than the settings, by recipe.
+    recipe_clients: dict[str, LLMClient] = field(default_factory=dict)
 
     @property
     def embedder(self) -> Embedder:
@@ -51,6 +56,21 @@ class Deps:
             self.llm_instance = LLMClient(self.settings.llm, recorder=self.record_llm_call,
                                           store=CapabilityTable(self))
         return self.llm_instance
+
+    def llm_for(self, generation: Generation) -> LLMClient:
+        """The client that derives `generation`: the settings' models overlaid by its recipe (llm/recipes.py),
+        every call recorded as made for it."""
+        from honcho_server.llm.client import LLMClient
+
+        base = self.llm
+        if recipes.same_models(generation.recipe, self.settings.llm):
+            return base.for_generation(generation.pk)
+        key = json.dumps(generation.recipe.get("tasks"), sort_keys=True)
+        if key not in self.recipe_clients:  # the same model-building function: tests' fakes play every model
+            self.recipe_clients[key] = LLMClient(recipes.apply(self.settings.llm, generation.recipe),
+                                                 recorder=base.recorder, model_for=base.model_for, sleep=base.sleep,
+                                                 store=base.store)
+        return self.recipe_clients[key].for_generation(generation.pk)
 
     async def record_llm_call(self, call: LLMCall) -> None:
         async with self.db.write() as conn:
@@ -74,6 +94,8 @@ class Deps:
             await self.embedder_instance.aclose()
         if self.llm_instance is not None:
             await self.llm_instance.aclose()
+        for client in self.recipe_clients.values():
+            await client.aclose()
         await self.db.dispose()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.config import DeriverSettings
 from honcho_server.domain.configuration import MessageConfiguration, ResolvedConfig, resolve
+from honcho_server.domain.generations import Generation
 from honcho_server.domain.models import Membership
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import NewJob
@@ -37,6 +38,8 @@ class SessionContext:
     workspace_configuration: dict[str, Any]
     session_configuration: dict[str, Any]
     members: dict[str, Membership]
+    # The generations new messages are derived into (the active one first; docs/generations.md).
+    generations: list[Generation] = field(default_factory=list)
 
 
 def observers_of(sender: str, members: dict[str, Membership]) -> list[str]:
@@ -52,9 +55,10 @@ def plan_jobs(
     ctx: SessionContext, messages: list[tuple[int, str, MessageConfiguration | None]], defaults: dict[str, Any],
     tokens: dict[int, int] | None = None,
 ) -> list[NewJob]:
-    """Jobs for a batch: one embed job, one representation job per sender (and observer set and
-    configuration) covering all of that sender's messages in the batch, and one summary job per cadence
-    boundary crossed. Each sender's messages form their own work unit, so grouping them keeps order."""
+    """Jobs for a batch: one embed job, and in each generation derived into, one representation job per sender
+    (and observer set and configuration) covering all of that sender's messages in the batch and one summary job
+    per cadence boundary crossed. Each sender's messages form their own work unit (per generation), so grouping
+    them keeps order."""
     base = resolve(defaults, ctx.workspace_configuration, ctx.session_configuration)
     representation: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], NewJob] = {}
     summaries: list[NewJob] = []
@@ -67,7 +71,20 @@ def plan_jobs(
     embed = NewJob(kind="embed", work_unit_key=f"embed:{ctx.session_pk}", workspace_pk=ctx.workspace_pk,
                    session_pk=ctx.session_pk, payload={"first_seq": min(seqs), "last_seq": max(seqs)},
                    merge_key=f"embed:{ctx.session_pk}", merge=merge_embed)
-    return [*representation.values(), *_latest(summaries), embed]
+    derived = [*representation.values(), *_latest(summaries)]
+    return [*(in_generation(job, g) for g in ctx.generations for job in derived), embed]
+
+
+def in_generation(job: NewJob, generation: Generation) -> NewJob:
+    """A copy of a planned job that derives into `generation` (its keys are the generation's own)."""
+    def key(value: str | None) -> str | None:
+        return jobs.in_generation(value, generation) if value is not None else None
+
+    payload = {**job.payload, "generation": generation.pk}
+    if "seqs" in payload:
+        payload["seqs"] = list(payload["seqs"])
+    return replace(job, work_unit_key=jobs.in_generation(job.work_unit_key, generation), merge_key=key(job.merge_key),
+                   dedupe_key=key(job.dedupe_key), payload=payload)
 
 
 def merge_representation(queued: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

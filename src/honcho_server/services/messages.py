@@ -20,6 +20,7 @@ from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.services.event_metrics import EVENTS_WRITTEN
 from honcho_server.services.ingest_jobs import SessionContext, plan_jobs, schedule_representation
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import messages as repo
 from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
@@ -105,7 +106,8 @@ async def _session_context(
     scopes = await scope_repo.observers_of_session(conn, target.session_pk)  # silent members observing all
     return SessionContext(workspace_pk=target.workspace_pk, session_pk=target.session_pk,
                           workspace_configuration=target.workspace_configuration,
-                          session_configuration=target.session_configuration, members={**target.members, **scopes})
+                          session_configuration=target.session_configuration, members={**target.members, **scopes},
+                          generations=await generation_repo.live(conn, target.workspace_pk))
 
 
 async def _join_authors(

@@ -9,22 +9,22 @@ from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import peer_cards as repo
 from honcho_server.store.repos import peers as peer_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 
 
-async def get(deps: Deps, workspace_name: str, observer: str, target: str | None) -> list[str] | None:
-    """The card `observer` keeps about `target` (itself by default); None when there is none.
-    NotFound when the observer does not exist."""
+async def get(deps: Deps, workspace_name: str, observer: str, target: str | None, generation: str | None = None
+              ) -> list[str] | None:
+    """The card `observer` keeps about `target` (itself by default) in the active generation (or the one
+    `generation` names); None when there is none. NotFound when the observer does not exist."""
     observed = target or observer
     check_not_scope("target", observed)
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
+        ws = await workspaces.serving(conn, workspace_name, generation)
         rows = await peer_repo.find_many(conn, ws.pk, [observer, observed]) if ws else {}
         if observer not in rows:
             raise NotFound(f"Peer {observer} not found in workspace {workspace_name}")
-        if observed not in rows:
+        if ws is None or observed not in rows:
             return None
-        return await repo.get(conn, rows[observer].id, rows[observed].id)
+        return await repo.get(conn, ws.generation_pk, rows[observer].id, rows[observed].id)
 
 
 async def put(deps: Deps, workspace_name: str, observer: str, target: str | None, entries: list[str], *,
@@ -37,5 +37,6 @@ async def put(deps: Deps, workspace_name: str, observer: str, target: str | None
     async with deps.db.write() as conn:
         ws = await workspaces.ensure(conn, deps, workspace_name)
         rows = await peers.ensure_many(conn, deps, ws.pk, [observer, observed], caller=caller)
-        await repo.put(conn, deps.db.dialect, ws.pk, rows[observer].id, rows[observed].id, entries, deps.now())
+        await repo.put(conn, deps.db.dialect, ws.pk, ws.generation_pk, rows[observer].id, rows[observed].id, entries,
+                       deps.now())
     return entries

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.models import Message
 from honcho_server.errors import NotFound
+from honcho_server.services import workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import conclusions as repo
 from honcho_server.store.repos import provenance
-from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.repos.provenance import Supersession
 
 
@@ -26,11 +26,11 @@ class Provenance:
     supersession: dict[str, Supersession] = field(default_factory=dict)  # of every conclusion above, by id
 
 
-async def of(deps: Deps, workspace_name: str, uid: str) -> Provenance:
-    """NotFound for an unknown workspace or conclusion."""
+async def of(deps: Deps, workspace_name: str, uid: str, generation: str | None = None) -> Provenance:
+    """NotFound for an unknown workspace or conclusion (in the active generation, or the one named)."""
     async with deps.db.read() as conn:
-        ws = await workspace_repo.find(conn, workspace_name)
-        found = await repo.get(conn, ws.pk, ws.name, uid) if ws else None
+        ws = await workspaces.serving(conn, workspace_name, generation)
+        found = await repo.get(conn, ws, uid) if ws else None
         if ws is None or found is None:
             raise NotFound(f"Conclusion {uid} not found in workspace {workspace_name}")
         sources = await provenance.messages(conn, ws.pk, ws.name, await provenance.message_ids(conn, ws.pk, uid))
@@ -39,7 +39,7 @@ async def of(deps: Deps, workspace_name: str, uid: str) -> Provenance:
         older = await provenance.superseded_by(conn, ws.pk, uid)
         citing = await provenance.citing(conn, deps.db.dialect, ws.pk, uid)
         named = [*(found.source_ids or []), *older, *citing, *([replaced_uid] if replaced_uid else [])]
-        related = {c.uid: c for c in await repo.by_uids(conn, ws.pk, ws.name, named)}
+        related = {c.uid: c for c in await repo.by_uids(conn, ws.pk, ws.name, ws.generation_pk, named)}
         marks |= await provenance.supersession(conn, ws.pk, list(related))
 
     def pick(uids: list[str]) -> list[Conclusion]:

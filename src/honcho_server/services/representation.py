@@ -14,7 +14,7 @@ from honcho_server.domain.conclusions import MAX_CONCLUSIONS, Conclusion, render
 from honcho_server.domain.ids import NAME_RE
 from honcho_server.domain.models import Workspace
 from honcho_server.errors import NotFound, ValidationError
-from honcho_server.services import scopes
+from honcho_server.services import scopes, workspaces
 from honcho_server.services.conclusions import check_not_scope
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import query_vector
@@ -22,7 +22,6 @@ from honcho_server.store.repos import conclusions as repo
 from honcho_server.store.repos import peer_cards as card_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 from honcho_server.store.repos.conclusions import Collection
 
 MAX_ALLOWLIST = 1000
@@ -124,7 +123,7 @@ async def render(conn: AsyncConnection, scope: Collection, recall: Recall, vecto
     chosen = await compose(conn, scope, recall, vector)
     premise_ids = [uid for c in chosen if c.level != "explicit" for uid in c.source_ids or []]
     premises = {p.uid: p.content for p in await repo.by_uids(conn, scope.workspace_pk, scope.workspace_name,
-                                                               premise_ids)}
+                                                               scope.generation_pk, premise_ids)}
     return render_markdown(chosen, premises)
 
 
@@ -135,26 +134,28 @@ async def collection(conn: AsyncConnection, ws: Workspace, observer_pk: int, obs
     session_pks = None
     if sessions is not None:
         session_pks = tuple((await session_repo.active_pks(conn, ws.pk, sessions)).values())
-    return Collection(ws.pk, ws.name, observer_pk, observed_pk, session_pks)
+    return Collection.of(ws, observer_pk, observed_pk, session_pks)
 
 
-async def _workspace_and_peers(conn: AsyncConnection, workspace_name: str, observer: str, observed: str
-                               ) -> tuple[Workspace | None, dict[str, Any]]:
-    """The workspace and the rows of those of the two peers that exist (scope names refused first)."""
+async def _workspace_and_peers(conn: AsyncConnection, workspace_name: str, observer: str, observed: str,
+                               generation: str | None) -> tuple[Workspace | None, dict[str, Any]]:
+    """The workspace (reading `generation`, else its active one) and the rows of those of the two peers that
+    exist (scope names refused first)."""
     check_not_scope("peer", observer)
     check_not_scope("target", observed)
-    ws = await workspace_repo.find(conn, workspace_name)
+    ws = await workspaces.serving(conn, workspace_name, generation)
     return ws, (await peer_repo.find_many(conn, ws.pk, [observer, observed]) if ws else {})
 
 
 async def representation(deps: Deps, workspace_name: str, observer: str, observed: str,
-                         sessions: list[str] | None, recall: Recall, scope: str | list[str] | None = None) -> str:
+                         sessions: list[str] | None, recall: Recall, scope: str | list[str] | None = None,
+                         generation: str | None = None) -> str:
     """`observer`'s working representation of `observed`, confined to `sessions` when given (then explicit
     conclusions of those sessions only). Unknown peers have an empty representation. A `scope` name reads that
     scope's own view instead of the observer's; a list of scopes confines to their sessions (services/scopes)."""
     vector = await prepare(deps, recall)
     async with deps.db.read() as conn:
-        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed)
+        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed, generation)
         if isinstance(scope, str):
             held = await scopes.require(conn, ws, workspace_name, scope)
             if ws is None or observed not in rows:
@@ -174,16 +175,16 @@ class PeerContext:
     card: list[str] | None
 
 
-async def peer_context(deps: Deps, workspace_name: str, observer: str, observed: str, recall: Recall
-                       ) -> PeerContext:
+async def peer_context(deps: Deps, workspace_name: str, observer: str, observed: str, recall: Recall,
+                       generation: str | None = None) -> PeerContext:
     """Representation and card in one read (never session-restricted). NotFound when the observer is missing."""
     vector = await prepare(deps, recall)
     async with deps.db.read() as conn:
-        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed)
+        ws, rows = await _workspace_and_peers(conn, workspace_name, observer, observed, generation)
         if ws is None or observer not in rows:
             raise NotFound(f"Peer {observer} not found in workspace {workspace_name}")
         if observed not in rows:
             return PeerContext("", None)
-        scope = Collection(ws.pk, ws.name, rows[observer].id, rows[observed].id)
+        scope = Collection.of(ws, rows[observer].id, rows[observed].id)
         return PeerContext(await render(conn, scope, recall, vector),
-                           await card_repo.get(conn, scope.observer_pk, scope.observed_pk))
+                           await card_repo.get(conn, ws.generation_pk, scope.observer_pk, scope.observed_pk))

@@ -12,31 +12,35 @@ from honcho_server.services import cascade
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import cascade as cascade_repo
 from honcho_server.store.repos import conclusions as conclusion_repo
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import scopes as repo
 
 log = logging.getLogger("honcho_server.scopes")
 
 
 async def run_backfill(deps: Deps, job: ClaimedJob) -> None:
-    """Copy the session's explicit conclusions into the scope (exact duplicates are not copied twice, so a
-    re-run copies nothing new). Nothing to do when the session has left the scope meanwhile."""
+    """Copy the session's explicit conclusions into the scope, in every generation still derived into (exact
+    duplicates are not copied twice, so a re-run copies nothing new). Nothing to do when the session has left
+    the scope meanwhile."""
     scope_pk, session_pk = int(job.payload["scope_pk"]), int(job.payload["session_pk"])
     async with deps.db.write() as conn:
         scope = await repo.by_pk(conn, scope_pk)
         if scope is None or not await repo.is_active_member(conn, scope_pk, session_pk):
             return
-        sources = await repo.explicit_of_session(conn, session_pk)
         copied = 0
-        for observed_pk in dict.fromkeys(s.observed_pk for s in sources):
-            mine = [s for s in sources if s.observed_pk == observed_pk]
-            there = await conclusion_repo.exact_twins(conn, scope.peer_pk, observed_pk, "explicit", session_pk,
-                                                      [s.fingerprint for s in mine])
-            fresh = list({s.fingerprint: s for s in reversed(mine) if s.fingerprint not in there}.values())[::-1]
-            await conclusion_repo.insert(conn, scope.workspace_pk, [NewConclusion(
-                observer_pk=scope.peer_pk, observed_pk=observed_pk, session_pk=session_pk, content=s.content,
-                observed_at=s.observed_at, about_at=s.about_at, message_ids=s.message_ids, embedding=s.embedding)
-                for s in fresh], deps.now())
-            copied += len(fresh) + len(there)
+        for generation in await generation_repo.live(conn, scope.workspace_pk):
+            sources = await repo.explicit_of_session(conn, generation.pk, session_pk)
+            for observed_pk in dict.fromkeys(s.observed_pk for s in sources):
+                mine = [s for s in sources if s.observed_pk == observed_pk]
+                there = await conclusion_repo.exact_twins(conn, generation.pk, scope.peer_pk, observed_pk, "explicit",
+                                                          session_pk, [s.fingerprint for s in mine])
+                fresh = list({s.fingerprint: s for s in reversed(mine) if s.fingerprint not in there}.values())[::-1]
+                await conclusion_repo.insert(conn, scope.workspace_pk, generation.pk, [NewConclusion(
+                    observer_pk=scope.peer_pk, observed_pk=observed_pk, session_pk=session_pk, content=s.content,
+                    observed_at=s.observed_at, about_at=s.about_at, message_ids=s.message_ids,
+                    embedding=s.embedding) for s in fresh], deps.now())
+                if generation.state == "active":  # what the scope now holds, as its reads see it
+                    copied += len(fresh) + len(there)
         await repo.set_backfill(conn, scope_pk, session_pk, "completed", deps.now(), copied)
     log.info("scope %s: backfilled %d conclusions of session %s", scope.name, copied, session_pk)
 

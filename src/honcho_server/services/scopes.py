@@ -252,4 +252,4 @@ async def member_sessions(deps: Deps, workspace_name: str, names: list[str]) -> 
 def collection(ws: Workspace, scope: Scope, observed_pk: int, session_pks: tuple[int, ...] | None = None
                ) -> ScopeCollection:
     """What the scope holds about a peer (its own view)."""
-    return ScopeCollection(ws.pk, ws.name, scope.peer_pk, observed_pk, session_pks, scope_pk=scope.pk)
+    return ScopeCollection.of(ws, scope.peer_pk, observed_pk, session_pks, scope_pk=scope.pk)

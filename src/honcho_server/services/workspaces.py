@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,6 +14,7 @@ from honcho_server.errors import Conflict, NotFound, ValidationError
 from honcho_server.queue import jobs
 from honcho_server.services.configs import check_scope_configuration
 from honcho_server.services.deps import Deps
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import sessions as session_repo
 from honcho_server.store.repos import workspaces as repo
 
@@ -38,6 +40,25 @@ async def require(conn: AsyncConnection, name: str) -> Workspace:
     if found is None:
         raise NotFound(f"Workspace {name} not found")
     return found
+
+
+async def serving(conn: AsyncConnection, name: str, generation: str | None) -> Workspace | None:
+    """The named workspace (None when missing) as its derived reads should see it: in its active generation, or
+    in the one `generation` names (`g2` or a name; NotFound when it has none such), for A/B reads."""
+    found = await repo.find(conn, name)
+    if found is None or generation is None:
+        return found
+    return await in_generation(conn, found, generation)
+
+
+async def in_generation(conn: AsyncConnection, ws: Workspace, generation: str | None) -> Workspace:
+    """`ws` reading the generation `generation` names (unchanged when None); NotFound when it has none such."""
+    if generation is None:
+        return ws
+    chosen = await generation_repo.find(conn, ws.pk, generation)
+    if chosen is None:
+        raise NotFound(f"Generation {generation} not found in workspace {ws.name}")
+    return replace(ws, generation_pk=chosen.pk)
 
 
 async def get_or_create(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
-from honcho_server.reasoning import deriver, dreams, summaries
+from honcho_server.reasoning import deriver, dreams, summaries, targets
 from honcho_server.services import deletion, embedding, scope_jobs, scopes, webhooks
 from honcho_server.services.deps import Deps
 
@@ -23,9 +23,15 @@ async def delete_workspace(deps: Deps, job: ClaimedJob) -> None:
 
 
 async def summarize_session(deps: Deps, job: ClaimedJob) -> None:
+    """The `summary` job, in the generation it names."""
     assert job.workspace_pk is not None and job.session_pk is not None
-    await summaries.summarize(deps.db, deps.llm, job.workspace_pk, job.session_pk, int(job.payload["seq"]),
-                              list(job.payload["summary_types"]), deps.now)
+    async with deps.db.read() as conn:
+        target = await targets.of_job(deps, conn, job)
+    if target is None:
+        return  # retired, failed or deleted meanwhile
+    await summaries.summarize(deps.db, target.llm, job.workspace_pk, job.session_pk, int(job.payload["seq"]),
+                              list(job.payload["summary_types"]), deps.now, generation_pk=target.pk,
+                              announce=target.generation.state == "active")
 
 
 REGISTRY: dict[str, Handler] = {"delete_session": delete_session, "delete_workspace": delete_workspace,

@@ -39,13 +39,15 @@ class Link:
     observed_pk: int
     session_pk: int | None
     level: str
+    generation_pk: int
     message_ids: tuple[str, ...]
     source_ids: tuple[str, ...]
     superseded_by: str | None
     superseded_at: datetime | None
 
 
-_LINK = select(t.c.id, t.c.uid, t.c.observer_id, t.c.observed_id, t.c.session_id, t.c.level, t.c.message_ids,
+_LINK = select(t.c.id, t.c.uid, t.c.observer_id, t.c.observed_id, t.c.session_id, t.c.level, t.c.generation_id,
+               t.c.message_ids,
                t.c.source_ids, t.c.superseded_by, t.c.superseded_at)
 
 
@@ -55,7 +57,8 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 def _link(row: Any) -> Link:
     return Link(pk=row.id, uid=row.uid, observer_pk=row.observer_id, observed_pk=row.observed_id,
-                session_pk=row.session_id, level=row.level, message_ids=_ids(row.message_ids),
+                session_pk=row.session_id, level=row.level, generation_pk=row.generation_id,
+                message_ids=_ids(row.message_ids),
                 source_ids=_ids(row.source_ids), superseded_by=row.superseded_by, superseded_at=row.superseded_at)
 
 
@@ -192,15 +195,17 @@ async def session_names(conn: AsyncConnection, pks: Iterable[int]) -> dict[int, 
     return {r.id: r.name for r in await conn.execute(query)}
 
 
-async def cards_with_entries(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Which (observer, observed) pairs have a card with at least one entry, in the given order."""
+async def cards_with_entries(conn: AsyncConnection, cards: Iterable[tuple[int, int, int]]
+                             ) -> list[tuple[int, int, int]]:
+    """Which (generation, observer, observed) cards have at least one entry, in the given order."""
     out = []
-    for observer_pk, observed_pk in dict.fromkeys(pairs):
-        query = select(peer_cards.c.entries).where(peer_cards.c.observer_id == observer_pk,
+    for generation_pk, observer_pk, observed_pk in dict.fromkeys(cards):
+        query = select(peer_cards.c.entries).where(peer_cards.c.generation_id == generation_pk,
+                                                   peer_cards.c.observer_id == observer_pk,
                                                    peer_cards.c.observed_id == observed_pk)
         entries = (await conn.execute(query)).scalar_one_or_none()
         if entries:
-            out.append((observer_pk, observed_pk))
+            out.append((generation_pk, observer_pk, observed_pk))
     return out
 
 
@@ -212,13 +217,15 @@ class CoveringSummary:
     kind: str
     last_seq: int
     message_uid: str
+    generation_pk: int
 
 
 async def remove_summaries_from(conn: AsyncConnection, session_pk: int, seq: int) -> list[CoveringSummary]:
     """Delete the session's summaries covering message `seq` (each covers the session up to its `last_seq`)."""
     where = [summaries.c.session_id == session_pk, summaries.c.last_seq >= seq]
-    query = select(summaries.c.kind, summaries.c.last_seq, summaries.c.message_uid).where(*where)
-    found = [CoveringSummary(r.kind, r.last_seq, r.message_uid)
+    query = select(summaries.c.kind, summaries.c.last_seq, summaries.c.message_uid,
+                   summaries.c.generation_id).where(*where)
+    found = [CoveringSummary(r.kind, r.last_seq, r.message_uid, r.generation_id)
              for r in await conn.execute(query.order_by(summaries.c.kind, summaries.c.last_seq))]
     if found:
         await conn.execute(delete(summaries).where(*where))
@@ -226,9 +233,9 @@ async def remove_summaries_from(conn: AsyncConnection, session_pk: int, seq: int
 
 
 async def session_summaries(conn: AsyncConnection, session_pk: int) -> list[CoveringSummary]:
-    query = (select(summaries.c.kind, summaries.c.last_seq, summaries.c.message_uid)
+    query = (select(summaries.c.kind, summaries.c.last_seq, summaries.c.message_uid, summaries.c.generation_id)
              .where(summaries.c.session_id == session_pk).order_by(summaries.c.kind, summaries.c.last_seq))
-    return [CoveringSummary(r.kind, r.last_seq, r.message_uid) for r in await conn.execute(query)]
+    return [CoveringSummary(r.kind, r.last_seq, r.message_uid, r.generation_id) for r in await conn.execute(query)]
 
 
 async def delete_message(conn: AsyncConnection, dialect: Dialect, session_pk: int, message_pk: int, seq: int

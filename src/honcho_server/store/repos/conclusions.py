@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from sqlalchemy import ColumnElement, bindparam, false, func, literal, select, update
@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.conclusions import Conclusion, NewConclusion, fingerprint
 from honcho_server.domain.ids import new_id
-from honcho_server.domain.models import Page
+from honcho_server.domain.models import Page, Workspace
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
-from honcho_server.store.repos import generations
 from honcho_server.store.repos.common import paginate
 from honcho_server.store.tables import conclusions as t
 from honcho_server.store.tables import peers, sessions
@@ -61,9 +60,9 @@ def to_conclusion(row: Any, workspace_name: str) -> Conclusion:
                       metadata=row.metadata or {})
 
 
-async def insert(conn: AsyncConnection, workspace_pk: int, items: Sequence[NewConclusion], now: datetime
-                 ) -> list[str]:
-    """Insert as given (no dedup); returns the new public ids in order."""
+async def insert(conn: AsyncConnection, workspace_pk: int, generation_pk: int, items: Sequence[NewConclusion],
+                 now: datetime) -> list[str]:
+    """Insert into a generation as given (no dedup); returns the new public ids in order."""
     uids = [new_id() for _ in items]
     if not items:
         return uids
@@ -74,7 +73,7 @@ async def insert(conn: AsyncConnection, workspace_pk: int, items: Sequence[NewCo
                  source_ids=list(c.source_ids) if c.source_ids else None, observed_at=c.observed_at,
                  about_at=c.about_at, metadata=c.metadata or {}, embedding=c.embedding, created_at=now)
             for uid, c in zip(uids, items, strict=True)]
-    await conn.execute(t.insert().values(generation_id=generations.active(workspace_pk)), rows)
+    await conn.execute(t.insert().values(generation_id=generation_pk), rows)
     return uids
 
 
@@ -88,21 +87,24 @@ class Twin:
     message_ids: list[str] | None
 
 
-def _collection(observer_pk: int, observed_pk: int, level: str, session_pk: int | None) -> list[ColumnElement[bool]]:
-    """One observer's conclusions about one peer at one level; explicit ones only within their session."""
-    where = [t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, t.c.level == level, CURRENT]
+def _collection(generation_pk: int, observer_pk: int, observed_pk: int, level: str, session_pk: int | None
+                ) -> list[ColumnElement[bool]]:
+    """One observer's conclusions about one peer at one level in a generation; explicit ones only within their
+    session."""
+    where = [t.c.generation_id == generation_pk, t.c.observer_id == observer_pk, t.c.observed_id == observed_pk,
+             t.c.level == level, CURRENT]
     if level == "explicit":
         where.append(t.c.session_id.is_(None) if session_pk is None else t.c.session_id == session_pk)
     return where
 
 
-async def exact_twins(conn: AsyncConnection, observer_pk: int, observed_pk: int, level: str,
+async def exact_twins(conn: AsyncConnection, generation_pk: int, observer_pk: int, observed_pk: int, level: str,
                       session_pk: int | None, fingerprints: Sequence[str]) -> dict[str, Twin]:
     """Existing conclusions with the same normalised content, by fingerprint."""
     if not fingerprints:
         return {}
     query = (select(t.c.id, t.c.fingerprint, t.c.content, t.c.times_derived, t.c.message_ids)
-             .where(*_collection(observer_pk, observed_pk, level, session_pk),
+             .where(*_collection(generation_pk, observer_pk, observed_pk, level, session_pk),
                     t.c.fingerprint.in_(sorted(set(fingerprints)))).order_by(t.c.id))
     found: dict[str, Twin] = {}
     for row in await conn.execute(query):
@@ -110,11 +112,12 @@ async def exact_twins(conn: AsyncConnection, observer_pk: int, observed_pk: int,
     return found
 
 
-async def vectors(conn: AsyncConnection, observer_pk: int, observed_pk: int, level: str, session_pk: int | None,
-                  dimensions: int) -> tuple[list[Twin], np.ndarray]:
+async def vectors(conn: AsyncConnection, generation_pk: int, observer_pk: int, observed_pk: int, level: str,
+                  session_pk: int | None, dimensions: int) -> tuple[list[Twin], np.ndarray]:
     """The collection's embedded conclusions (of the embedder's size) and their unit vectors as one matrix."""
     query = (select(t.c.id, t.c.content, t.c.times_derived, t.c.message_ids, t.c.embedding)
-             .where(*_collection(observer_pk, observed_pk, level, session_pk), t.c.embedding.is_not(None)))
+             .where(*_collection(generation_pk, observer_pk, observed_pk, level, session_pk),
+                    t.c.embedding.is_not(None)))
     rows = _sized(await conn.execute(query), dimensions)
     return [Twin(r.id, r.content, r.times_derived, r.message_ids) for r in rows], _matrix(rows, dimensions)
 
@@ -141,20 +144,22 @@ async def replace_content(conn: AsyncConnection, pk: int, content: str, embeddin
                                                             embedding=embedding))
 
 
-def _scoped(workspace_pk: int) -> Any:
-    return select(*_COLUMNS).where(t.c.workspace_id == workspace_pk)
+def _scoped(workspace_pk: int, generation_pk: int) -> Any:
+    """The conclusions of one generation of a workspace."""
+    return select(*_COLUMNS).where(t.c.workspace_id == workspace_pk, t.c.generation_id == generation_pk)
 
 
-async def get(conn: AsyncConnection, workspace_pk: int, workspace_name: str, uid: str) -> Conclusion | None:
-    row = (await conn.execute(_scoped(workspace_pk).where(t.c.uid == uid))).first()
-    return to_conclusion(row, workspace_name) if row else None
+async def get(conn: AsyncConnection, ws: Workspace, uid: str) -> Conclusion | None:
+    """In the generation the workspace's reads serve."""
+    row = (await conn.execute(_scoped(ws.pk, ws.generation_pk).where(t.c.uid == uid))).first()
+    return to_conclusion(row, ws.name) if row else None
 
 
-async def by_uids(conn: AsyncConnection, workspace_pk: int, workspace_name: str, uids: Sequence[str]
-                  ) -> list[Conclusion]:
+async def by_uids(conn: AsyncConnection, workspace_pk: int, workspace_name: str, generation_pk: int,
+                  uids: Sequence[str]) -> list[Conclusion]:
     if not uids:
         return []
-    rows = await conn.execute(_scoped(workspace_pk).where(t.c.uid.in_(list(set(uids)))))
+    rows = await conn.execute(_scoped(workspace_pk, generation_pk).where(t.c.uid.in_(list(set(uids)))))
     return [to_conclusion(r, workspace_name) for r in rows]
 
 
@@ -172,38 +177,45 @@ def condition(dialect: Dialect, workspace_name: str, filters: dict[str, Any] | N
     return compile_filter(filters, fields(workspace_name), dialect, resource="Conclusion")
 
 
-async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, workspace_name: str,
-                    filters: dict[str, Any] | None, page: int, size: int, reverse: bool) -> Page[Conclusion]:
+async def list_page(conn: AsyncConnection, dialect: Dialect, ws: Workspace, filters: dict[str, Any] | None,
+                    page: int, size: int, reverse: bool) -> Page[Conclusion]:
     """Newest first unless `reverse` (spec 9.2). Superseded conclusions are history: listed only when the filter
     asks about `superseded_by` (e.g. `{"superseded_by": {"ne": null}}`)."""
-    query = _scoped(workspace_pk)
+    query = _scoped(ws.pk, ws.generation_pk)
     if not _mentions(filters, "superseded_by"):
         query = query.where(CURRENT)
-    where = condition(dialect, workspace_name, filters)
+    where = condition(dialect, ws.name, filters)
     if where is not None:
         query = query.where(where)
     order = [t.c.created_at, t.c.id] if reverse else [t.c.created_at.desc(), t.c.id.desc()]
-    return await paginate(conn, query, order, page, size, lambda r: to_conclusion(r, workspace_name))
+    return await paginate(conn, query, order, page, size, lambda r: to_conclusion(r, ws.name))
 
 
 @dataclass(frozen=True, slots=True)
 class Collection:
-    """Which conclusions a read may see: one observer about one peer, optionally confined to sessions (then only
-    explicit conclusions of those sessions: derived ones rest on premises from anywhere). An empty allowlist
-    sees nothing."""
+    """Which conclusions a read may see: one observer about one peer in one generation, optionally confined to
+    sessions (then only explicit conclusions of those sessions: derived ones rest on premises from anywhere). An
+    empty allowlist sees nothing."""
 
     workspace_pk: int
     workspace_name: str
+    generation_pk: int
     observer_pk: int
     observed_pk: int
     session_pks: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, ws: Workspace, observer_pk: int, observed_pk: int, session_pks: tuple[int, ...] | None = None,
+           **more: Any) -> Self:
+        """The collection in the generation the workspace's reads serve."""
+        return cls(ws.pk, ws.name, ws.generation_pk, observer_pk, observed_pk, session_pks, **more)
 
     def owners(self) -> list[ColumnElement[bool]]:
         """Whose conclusions these are (before the allowlist)."""
         return [t.c.observer_id == self.observer_pk, t.c.observed_id == self.observed_pk]
 
     def where(self) -> list[ColumnElement[bool]]:
-        where = [*self.owners(), CURRENT]
+        where = [*self.owners(), t.c.generation_id == self.generation_pk, CURRENT]
         if self.session_pks is not None:
             if not self.session_pks:
                 return [false()]
@@ -295,22 +307,24 @@ async def fold_in(conn: AsyncConnection, pk: int, duplicate_pks: Sequence[int], 
     await conn.execute(update(t).where(t.c.id == pk).values(**values))
 
 
-async def count_explicit_since(conn: AsyncConnection, observer_pk: int, observed_pk: int,
+async def count_explicit_since(conn: AsyncConnection, generation_pk: int, observer_pk: int, observed_pk: int,
                                since: datetime | None) -> int:
     """Current explicit conclusions of a collection recorded after `since` (all when None)."""
-    query = select(func.count()).select_from(t).where(t.c.observer_id == observer_pk,
+    query = select(func.count()).select_from(t).where(t.c.generation_id == generation_pk,
+                                                      t.c.observer_id == observer_pk,
                                                       t.c.observed_id == observed_pk, t.c.level == "explicit", CURRENT)
     if since is not None:
         query = query.where(t.c.created_at > since)
     return int((await conn.execute(query)).scalar_one())
 
 
-async def exact_twins_any_level(conn: AsyncConnection, observer_pk: int, observed_pk: int,
+async def exact_twins_any_level(conn: AsyncConnection, generation_pk: int, observer_pk: int, observed_pk: int,
                                 fingerprints: Sequence[str]) -> set[str]:
     """Which of `fingerprints` a current conclusion of the collection already has (any level, any session)."""
     if not fingerprints:
         return set()
-    query = select(t.c.fingerprint).where(t.c.observer_id == observer_pk, t.c.observed_id == observed_pk, CURRENT,
+    query = select(t.c.fingerprint).where(t.c.generation_id == generation_pk, t.c.observer_id == observer_pk,
+                                          t.c.observed_id == observed_pk, CURRENT,
                                           t.c.fingerprint.in_(sorted(set(fingerprints))))
     return set((await conn.execute(query)).scalars())
 

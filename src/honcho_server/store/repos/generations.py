@@ -54,3 +54,8 @@ async def live(conn: AsyncConnection, workspace_pk: int) -> list[Generation]:
     rows = await conn.execute(select(t).where(t.c.workspace_id == workspace_pk, t.c.state.in_(LIVE_STATES))
                               .order_by((t.c.state != "active"), t.c.number))
     return [to_generation(r) for r in rows]
+
+
+async def active_of(conn: AsyncConnection, workspace_pk: int) -> Generation | None:
+    row = (await conn.execute(select(t).where(t.c.workspace_id == workspace_pk, t.c.state == "active"))).first()
+    return to_generation(row) if row else None

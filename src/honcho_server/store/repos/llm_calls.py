@@ -17,7 +17,8 @@ async def add(conn: AsyncConnection, call: LLMCall, now: datetime) -> None:
     await conn.execute(insert(t).values(
         workspace_id=call.workspace_pk, task=call.task, provider=call.provider, model=call.model,
         input_tokens=call.input_tokens, output_tokens=call.output_tokens, requests=call.requests,
-        latency_ms=call.latency_ms, cost_usd=call.cost_usd, ok=call.ok, error=call.error, created_at=now))
+        latency_ms=call.latency_ms, cost_usd=call.cost_usd, ok=call.ok, error=call.error,
+        generation_id=call.generation_pk, created_at=now))
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,11 +230,12 @@ class Source:
     embedding: bytes | None
 
 
-async def explicit_of_session(conn: AsyncConnection, session_pk: int) -> list[Source]:
-    """Current explicit conclusions stamped with the session, held by real peers (not by scopes), oldest first."""
+async def explicit_of_session(conn: AsyncConnection, generation_pk: int, session_pk: int) -> list[Source]:
+    """Current explicit conclusions of a generation stamped with the session, held by real peers (not by scopes),
+    oldest first."""
     query = (select(c.c.observed_id, c.c.content, c.c.fingerprint, c.c.observed_at, c.c.about_at, c.c.message_ids,
                     c.c.embedding)
-             .where(c.c.session_id == session_pk, c.c.level == "explicit", CURRENT,
+             .where(c.c.generation_id == generation_pk, c.c.session_id == session_pk, c.c.level == "explicit", CURRENT,
                     c.c.observer_id.not_in(scope_peer_pks()))
              .order_by(c.c.observed_at, c.c.id))
     return [Source(r.observed_id, r.content, r.fingerprint, r.observed_at, r.about_at,

@@ -19,21 +19,24 @@ def _summary(row: Any) -> SessionSummary:
                           token_count=row.token_count, created_at=row.created_at)
 
 
-async def latest(conn: AsyncConnection, session_pk: int, kind: str) -> SessionSummary | None:
+async def latest(conn: AsyncConnection, generation_pk: int, session_pk: int, kind: str) -> SessionSummary | None:
     """The newest summary of `kind` (the one covering the most messages)."""
-    query = select(t).where(t.c.session_id == session_pk, t.c.kind == kind)
+    query = select(t).where(t.c.generation_id == generation_pk, t.c.session_id == session_pk, t.c.kind == kind)
     row = (await conn.execute(query.order_by(t.c.last_seq.desc()).limit(1))).first()
     return _summary(row) if row else None
 
 
-async def latest_by_name(conn: AsyncConnection, workspace_name: str, session_name: str
+async def latest_by_name(conn: AsyncConnection, workspace_name: str, session_name: str, generation_pk: int | None
                          ) -> dict[str, SessionSummary]:
-    """kind -> newest summary of the named session (empty for an unknown or deleted session)."""
+    """kind -> newest summary of the named session (empty for an unknown or deleted session) in a generation, or
+    in the workspace's active one when None (read in the same statement: no lookup of the workspace first)."""
     session_pk = (select(sessions.c.id).join(workspaces, workspaces.c.id == sessions.c.workspace_id)
                   .where(workspaces.c.name == workspace_name, sessions.c.name == session_name, sessions.c.is_active)
                   .scalar_subquery())
     newest = (select(t.c.kind, t.c.content, t.c.last_seq, t.c.message_uid, t.c.token_count, t.c.created_at)
-              .where(t.c.session_id == session_pk)
+              .where(t.c.session_id == session_pk,
+                     t.c.generation_id == (generations.active(t.c.workspace_id) if generation_pk is None
+                                           else generation_pk))
               .order_by(t.c.kind, t.c.last_seq.desc()))
     found: dict[str, SessionSummary] = {}
     for row in await conn.execute(newest):
@@ -41,11 +44,11 @@ async def latest_by_name(conn: AsyncConnection, workspace_name: str, session_nam
     return found
 
 
-async def add(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, session_pk: int, summary: SessionSummary
-              ) -> None:
+async def add(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, generation_pk: int, session_pk: int,
+              summary: SessionSummary) -> None:
     """Insert; a summary of the same kind up to the same message already there wins (jobs may run twice)."""
     stmt = dialect.insert(t).values(
-        workspace_id=workspace_pk, generation_id=generations.active(workspace_pk),
+        workspace_id=workspace_pk, generation_id=generation_pk,
         session_id=session_pk, kind=summary.kind, content=summary.content, last_seq=summary.last_seq,
         message_uid=summary.message_uid, token_count=summary.token_count, created_at=summary.created_at)
     await conn.execute(stmt.on_conflict_do_nothing(
