@@ -145,6 +145,9 @@ class ReasoningDefaults(BaseModel):
 class WorkerSettings(BaseModel):
     poll_interval_seconds: float = Field(default=1.0, gt=0, description="idle wait between queue polls")
     concurrency: int = Field(default=4, ge=1, description="jobs processed at once per worker process")
+    rederive_concurrency: int = Field(
+        default=1, ge=1, description="re-derivation jobs (building a new generation of memory) run at once per worker "
+        "process, and only with room left by live work")
     lease_seconds: float = Field(
         default=15.0, gt=0,
         description="how long a claimed job is owned without a heartbeat (beats every third of it): a crashed "

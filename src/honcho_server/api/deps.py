@@ -84,6 +84,11 @@ async def screen_input(request: Request) -> None:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 PagingDep = Annotated[Paging, Depends(get_paging)]
+# Reads of derived memory (conclusions, representations, cards, summaries, chat) serve the workspace's active
+# generation; naming another one reads it instead, for A/B comparison (docs/generations.md).
+GenerationQuery = Annotated[str | None, Query(
+    min_length=1, max_length=512,
+    description="the generation of derived memory to read: `g2`, or its name; the workspace's active one by default")]
 # Query parameters of representation reads (spec 6.9, 7.12).
 TopK = Annotated[int | None, Query(ge=1, le=100)]
 MaxDistance = Annotated[float | None, Query(ge=0.0, le=1.0)]

@@ -8,6 +8,7 @@ from honcho_server.config import Settings
 from honcho_server.queue.jobs import ClaimedJob
 from honcho_server.reasoning import deriver, dreams, summaries, targets
 from honcho_server.services import deletion, embedding, scope_jobs, scopes, webhooks
+from honcho_server.services import rederive as rederive_service
 from honcho_server.services.deps import Deps
 
 Handler = Callable[[Deps, ClaimedJob], Awaitable[None]]
@@ -40,8 +41,18 @@ REGISTRY: dict[str, Handler] = {"delete_session": delete_session, "delete_worksp
             webhooks.KIND: webhooks.deliver}
 # Jobs that need an LLM. Without one configured they are not claimed: they wait, counted as pending in queue
 # status, and run once a provider is configured.
-REASONING: dict[str, Handler] = {"summary": summarize_session, "representation": deriver.derive,
-                                 "dream": dreams.run_dream}
+async def rederive(deps: Deps, job: ClaimedJob) -> None:
+    """A `rederive` job: its task, into the generation it builds (services/rederive.py), then that generation's
+    progress, dreams, cap and readiness."""
+    generation = await rederive_service.generation_of(deps, job)
+    if generation is None:
+        return  # retired, failed or deleted meanwhile
+    await TASKS[job.payload["task"]](deps, job)
+    await rederive_service.settle(deps, generation, job)
+
+
+TASKS: dict[str, Handler] = {"summary": summarize_session, "representation": deriver.derive, "dream": dreams.run_dream}
+REASONING: dict[str, Handler] = {**TASKS, rederive_service.KIND: rederive}
 
 
 def registry(settings: Settings) -> dict[str, Handler]:

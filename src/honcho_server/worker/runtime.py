@@ -15,6 +15,7 @@ from honcho_server.errors import DatabaseUnavailable
 from honcho_server.queue import jobs
 from honcho_server.services import queue_events
 from honcho_server.services.deps import Deps
+from honcho_server.services.rederive import KIND as REDERIVE
 from honcho_server.worker import handlers, job_metrics
 from honcho_server.worker.beats import Beats
 from honcho_server.worker.foreground import ApiActivity, FairShare
@@ -107,9 +108,13 @@ class Worker:
         """Claim and run one round of jobs; returns how many ran."""
         if not self.registry:
             return 0
+        live = [kind for kind in self.registry if kind != REDERIVE]
         async with self.deps.db.write() as conn:
             now = self.deps.now()
-            claimed = await jobs.claim(conn, self.id, list(self.registry), self.concurrency, self.lease, now)
+            claimed = await jobs.claim(conn, self.id, live, self.concurrency, self.lease, now) if live else []
+            room = min(self.concurrency - len(claimed), self.deps.settings.worker.rederive_concurrency)
+            if REDERIVE in self.registry and room > 0:  # re-derivation takes only what live work leaves
+                claimed += await jobs.claim(conn, self.id, [REDERIVE], room, self.lease, now)
         self._waited = max([(now - job.due).total_seconds() for job in claimed if job.due is not None], default=0.0)
         await asyncio.gather(*(self._run_job(job) for job in claimed))
         return len(claimed)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, PagingDep
+from honcho_server.api.deps import DepsDep, GenerationQuery, PagingDep
 from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.schemas import (
     ConclusionBatch,
@@ -35,29 +35,32 @@ async def create_conclusions(workspace_id: str, body: ConclusionBatch, deps: Dep
 @router.post("/list", response_model=PageOut[ConclusionOut])
 @policy()
 async def list_conclusions(
-    workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None
+    workspace_id: str, deps: DepsDep, paging: PagingDep, body: Annotated[ListBody | None, Body()] = None,
+    generation: GenerationQuery = None,
 ) -> Response:
     """Newest first (`reverse=true`: oldest first)."""
     page = await conclusions.list_page(
-        deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse
+        deps, workspace_id, body.filters if body else None, paging.page, paging.size, paging.reverse, generation
     )
     return render.respond(render.page(page, render.conclusion))
 
 
 @router.post("/query", response_model=list[ConclusionOut])
 @policy()
-async def query_conclusions(workspace_id: str, body: ConclusionQueryBody, deps: DepsDep) -> Response:
+async def query_conclusions(workspace_id: str, body: ConclusionQueryBody, deps: DepsDep,
+                            generation: GenerationQuery = None) -> Response:
     """The conclusions of one observer about one peer closest in meaning to `query`, most similar first."""
     found = await conclusions.query(
-        deps, workspace_id, ConclusionQuery(body.query, body.top_k, body.distance, body.filters)
+        deps, workspace_id, ConclusionQuery(body.query, body.top_k, body.distance, body.filters), generation
     )
     return render.respond([render.conclusion(c) for c in found])
 
 
 @router.get("/{conclusion_id}", response_model=ConclusionOut)
 @policy()
-async def get_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep) -> Response:
-    return render.respond(render.conclusion(await conclusions.get(deps, workspace_id, conclusion_id)))
+async def get_conclusion(workspace_id: str, conclusion_id: str, deps: DepsDep,
+                         generation: GenerationQuery = None) -> Response:
+    return render.respond(render.conclusion(await conclusions.get(deps, workspace_id, conclusion_id, generation)))
 
 
 @router.delete("/{conclusion_id}", status_code=204, responses={200: {"model": ReceiptOut,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
+from honcho_server.api.deps import DepsDep, GenerationQuery, MaxDistance, PagingDep, PrincipalDep, TopK
 from honcho_server.api.policy import PolicyRoute, policy, require_claims, require_scope_key
 from honcho_server.api.schemas import (
     ListBody,
@@ -87,7 +87,7 @@ async def search_peer(workspace_id: str, peer_id: str, body: MessageSearch, deps
 @policy(peer="peer_id")
 async def get_representation(
     workspace_id: str, peer_id: str, deps: DepsDep, principal: PrincipalDep,
-    body: Annotated[RepresentationBody | None, Body()] = None,
+    body: Annotated[RepresentationBody | None, Body()] = None, generation: GenerationQuery = None,
 ) -> Response:
     """The peer's working representation of `target` (itself by default) as markdown; "" when unknown."""
     body = body or RepresentationBody()
@@ -101,16 +101,17 @@ async def get_representation(
                     include_most_frequent=bool(body.include_most_frequent))
     text = await representation.representation(deps, workspace_id, peer_id, body.target or peer_id,
                                                representation.allowlist(body.session_id, body.filters), recall,
-                                               scope=body.scope)
+                                               scope=body.scope, generation=generation)
     return render.respond({"representation": text})
 
 
 @router.get("/{peer_id}/card", response_model=PeerCardOut)
 @policy(peer="peer_id")
 async def get_peer_card(
-    workspace_id: str, peer_id: str, deps: DepsDep, target: Annotated[str | None, Query()] = None
+    workspace_id: str, peer_id: str, deps: DepsDep, target: Annotated[str | None, Query()] = None,
+    generation: GenerationQuery = None,
 ) -> Response:
-    return render.respond({"peer_card": await peer_cards.get(deps, workspace_id, peer_id, target)})
+    return render.respond({"peer_card": await peer_cards.get(deps, workspace_id, peer_id, target, generation)})
 
 
 @router.put("/{peer_id}/card", response_model=PeerCardOut)
@@ -134,12 +135,13 @@ async def get_peer_context(
     search_max_distance: MaxDistance = None,
     include_most_frequent: bool = True,
     max_conclusions: TopK = None,
+    generation: GenerationQuery = None,
 ) -> Response:
     """Representation and card of `target` (itself by default) as the peer sees it, never session-bound."""
     observed = target or peer_id
     recall = Recall(max_conclusions=max_conclusions or MAX_CONCLUSIONS, search_query=search_query,
                     search_top_k=search_top_k, search_max_distance=search_max_distance,
                     include_most_frequent=include_most_frequent)
-    found = await representation.peer_context(deps, workspace_id, peer_id, observed, recall)
+    found = await representation.peer_context(deps, workspace_id, peer_id, observed, recall, generation)
     return render.respond({"peer_id": peer_id, "target_id": observed, "representation": found.representation,
                            "peer_card": found.card})

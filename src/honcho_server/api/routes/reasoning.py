@@ -36,6 +36,8 @@ class WorkspaceChatBody(BaseModel):
     scope: str | list[str] | None = None
     response_format: dict[str, Any] | None = None
     include_evidence: bool = False
+    # The generation of memory to ask (`g2` or its name; docs/generations.md); the active one by default.
+    generation: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 class ChatBody(WorkspaceChatBody):
@@ -61,7 +63,7 @@ def _request(workspace_id: str, body: WorkspaceChatBody, peer: str | None, sessi
     output = output_model(body.response_format) if body.response_format is not None else None
     return ChatRequest(workspace=workspace_id, query=body.query.replace("\x00", ""), level=body.reasoning_level,
                        peer=peer, target=getattr(body, "target", None), session=body.session_id, sessions=sessions,
-                       output=output, evidence=body.include_evidence)
+                       output=output, evidence=body.include_evidence, generation=body.generation)
 
 
 async def _answer(deps: Deps, request: ChatRequest, stream: bool) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from honcho_server.api import render
-from honcho_server.api.deps import DepsDep, MaxDistance, PagingDep, PrincipalDep, TopK
+from honcho_server.api.deps import DepsDep, GenerationQuery, MaxDistance, PagingDep, PrincipalDep, TopK
 from honcho_server.api.policy import NOT_PERMITTED, PolicyRoute, policy, require_claims, require_scope_key
 from honcho_server.api.schemas import (
     ListBody,
@@ -212,13 +212,13 @@ async def _authorize_view(deps: Deps, principal: Principal, workspace_id: str, q
 @policy(member_read=True, **SESSION)
 async def get_session_context(
     workspace_id: str, session_id: str, deps: DepsDep, principal: PrincipalDep,
-    q: Annotated[ContextQuery, Depends(context_query)],
+    q: Annotated[ContextQuery, Depends(context_query)], generation: GenerationQuery = None,
 ) -> Response:
     """A summary and the newest messages within the token budget, with `peer_target`'s representation and
     card (as `peer_perspective` sees it) when asked."""
     view = await _authorize_view(deps, principal, workspace_id, q)
     found = await context.session_context(deps, workspace_id, session_id, tokens=q.tokens, summary=q.summary,
-                                          view=view)
+                                          view=view, generation=generation)
     summary = Summary.of(found.summary)
     return render.respond({"id": session_id, "messages": [render.message(m) for m in found.messages],
                            "summary": summary.model_dump() if summary else None,
@@ -227,9 +227,11 @@ async def get_session_context(
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)
 @policy(member_read=True, **SESSION)
-async def get_session_summaries(workspace_id: str, session_id: str, deps: DepsDep) -> SessionSummariesOut:
+async def get_session_summaries(workspace_id: str, session_id: str, deps: DepsDep,
+                                generation: GenerationQuery = None) -> SessionSummariesOut:
     """The newest short and long summaries (null until the worker has written one; unknown session: both null)."""
-    return SessionSummariesOut.of(session_id, await summary_service.latest(deps, workspace_id, session_id))
+    return SessionSummariesOut.of(session_id, await summary_service.latest(deps, workspace_id, session_id,
+                                                                           generation))
 
 
 @router.post("/{session_id}/search", response_model=list[MessageOut])
