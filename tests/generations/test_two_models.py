@@ -1,0 +1,308 @@
+"""Memory generations end to end on both databases (issue 16), with one loopback OpenAI-compatible server playing
+two models that answer the same conversation differently ("model-a" and "model-b", chosen by each request's
+`model`): a workspace derived by A; a rederive with B builds generation g2 while every read keeps serving A;
+messages written meanwhile are derived into both; `?generation=g2` reads B; activation switches every read at
+once and rollback restores A; a job whose worker died after its writes resumes without duplicates; the cost cap
+stops a rederive; deleting a message, a session and a peer cascades through both generations."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from api_helpers import add_messages, create_session, expect, msg, session_url, ws_url
+from sqlalchemy import func, select
+
+from fake_openai import FakeOpenAI
+from honcho_server.domain.generations import Generation
+from honcho_server.llm import recipes
+from honcho_server.llm.client import LLMClient
+from honcho_server.queue import jobs
+from honcho_server.services import rederive
+from honcho_server.services.deps import Deps
+from honcho_server.store.repos import generations as generation_repo
+from honcho_server.store.repos import workspaces as workspace_repo
+from honcho_server.store.tables import conclusions, generations, llm_calls, peer_cards, summaries
+from honcho_server.store.tables import jobs as jobs_table
+from honcho_server.worker.runtime import Worker
+from support import api_client
+
+LINE = re.compile(r"^\[(\d+)\] \d{4}-\d\d-\d\d \d\d:\d\d ([\w-]+): (.*)$", re.MULTILINE)
+SENT = datetime(2024, 3, 10, 15, 30, tzinfo=UTC)
+VOICE = {"model-a": "A heard", "model-b": "B heard"}
+
+
+def _answer(body: dict[str, Any]) -> Any:
+    """The two models: the deriver gets one conclusion per message of its target (and a card entry), worded
+    by the model; a summary is the model's own line."""
+    voice = VOICE[body["model"]]
+    prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    target = re.search(r"Target peer: (\S+)", prompt)
+    if target is None:
+        return f"{voice} a summary of {prompt.count(chr(10))} lines."
+    found = [{"content": f"{voice} {target.group(1)}: {content}", "sources": [int(number)]}
+             for number, peer, content in LINE.findall(prompt) if peer == target.group(1)]
+    return json.dumps({"conclusions": found, "card": [f"ATTRIBUTE: {voice} {target.group(1)}"] if found else []})
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        server.responder = _answer
+        yield server
+
+
+@pytest.fixture
+def llm_deps(deps: Deps, fake: FakeOpenAI) -> Deps:
+    settings = deps.settings.model_copy(deep=True)
+    settings.llm = settings.llm.model_validate({"provider": "openai-compatible", "model": "model-a",
+                                                "base_url": fake.base_url, "input_price_per_mtok": 1000.0,
+                                                "output_price_per_mtok": 1000.0})
+    settings.deriver = settings.deriver.model_validate({"flush_seconds": 0})
+    settings.defaults.messages_per_short_summary = 10
+    settings.worker.max_attempts = 1
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    out = Deps(db=deps.db, settings=settings, embedder_instance=deps.embedder_instance,
+               vectors_ready=deps.vectors_ready)
+    out.llm_instance = LLMClient(settings.llm, out.record_llm_call, sleep=no_wait)
+    return out
+
+
+@pytest.fixture
+async def api(llm_deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(llm_deps) as c:
+        yield c
+
+
+async def _drain(deps: Deps) -> None:
+    await Worker(deps).drain()
+
+
+async def _conversation(api: httpx.AsyncClient, ws: str, session: str = "s", start: int = 0) -> list[dict[str, Any]]:
+    await create_session(api, ws, session, peers={"alice": {}, "bob": {}})
+    return await add_messages(api, ws, session, [
+        msg("alice" if i % 2 == 0 else "bob", f"fact number {start + i}",
+            created_at=(SENT + timedelta(minutes=start + i)).isoformat()) for i in range(10)])
+
+
+async def _start(deps: Deps, ws: str, model: str, max_cost_usd: float | None = None) -> Generation:
+    """A rederive of the whole workspace with `model`, as the generations service queues one."""
+    async with deps.db.write() as conn:
+        workspace = await workspace_repo.find(conn, ws)
+        assert workspace is not None
+        number = int((await conn.execute(select(func.max(generations.c.number))
+                                         .where(generations.c.workspace_id == workspace.pk))).scalar_one()) + 1
+        recipe = recipes.describe(deps.settings.llm, {"*": {"model": model}})
+        pk = (await conn.execute(generations.insert().values(
+            workspace_id=workspace.pk, number=number, state="building", recipe=recipe,
+            fingerprint=recipes.fingerprint(recipe, "test"), scope={}, started_by="test", progress={},
+            max_cost_usd=max_cost_usd, created_at=deps.now()).returning(generations.c.id))).scalar_one()
+        generation = await generation_repo.by_pk(conn, pk)
+        assert generation is not None
+        total = await rederive.enqueue(conn, deps, workspace, generation)
+        await conn.execute(generations.update().where(generations.c.id == pk).values(progress={"total": total}))
+    return generation
+
+
+async def _activate(deps: Deps, ws: str, number: int) -> None:
+    """Make generation `number` the active one (the old one stays derived into, as `ready`)."""
+    async with deps.db.write() as conn:
+        workspace = await workspace_repo.find(conn, ws)
+        assert workspace is not None
+        await conn.execute(generations.update().where(generations.c.workspace_id == workspace.pk,
+                                                      generations.c.state == "active").values(state="ready"))
+        await conn.execute(generations.update().where(generations.c.workspace_id == workspace.pk,
+                                                      generations.c.number == number).values(state="active"))
+
+
+async def _listed(api: httpx.AsyncClient, ws: str, generation: str | None = None) -> list[str]:
+    params = {"generation": generation} if generation else {}
+    body = expect(await api.post(ws_url(ws, "conclusions", "list"), params={**params, "size": 100}), 200)
+    return sorted(c["content"] for c in body["items"])
+
+
+async def _reads(api: httpx.AsyncClient, ws: str, generation: str | None = None) -> dict[str, Any]:
+    """What every derived read shows of alice as alice sees her."""
+    params = {"generation": generation} if generation else {}
+    return {
+        "conclusions": await _listed(api, ws, generation),
+        "representation": expect(await api.post(ws_url(ws, "peers", "alice", "representation"), params=params,
+                                                json={}), 200)["representation"],
+        "card": expect(await api.get(ws_url(ws, "peers", "alice", "card"), params=params), 200)["peer_card"],
+        "context": expect(await api.get(ws_url(ws, "peers", "alice", "context"), params=params), 200),
+        "summary": expect(await api.get(session_url(ws, "s", "summaries"), params=params), 200),
+    }
+
+
+def _voices(read: dict[str, Any]) -> set[str]:
+    text = json.dumps(read)
+    return {voice for voice in VOICE.values() if voice in text}
+
+
+async def _state(deps: Deps, pk: int) -> Generation:
+    async with deps.db.read() as conn:
+        found = await generation_repo.by_pk(conn, pk)
+    assert found is not None
+    return found
+
+
+async def test_a_rederive_builds_beside_the_active_one_and_switching_switches_every_read(
+        api: httpx.AsyncClient, llm_deps: Deps, fake: FakeOpenAI) -> None:
+    ws = "gen-two-models"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    before = await _reads(api, ws)
+    assert _voices(before) == {"A heard"} and before["card"] and before["summary"]["short_summary"]
+
+    g2 = await _start(llm_deps, ws, "model-b")
+    assert g2.state == "building"
+    # Messages written while g2 builds are derived into both.
+    await add_messages(api, ws, "s", [msg("alice", "late fact", created_at=(SENT + timedelta(hours=1)).isoformat())])
+    assert await _reads(api, ws) == before  # nothing of g2 is served before anything runs
+    await _drain(llm_deps)
+
+    assert (await _state(llm_deps, g2.pk)).state == "ready"
+    served = await _reads(api, ws)
+    assert _voices(served) == {"A heard"}, "the active generation still serves every read"
+    assert "A heard alice: late fact" in served["conclusions"]
+    b = await _reads(api, ws, "g2")
+    assert _voices(b) == {"B heard"}, "?generation=g2 reads B's memory only"
+    assert "B heard alice: late fact" in b["conclusions"], "a message written while g2 built reached it"
+    assert [c.replace("B heard", "A heard") for c in b["conclusions"]] == served["conclusions"]
+    assert b["summary"]["short_summary"] and b["card"]
+    calls = [r["model"] for r in fake.chat_requests]
+    assert {"model-a", "model-b"} <= set(calls)
+
+    await _activate(llm_deps, ws, 2)
+    assert _voices(await _reads(api, ws)) == {"B heard"}, "activation switches every read at once"
+    assert _voices(await _reads(api, ws, "g1")) == {"A heard"}
+    await _activate(llm_deps, ws, 1)
+    assert await _reads(api, ws) == served, "rolling back restores exactly what was served"
+
+    async with llm_deps.db.read() as conn:
+        per_generation = dict((await conn.execute(
+            select(llm_calls.c.generation_id, func.count()).where(llm_calls.c.generation_id.is_not(None))
+            .group_by(llm_calls.c.generation_id))).all())
+    assert per_generation.get(g2.pk), "g2's model calls are recorded as g2's"
+
+
+async def test_a_worker_dying_after_its_writes_resumes_without_duplicates(
+        api: httpx.AsyncClient, llm_deps: Deps) -> None:
+    ws = "gen-resume"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    g2 = await _start(llm_deps, ws, "model-b")
+    now = llm_deps.now()
+    async with llm_deps.db.write() as conn:
+        claimed = await jobs.claim(conn, "dead-worker", ["rederive"], 1, timedelta(seconds=30), now)
+    assert claimed and claimed[0].payload["task"] == "representation"
+    worker = Worker(llm_deps)
+    await worker.registry["rederive"](llm_deps, claimed[0])  # its writes commit; the worker dies before completing
+    written = await _conclusion_count(llm_deps, g2.pk)
+    assert written > 0
+    later = Deps(db=llm_deps.db, settings=llm_deps.settings, now=lambda: now + timedelta(minutes=5),
+                 embedder_instance=llm_deps.embedder_instance, vectors_ready=llm_deps.vectors_ready,
+                 llm_instance=llm_deps.llm)
+    await Worker(later).drain()  # the lease ran out: the job runs again, with the rest
+    async with llm_deps.db.read() as conn:
+        rows = (await conn.execute(select(conclusions.c.observer_id, conclusions.c.observed_id,
+                                          conclusions.c.fingerprint, conclusions.c.times_derived)
+                                   .where(conclusions.c.generation_id == g2.pk))).all()
+    assert len(rows) == len({(r[0], r[1], r[2]) for r in rows}), "no conclusion twice"
+    assert all(r.times_derived == 1 for r in rows), "the re-run counted nothing twice"
+    assert (await _state(llm_deps, g2.pk)).state == "ready"
+    a_rows = await _conclusion_count(llm_deps, (await _active_pk(llm_deps, ws)))
+    assert len(rows) == a_rows
+
+
+async def test_the_cost_cap_stops_a_rederive_and_drops_its_queue(api: httpx.AsyncClient, llm_deps: Deps) -> None:
+    ws = "gen-cap"
+    await _conversation(api, ws)
+    await _conversation(api, ws, "t", start=10)
+    await _drain(llm_deps)
+    served = await _reads(api, ws)
+    g2 = await _start(llm_deps, ws, "model-b", max_cost_usd=0.000001)  # any one call costs more
+    await _drain(llm_deps)
+    stopped = await _state(llm_deps, g2.pk)
+    assert stopped.state == "failed" and stopped.error and "cost cap reached" in stopped.error
+    async with llm_deps.db.read() as conn:
+        open_jobs = (await conn.execute(select(func.count()).select_from(jobs_table).where(
+            jobs_table.c.kind == "rederive", jobs_table.c.status.in_(["pending", "running"])))).scalar_one()
+        b_calls = (await conn.execute(select(func.count()).select_from(llm_calls)
+                                      .where(llm_calls.c.generation_id == g2.pk))).scalar_one()
+    assert open_jobs == 0
+    assert b_calls == 1, "it stopped after the call that reached the cap"
+    assert await _reads(api, ws) == served
+
+
+async def test_deleting_a_message_a_session_and_a_workspace_cascades_through_both_generations(
+        api: httpx.AsyncClient, llm_deps: Deps) -> None:
+    """(The v3 API deletes messages, conclusions, sessions and workspaces; peers are never deleted.)"""
+    ws = "gen-cascade"
+    made = await _conversation(api, ws)
+    await _conversation(api, ws, "t", start=10)
+    await _drain(llm_deps)
+    g2 = await _start(llm_deps, ws, "model-b")
+    await _drain(llm_deps)
+    g1 = await _active_pk(llm_deps, ws)
+    assert len(await _contents(llm_deps, g1)) == len(await _contents(llm_deps, g2.pk)) == 20
+
+    receipt = expect(await api.delete(session_url(ws, "s", "messages", made[0]["id"]), params={"receipt": "true"}),
+                     200)
+    assert len(receipt["conclusions_removed"]) == 2, "the message's conclusion in each generation, one receipt"
+    assert len(receipt["summaries_removed"]) == 1, "one entry for the summary removed from both generations"
+    for pk in (g1, g2.pk):
+        assert not [c for c in await _contents(llm_deps, pk) if c.endswith(": fact number 0")]
+        assert len(await _contents(llm_deps, pk)) == 19
+    await _drain(llm_deps)  # each generation summarises the session again, with its own model
+    assert _voices(await _reads(api, ws, "g2")) == {"B heard"} and _voices(await _reads(api, ws)) == {"A heard"}
+
+    expect(await api.delete(session_url(ws, "t")), 202)
+    await _drain(llm_deps)
+    for pk in (g1, g2.pk):
+        assert not [c for c in await _contents(llm_deps, pk) if int(c.rsplit(" ", 1)[-1]) >= 10], \
+            "the deleted session's conclusions are gone from every generation"
+        assert len(await _contents(llm_deps, pk)) == 9
+
+    workspace = await _workspace_pk(llm_deps, ws)
+    expect(await api.delete(session_url(ws, "s")), 202)
+    await _drain(llm_deps)
+    expect(await api.delete(ws_url(ws)), 202)
+    await _drain(llm_deps)
+    async with llm_deps.db.read() as conn:
+        for table in (conclusions, summaries, peer_cards, generations):
+            left = (await conn.execute(select(func.count()).select_from(table)
+                                       .where(table.c.workspace_id == workspace))).scalar_one()
+            assert left == 0, table.name
+
+
+async def _workspace_pk(deps: Deps, ws: str) -> int:
+    async with deps.db.read() as conn:
+        workspace = await workspace_repo.find(conn, ws)
+    assert workspace is not None
+    return workspace.pk
+
+
+async def _contents(deps: Deps, generation_pk: int) -> list[str]:
+    async with deps.db.read() as conn:
+        return list((await conn.execute(select(conclusions.c.content)
+                                        .where(conclusions.c.generation_id == generation_pk))).scalars())
+
+
+async def _conclusion_count(deps: Deps, generation_pk: int) -> int:
+    return len(await _contents(deps, generation_pk))
+
+
+async def _active_pk(deps: Deps, ws: str) -> int:
+    async with deps.db.read() as conn:
+        workspace = await workspace_repo.find(conn, ws)
+    assert workspace is not None
+    return workspace.generation_pk
