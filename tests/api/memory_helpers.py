@@ -20,8 +20,8 @@ from honcho_server.embeddings.hashing import HashEmbedder
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs
 from honcho_server.store import tables
-from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import conclusions as conclusion_repo
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import summaries as summary_repo
 from support import api_client
 

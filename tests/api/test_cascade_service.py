@@ -14,8 +14,8 @@ from sqlalchemy import select
 from honcho_server.services import cascade, deletion, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.store import tables
-from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import cascade as cascade_repo
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import purge
 
 
