@@ -306,3 +306,23 @@ async def _active_pk(deps: Deps, ws: str) -> int:
         workspace = await workspace_repo.find(conn, ws)
     assert workspace is not None
     return workspace.generation_pk
+
+
+async def test_an_apps_own_conclusion_is_in_every_generation_and_goes_from_every_one(
+        api: httpx.AsyncClient, llm_deps: Deps) -> None:
+    ws = "gen-app-written"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    g2 = await _start(llm_deps, ws, "model-b")
+    made = expect(await api.post(ws_url(ws, "conclusions"), json={"conclusions": [
+        {"content": "alice prefers tea", "observer_id": "alice", "observed_id": "alice"}]}), 201)
+    await _drain(llm_deps)
+    g1 = await _active_pk(llm_deps, ws)
+    for pk in (g1, g2.pk):
+        assert "alice prefers tea" in await _contents(llm_deps, pk), "written while g2 built: in both"
+    assert "alice prefers tea" in await _listed(api, ws, "g2")
+    receipt = expect(await api.delete(ws_url(ws, "conclusions", made[0]["id"]), params={"receipt": "true"}), 200)
+    assert len(receipt["conclusions_removed"]) == 2
+    for pk in (g1, g2.pk):
+        assert "alice prefers tea" not in await _contents(llm_deps, pk)
+        assert len(await _contents(llm_deps, pk)) == 10, "the derived ones stay"

@@ -220,6 +220,7 @@ async def delete_conclusion(deps: Deps, workspace_name: str, uid: str) -> Receip
         seeds = await repo.by_uids(conn, ws.pk, [uid]) if ws else []
         if ws is None or not seeds:
             raise NotFound(f"Conclusion {uid} not found in workspace {workspace_name}")
+        seeds += await repo.copies_elsewhere(conn, ws.pk, seeds)  # an app's conclusion goes from every generation
         receipt = Receipt(deleted={"type": "conclusion", "id": uid})
         outcome = await _Settle(conn, deps, ws.pk, _Gone()).run(seeds)
         await _apply(conn, deps, ws.pk, outcome, receipt)

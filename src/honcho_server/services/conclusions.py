@@ -20,6 +20,7 @@ from honcho_server.services import cascade, workspaces
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs, query_vector
 from honcho_server.store.repos import conclusions as repo
+from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
 
@@ -84,7 +85,8 @@ async def _vectors(deps: Deps, texts: list[str]) -> list[bytes | None]:
 
 
 async def create(deps: Deps, workspace_name: str, items: list[ConclusionInput]) -> list[Conclusion]:
-    """Store each item as an explicit conclusion (no dedup on this path); returned in request order."""
+    """Store each item as an explicit conclusion (no dedup on this path); returned in request order. An app's
+    conclusion is not derived: every generation still derived into gets its own copy (a switch loses none)."""
     limit = deps.settings.limits.embedding_max_input_tokens
     for number, item in enumerate(items):
         check_not_scope("observer_id", item.observer)
@@ -101,6 +103,9 @@ async def create(deps: Deps, workspace_name: str, items: list[ConclusionInput]) 
                               content=i.content, observed_at=now, embedding=vector)
                 for i, vector in zip(items, vectors, strict=True)]
         uids = await repo.insert(conn, found.workspace.pk, found.workspace.generation_pk, rows, now)
+        for generation in await generation_repo.live(conn, found.workspace.pk):
+            if generation.pk != found.workspace.generation_pk:
+                await repo.insert(conn, found.workspace.pk, generation.pk, rows, now)
         stored = {c.uid: c for c in await repo.by_uids(conn, found.workspace.pk, found.workspace.name,
                                                            found.workspace.generation_pk, uids)}
     return [stored[uid] for uid in uids]

@@ -74,6 +74,26 @@ async def by_uids(conn: AsyncConnection, workspace_pk: int, uids: Iterable[str])
     return found
 
 
+async def copies_elsewhere(conn: AsyncConnection, workspace_pk: int, seeds: Sequence[Link]) -> list[Link]:
+    """The copies, in the workspace's other generations, of those of `seeds` an app wrote through the API
+    (explicit, read from no message: not derived, so each generation holds its own copy, written together):
+    same collection, session, wording and moment of writing (services/conclusions.create)."""
+    found: list[Link] = []
+    for seed in seeds:
+        if seed.level != "explicit" or seed.message_ids:
+            continue
+        row = (await conn.execute(select(t.c.fingerprint, t.c.created_at).where(t.c.id == seed.pk))).first()
+        if row is None:
+            continue
+        same = await _links(conn, _LINK.where(
+            t.c.workspace_id == workspace_pk, t.c.generation_id != seed.generation_pk, t.c.level == "explicit",
+            t.c.observer_id == seed.observer_pk, t.c.observed_id == seed.observed_pk,
+            t.c.session_id.is_(None) if seed.session_pk is None else t.c.session_id == seed.session_pk,
+            t.c.fingerprint == row.fingerprint, t.c.created_at == row.created_at))
+        found += [link for link in same if not link.message_ids]  # (an absent list may be stored as JSON null)
+    return found
+
+
 async def in_session(conn: AsyncConnection, session_pk: int) -> list[Link]:
     """Every conclusion stamped with the session."""
     return await _links(conn, _LINK.where(t.c.session_id == session_pk))
