@@ -45,7 +45,9 @@ async def _purge_job(deps: Deps, ws: str, session: str) -> tuple[int, int]:
     await sessions.delete(deps, ws, session)
     j = tables.jobs
     async with deps.db.read() as conn:
-        job_id = (await conn.execute(select(j.c.id).where(j.c.kind == "delete_session",
+        # the pending one: a finished purge of an earlier session that had the same id (SQLite reuses the highest
+        # id once its row is gone) may still be listed
+        job_id = (await conn.execute(select(j.c.id).where(j.c.kind == "delete_session", j.c.status == "pending",
                                                           j.c.payload["session_pk"].as_integer() == pk))).scalar_one()
     return pk, job_id
 
