@@ -78,3 +78,11 @@ async def usage_by_day(conn: AsyncConnection, dialect: Dialect, workspace_pk: in
     return [DailyRow(str(d), task, int(calls), int(failed), int(inp or 0), int(out or 0),
                      float(cost) if cost is not None else None)
             for d, task, calls, failed, inp, out, cost in await conn.execute(query)]
+
+
+async def token_totals(conn: AsyncConnection, workspace_pk: int, task: str) -> tuple[int, int, int]:
+    """(calls, input tokens, output tokens) of the workspace's successful calls of `task`."""
+    query = (select(func.count(), func.sum(t.c.input_tokens), func.sum(t.c.output_tokens))
+             .where(t.c.workspace_id == workspace_pk, t.c.task == task, t.c.ok))
+    calls, inp, out = (await conn.execute(query)).one()
+    return int(calls), int(inp or 0), int(out or 0)
