@@ -60,10 +60,10 @@ async def seed(client: httpx.AsyncClient, deps: Deps, ws: str) -> dict[str, Any]
             await conn.execute(update(c_).where(c_.c.uid == uids[old]).values(superseded_by=uids[new],
                                                                                 superseded_at=T4))
         pks = {r.name: r.id for r in await conn.execute(select(p_.c.name, p_.c.id).where(p_.c.workspace_id == ws_pk))}
-        for observer, observed in CARDS:
-            await card_repo.put(conn, deps.db.dialect, ws_pk, pks[observer], pks[observed],
-                                [f"IDENTITY: {observer} on {observed}"], T2)
         source = (await conn.execute(select(g_.c.id).where(g_.c.workspace_id == ws_pk))).scalar_one()
+        for observer, observed in CARDS:
+            await card_repo.put(conn, deps.db.dialect, ws_pk, source, pks[observer], pks[observed],
+                                [f"IDENTITY: {observer} on {observed}"], T2)
         target = (await conn.execute(insert(g_).values(
             workspace_id=ws_pk, number=2, state="building", recipe={}, fingerprint="f", scope={}, started_by="test",
             progress={}, created_at=T4).returning(g_.c.id))).scalar_one()
@@ -161,11 +161,24 @@ async def test_copies_exactly_what_lies_outside_the_scope(client: httpx.AsyncCli
     assert all(r.content == f"{r.name} {r.kind}" for r in found_summaries)
 
 
-async def test_the_whole_workspace_copies_nothing(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
+async def test_the_whole_workspace_copies_nothing_derived(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
     world = await seed(client, deps, ws)
     for scope in ({}, {"peer": None, "sessions": [], "since": None}):
         assert await copy(deps, world, scope) == {"conclusions": 0, "peer_cards": 0, "summaries": 0}
     assert await snapshot(deps, world["target"]) == {"conclusions": [], "peer_cards": [], "summaries": []}
+
+
+@pytest.mark.parametrize("scope", [{}, {"peer": "alice"}, {"since": "2020-01-01T00:00:00Z"}])
+async def test_an_apps_own_conclusions_are_copied_whatever_the_scope(client: httpx.AsyncClient, deps: Deps, ws: str,
+                                                                    scope: dict[str, Any]) -> None:
+    """Written through the API (read from no message), no rederive can make them again."""
+    world = await seed(client, deps, ws)
+    mine = await store_conclusion(deps, ws, "alice", "alice", "alice said so herself", observed_at=T4)
+    derived = await copy(deps, world, scope)
+    copied = await _rows(deps, select(c_.c.content, c_.c.uid).where(c_.c.generation_id == world["target"]))
+    assert ("alice said so herself" in [r.content for r in copied]) and mine not in [r.uid for r in copied]
+    if scope == {}:
+        assert derived["conclusions"] == 1, "a whole-workspace rederive carries only the app's own"
 
 
 async def test_a_scope_naming_nothing_copies_everything(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:

@@ -11,6 +11,9 @@ In scope (not copied; the rederive writes it anew), every rule the scope sets ho
 - summaries: none under a peer scope (a peer's rederive keeps the summaries); else those of the scope's sessions
   whose last message was written at or after `since` (a summary whose last message is gone is not copied).
 
+An app's own conclusions (written through the API, read from no message) are copied whatever the scope, a whole
+workspace's too: no rederive can make them again.
+
 Copied conclusions get new public ids, and the references between them (premises in `source_ids`, the
 `superseded_by` of a replaced one) follow the copies. A reference to a conclusion that was not copied is dropped:
 that premise or replacement belongs to the scope and is derived again, so a copy it superseded is current again
@@ -38,8 +41,9 @@ async def copy_outside_scope(conn: AsyncConnection, workspace_pk: int, source_pk
     """Copy into generation `target_pk` the rows of `source_pk` outside `scope` (see the module docstring), in the
     caller's transaction; returns the rows copied per table. A whole-workspace scope copies nothing."""
     resolved = await rederive_scope.resolve(conn, workspace_pk, scope)
-    if resolved.whole:
-        return {"conclusions": 0, "peer_cards": 0, "summaries": 0}
+    if resolved.whole:  # only what no rederive can make again: the app's own conclusions
+        return {"conclusions": await _conclusions(conn, workspace_pk, source_pk, target_pk, resolved),
+                "peer_cards": 0, "summaries": 0}
     return {"conclusions": await _conclusions(conn, workspace_pk, source_pk, target_pk, resolved),
             "peer_cards": await _cards(conn, workspace_pk, source_pk, target_pk, resolved),
             "summaries": await _summaries(conn, workspace_pk, source_pk, target_pk, resolved)}
@@ -76,10 +80,17 @@ def _conclusion_in_scope(scope: RederiveScope) -> ColumnElement[bool]:
 async def _conclusions(conn: AsyncConnection, workspace_pk: int, source_pk: int, target_pk: int,
                        scope: RederiveScope) -> int:
     c = conclusions.c
-    outside = [c.workspace_id == workspace_pk, c.generation_id == source_pk, not_(_conclusion_in_scope(scope))]
+    mine = [c.workspace_id == workspace_pk, c.generation_id == source_pk]
+    in_scope = _conclusion_in_scope(scope) if not scope.whole else true()
+    outside = list(await conn.execute(select(c.id, c.uid).where(*mine, not_(in_scope))))
+    # An app's own conclusions (explicit, read from no message) are copied whatever the scope: no rederive can
+    # make them again. (An absent list may be stored as JSON null: told apart here, not in SQL.)
+    apps = [r for r in await conn.execute(select(c.id, c.uid, c.message_ids).where(*mine, in_scope,
+                                                                                    c.level == "explicit"))
+            if not r.message_ids]
     # Every new id first (a row may point at one copied after it); then the rows by key, a batch at a time (paging
     # through the scope's filter again would rescan the generation on every page).
-    found = list(await conn.execute(select(c.id, c.uid).where(*outside).order_by(c.id)))
+    found = sorted([*outside, *apps], key=lambda row: row.id)
     renamed = {row.uid: new_id() for row in found}
     for start in range(0, len(found), BATCH):
         keys = [row.id for row in found[start:start + BATCH]]
