@@ -32,8 +32,11 @@ and bob. Both databases run everything (about 1,600 matrix requests each).
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +44,13 @@ import httpx
 import jwt
 import pytest
 from api_helpers import JWT_SECRET, bearer, expect, sign
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from agent_fakes import ScriptedModel, Turn, answer, call, with_model
 from honcho_server.config import AuthSettings
 from honcho_server.services.deps import Deps
 from honcho_server.store import tables
+from honcho_server.store.repos import generations as generation_repo
 from support import api_client
 
 NOT_PERMITTED = "JWT not permissioned for this resource"
@@ -121,6 +125,14 @@ EXPECTATIONS: dict[tuple[str, str], str] = {
     ("GET", W + "/webhooks/test"): "ws",
     ("DELETE", W + "/webhooks/{endpoint_id}"): "ws",
     ("GET", W + "/webhooks/{endpoint_id}/deliveries"): "ws",
+    ("GET", W + "/generations"): "ws",  # docs/generations.md: workspace-level keys only
+    ("POST", W + "/generations"): "ws",
+    ("GET", W + "/generations/compare"): "ws",
+    ("POST", W + "/generations/rollback"): "ws",
+    ("GET", W + "/generations/{generation_id}"): "ws",
+    ("POST", W + "/generations/{generation_id}/activate"): "ws",
+    ("POST", W + "/generations/{generation_id}/retire"): "ws",
+    ("DELETE", W + "/generations/{generation_id}"): "ws",
 }
 
 # Allowed probes of these run on a throwaway world: they delete, copy, or change who is a member of what.
@@ -128,6 +140,8 @@ DESTRUCTIVE = {
     ("DELETE", W), ("DELETE", S), ("POST", S + "/clone"), ("DELETE", S + "/peers"),
     ("DELETE", S + "/messages/{message_id}"), ("DELETE", W + "/conclusions/{conclusion_id}"),
     ("DELETE", W + "/scopes/{scope_id}/sessions/{session_id}"), ("DELETE", W + "/webhooks/{endpoint_id}"),
+    ("POST", W + "/generations/rollback"), ("POST", W + "/generations/{generation_id}/activate"),
+    ("POST", W + "/generations/{generation_id}/retire"), ("DELETE", W + "/generations/{generation_id}"),
 }
 
 TOKENS = ["admin", "ws_A", "ws_B", "alice_A", "bob_A", "s1_A", "expired", "wrong_secret", "none"]
@@ -230,7 +244,44 @@ async def matrix(deps: Deps) -> AsyncIterator[Matrix]:
     async with api_client(app_deps) as c:
         a = await build_world(c, f"mxa-{tag}")
         b = await build_world(c, f"mxb-{tag}", carol=True)
+        for world in (a, b):
+            await seed_generation(deps, world.ws)
         yield Matrix(c, deps, a, b)
+
+
+async def seed_generation(deps: Deps, ws: str, *, activate: bool = False) -> None:
+    """A second generation of the workspace's memory, g2, built (`ready`), as the generations routes need one; with
+    `activate` it is the active one and g1 what a rollback returns to. Written through the repository: building one
+    for real runs the rederive jobs, which these probes do not exercise."""
+    async with deps.db.write() as conn:
+        w = tables.workspaces
+        pk = (await conn.execute(select(w.c.id).where(w.c.name == ws))).scalar_one()
+        made = await generation_repo.create(conn, pk, number=2, name=None, recipe={}, fingerprint="", scope={},
+                                            started_by="test", estimate=None, max_cost_usd=None, now=deps.now())
+        await conn.execute(update(tables.generations).where(tables.generations.c.id == made.pk)
+                           .values(state="ready", progress={"total": 0, "done": 0}))
+        if activate:
+            await generation_repo.activate(conn, pk, made.pk, deps.now())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rederive_estimate_stand_in() -> Iterator[None]:
+    """The dry-run probe of `POST .../generations` is answered by the rederive estimate
+    (services/generation_estimate.py) with the prompts' overhead (reasoning/prompts.py: overhead()), which land in
+    another increment of issue 16: until they do, stand-ins answer; once they exist, the real ones do."""
+    from honcho_server.domain.generations import Estimate, PromptOverhead
+    from honcho_server.reasoning import prompts
+
+    async def estimate(*_: Any) -> Estimate:
+        return Estimate(sessions=0, messages=0, tasks=[], output_ratio=0.25)
+
+    name = "honcho_server.services.generation_estimate"
+    with pytest.MonkeyPatch.context() as patch:
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            patch.setitem(sys.modules, name, types.SimpleNamespace(estimate=estimate))
+        if not hasattr(prompts, "overhead"):
+            patch.setattr(prompts, "overhead", lambda: PromptOverhead(deriver=0, summary=0, dream=0), raising=False)
+        yield
 
 
 # ---- tokens and their reach --------------------------------------------------------------------------------------
@@ -342,7 +393,7 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
     session, peer = binding.get("session_id", "s1"), binding.get("peer_id", "alice")
     values = {"workspace_id": world.ws, "session_id": session, "peer_id": peer, "scope_id": "team",
               "message_id": world.messages[session][0], "conclusion_id": world.conclusions[0],
-              "endpoint_id": world.endpoint}
+              "endpoint_id": world.endpoint, "generation_id": "g2"}
     url = path.format(**values)
     route = (method, path)
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -375,6 +426,11 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
         ("POST", W + "/scopes"): {"json": {"id": "team"}},
         ("POST", W + "/scopes/{scope_id}/sessions"): {"json": {"session_ids": ["s1"]}},
         ("POST", W + "/webhooks"): {"json": {"url": WEBHOOK_URL}},
+        ("POST", W + "/generations"): {"json": {"dry_run": True}},  # an estimate: the same world for every key
+        ("GET", W + "/generations/compare"): {"params": {"a": "g1", "b": "g2"}},
+        ("POST", W + "/generations/rollback"): {},
+        ("POST", W + "/generations/{generation_id}/activate"): {},
+        ("POST", W + "/generations/{generation_id}/retire"): {},
     }
     if route in bodies:
         return url, bodies[route]
@@ -389,7 +445,10 @@ async def throwaway(m: Matrix, path: str) -> World:
     if path == W:
         expect(await m.client.post("/v3/workspaces", json={"id": ws}, headers=ADMIN), 201)
         return World(ws, messages={"s1": ["-"], "s2": ["-"]}, conclusions=["-"])
-    return await build_world(m.client, ws)
+    world = await build_world(m.client, ws)
+    if path.startswith(W + "/generations"):  # g2 made ready; active (g1 its previous) for a rollback to undo
+        await seed_generation(m.deps, ws, activate=path.endswith("/rollback"))
+    return world
 
 
 # ---- the tests ---------------------------------------------------------------------------------------------------

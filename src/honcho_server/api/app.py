@@ -18,6 +18,7 @@ from honcho_server.api.render import RECEIPT_HEADER
 from honcho_server.api.routes import (
     conclusions,
     explorer,
+    generations,
     health,
     keys,
     messages,
@@ -106,8 +107,8 @@ def create_app(
                        min_rate=settings.server.body_min_rate)  # a slow body is a 408, whatever follows
     app.add_middleware(http_metrics.HttpMetrics, access_log=settings.server.access_log)  # outermost: sees the 408s
     errors.install(app)
-    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, keys,
-                   health, metrics, explorer):
+    for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, generations,
+                   keys, health, metrics, explorer):
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
     docs.install(app, settings)
     ui.install(app)  # the memory explorer's pages; their data comes through the routes above

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from honcho_server import __version__, logs
-from honcho_server.cli import banner
+from honcho_server.cli import banner, generations
 from honcho_server.cli.failures import OneLineFailures, shown_database
 from honcho_server.cli.llm_check import llm_app
 from honcho_server.cli.options import command_settings as _settings
@@ -323,6 +323,9 @@ def _with_deps(db: str | None, use: Any) -> Any:
     except NotFound as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
+
+
+generations.register(app, _with_deps)  # `rederive` and `generations ...`, opening the database as above
 
 
 @app.command("migrate")
