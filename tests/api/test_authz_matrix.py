@@ -32,11 +32,8 @@ and bob. Both databases run everything (about 1,600 matrix requests each).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,26 +259,6 @@ async def seed_generation(deps: Deps, ws: str, *, activate: bool = False) -> Non
                            .values(state="ready", progress={"total": 0, "done": 0}))
         if activate:
             await generation_repo.activate(conn, pk, made.pk, deps.now())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def rederive_estimate_stand_in() -> Iterator[None]:
-    """The dry-run probe of `POST .../generations` is answered by the rederive estimate
-    (services/generation_estimate.py) with the prompts' overhead (reasoning/prompts.py: overhead()), which land in
-    another increment of issue 16: until they do, stand-ins answer; once they exist, the real ones do."""
-    from honcho_server.domain.generations import Estimate, PromptOverhead
-    from honcho_server.reasoning import prompts
-
-    async def estimate(*_: Any) -> Estimate:
-        return Estimate(sessions=0, messages=0, tasks=[], output_ratio=0.25)
-
-    name = "honcho_server.services.generation_estimate"
-    with pytest.MonkeyPatch.context() as patch:
-        if name not in sys.modules and importlib.util.find_spec(name) is None:
-            patch.setitem(sys.modules, name, types.SimpleNamespace(estimate=estimate))
-        if not hasattr(prompts, "overhead"):
-            patch.setattr(prompts, "overhead", lambda: PromptOverhead(deriver=0, summary=0, dream=0), raising=False)
-        yield
 
 
 # ---- tokens and their reach --------------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ cards, summaries, model calls, jobs), as the worker will once it derives into bu
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,13 +50,7 @@ class Fakes:
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, module: str, name: str, value: Any) -> None:
-    """Set `module.name`; the module is a stand-in while its increment has not landed yet."""
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError:
-        found = types.ModuleType(module)
-        monkeypatch.setitem(sys.modules, module, found)
-    monkeypatch.setattr(found, name, value, raising=False)
+    monkeypatch.setattr(importlib.import_module(module), name, value)
 
 
 def install_fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:

@@ -72,7 +72,7 @@ def _models(model: str | None, task_models: list[str]) -> dict[str, dict[str, An
 def _prompts() -> tuple[str, PromptOverhead]:
     from honcho_server.reasoning import prompts
 
-    overhead: PromptOverhead = prompts.overhead()  # type: ignore[attr-defined, unused-ignore]
+    overhead: PromptOverhead = prompts.overhead()
     return prompts.digest(), overhead
 
 

@@ -83,7 +83,7 @@ async def plan(deps: Deps, workspace: str, request: StartRequest, prompts_digest
         raise ReasoningOff.because(deps.settings.llm.problem)
     recipe = _recipe(deps, request)
     _check_name(request.name)
-    from honcho_server.services import generation_estimate  # type: ignore[attr-defined, unused-ignore]
+    from honcho_server.services import generation_estimate
 
     async with deps.db.read() as conn:
         ws = await workspaces.require(conn, workspace)
@@ -131,7 +131,7 @@ async def start(deps: Deps, workspace: str, request: StartRequest, prompts_diges
             fingerprint=planned.fingerprint, scope=planned.scope, started_by=started_by,
             estimate=planned.estimate.as_json(), max_cost_usd=request.max_cost_usd, now=deps.now())
         if planned.scope:
-            from honcho_server.store.repos import generation_copy  # type: ignore[attr-defined, unused-ignore]
+            from honcho_server.store.repos import generation_copy
 
             await generation_copy.copy_outside_scope(conn, ws.pk, ws.generation_pk, made.pk, planned.scope)
         total = await rederive.enqueue(conn, deps, ws, made)

@@ -56,7 +56,7 @@ def _prompts() -> tuple[str, PromptOverhead]:
     """The prompts' digest and token overhead (reasoning/, above the services: computed here, passed down)."""
     from honcho_server.reasoning import prompts
 
-    overhead: PromptOverhead = prompts.overhead()  # type: ignore[attr-defined, unused-ignore]
+    overhead: PromptOverhead = prompts.overhead()
     return prompts.digest(), overhead
 
 
