@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +20,10 @@ from api_helpers import add_messages, create_session, expect, msg, session_url, 
 from sqlalchemy import func, select
 
 from fake_openai import FakeOpenAI
-from honcho_server.domain.generations import Generation
-from honcho_server.llm import recipes
+from honcho_server.domain.generations import Estimate, Generation
 from honcho_server.llm.client import LLMClient
 from honcho_server.queue import jobs
-from honcho_server.services import rederive
+from honcho_server.services import generation_estimate
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import generations as generation_repo
 from honcho_server.store.repos import workspaces as workspace_repo
@@ -93,34 +93,18 @@ async def _conversation(api: httpx.AsyncClient, ws: str, session: str = "s", sta
             created_at=(SENT + timedelta(minutes=start + i)).isoformat()) for i in range(10)])
 
 
-async def _start(deps: Deps, ws: str, model: str, max_cost_usd: float | None = None) -> Generation:
-    """A rederive of the whole workspace with `model`, as the generations service queues one."""
-    async with deps.db.write() as conn:
+async def _start(api: httpx.AsyncClient, deps: Deps, ws: str, model: str, max_cost_usd: float | None = None
+                 ) -> Generation:
+    """A rederive of the whole workspace with `model`, through the API."""
+    body = {"model": model, **({"max_cost_usd": max_cost_usd} if max_cost_usd is not None else {})}
+    made = expect(await api.post(ws_url(ws, "generations"), json=body), 201)
+    assert made["state"] == "building" and made["estimate"]["tasks"]
+    async with deps.db.read() as conn:
         workspace = await workspace_repo.find(conn, ws)
         assert workspace is not None
-        number = int((await conn.execute(select(func.max(generations.c.number))
-                                         .where(generations.c.workspace_id == workspace.pk))).scalar_one()) + 1
-        recipe = recipes.describe(deps.settings.llm, {"*": {"model": model}})
-        pk = (await conn.execute(generations.insert().values(
-            workspace_id=workspace.pk, number=number, state="building", recipe=recipe,
-            fingerprint=recipes.fingerprint(recipe, "test"), scope={}, started_by="test", progress={},
-            max_cost_usd=max_cost_usd, created_at=deps.now()).returning(generations.c.id))).scalar_one()
-        generation = await generation_repo.by_pk(conn, pk)
-        assert generation is not None
-        total = await rederive.enqueue(conn, deps, workspace, generation)
-        await conn.execute(generations.update().where(generations.c.id == pk).values(progress={"total": total}))
-    return generation
-
-
-async def _activate(deps: Deps, ws: str, number: int) -> None:
-    """Make generation `number` the active one (the old one stays derived into, as `ready`)."""
-    async with deps.db.write() as conn:
-        workspace = await workspace_repo.find(conn, ws)
-        assert workspace is not None
-        await conn.execute(generations.update().where(generations.c.workspace_id == workspace.pk,
-                                                      generations.c.state == "active").values(state="ready"))
-        await conn.execute(generations.update().where(generations.c.workspace_id == workspace.pk,
-                                                      generations.c.number == number).values(state="active"))
+        found = await generation_repo.find(conn, workspace.pk, made["id"])
+    assert found is not None
+    return found
 
 
 async def _listed(api: httpx.AsyncClient, ws: str, generation: str | None = None) -> list[str]:
@@ -162,7 +146,7 @@ async def test_a_rederive_builds_beside_the_active_one_and_switching_switches_ev
     before = await _reads(api, ws)
     assert _voices(before) == {"A heard"} and before["card"] and before["summary"]["short_summary"]
 
-    g2 = await _start(llm_deps, ws, "model-b")
+    g2 = await _start(api, llm_deps, ws, "model-b")
     assert g2.state == "building"
     # Messages written while g2 builds are derived into both.
     await add_messages(api, ws, "s", [msg("alice", "late fact", created_at=(SENT + timedelta(hours=1)).isoformat())])
@@ -181,10 +165,15 @@ async def test_a_rederive_builds_beside_the_active_one_and_switching_switches_ev
     calls = [r["model"] for r in fake.chat_requests]
     assert {"model-a", "model-b"} <= set(calls)
 
-    await _activate(llm_deps, ws, 2)
+    compared = expect(await api.get(ws_url(ws, "generations", "compare"), params={"a": "g1", "b": "g2"}), 200)
+    alice = next(p for p in compared["pairs"] if (p["observer"], p["observed"]) == ("alice", "alice"))
+    assert "A heard alice: late fact" in json.dumps(alice) and "B heard alice: late fact" in json.dumps(alice), \
+        "compare lists what each generation concluded that the other did not"
+
+    expect(await api.post(ws_url(ws, "generations", "g2", "activate")), 200)
     assert _voices(await _reads(api, ws)) == {"B heard"}, "activation switches every read at once"
     assert _voices(await _reads(api, ws, "g1")) == {"A heard"}
-    await _activate(llm_deps, ws, 1)
+    assert expect(await api.post(ws_url(ws, "generations", "rollback")), 200)["id"] == "g1"
     assert await _reads(api, ws) == served, "rolling back restores exactly what was served"
 
     async with llm_deps.db.read() as conn:
@@ -199,7 +188,7 @@ async def test_a_worker_dying_after_its_writes_resumes_without_duplicates(
     ws = "gen-resume"
     await _conversation(api, ws)
     await _drain(llm_deps)
-    g2 = await _start(llm_deps, ws, "model-b")
+    g2 = await _start(api, llm_deps, ws, "model-b")
     now = llm_deps.now()
     async with llm_deps.db.write() as conn:
         claimed = await jobs.claim(conn, "dead-worker", ["rederive"], 1, timedelta(seconds=30), now)
@@ -223,13 +212,35 @@ async def test_a_worker_dying_after_its_writes_resumes_without_duplicates(
     assert len(rows) == a_rows
 
 
-async def test_the_cost_cap_stops_a_rederive_and_drops_its_queue(api: httpx.AsyncClient, llm_deps: Deps) -> None:
+async def test_an_estimate_above_the_cap_starts_nothing(api: httpx.AsyncClient, llm_deps: Deps,
+                                                        fake: FakeOpenAI) -> None:
+    ws = "gen-cap-refused"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    asked = len(fake.chat_requests)
+    refused = expect(await api.post(ws_url(ws, "generations"), json={"model": "model-b", "max_cost_usd": 0.01}), 422)
+    assert refused["estimate"]["cost_usd"] > 0.01 and "nothing was started" in refused["detail"]
+    assert [g["id"] for g in expect(await api.get(ws_url(ws, "generations")), 200)["items"]] == ["g1"]
+    await _drain(llm_deps)
+    assert len(fake.chat_requests) == asked, "no model was called for it"
+
+
+async def test_the_cost_cap_stops_a_rederive_and_drops_its_queue(api: httpx.AsyncClient, llm_deps: Deps,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An estimate that proves too low: the real spend reaches the cap midway."""
     ws = "gen-cap"
     await _conversation(api, ws)
     await _conversation(api, ws, "t", start=10)
     await _drain(llm_deps)
     served = await _reads(api, ws)
-    g2 = await _start(llm_deps, ws, "model-b", max_cost_usd=0.000001)  # any one call costs more
+    real = generation_estimate.estimate
+
+    async def too_low(*args: Any) -> Estimate:
+        found = await real(*args)
+        return replace(found, tasks=[replace(t, cost_usd=0.0) for t in found.tasks])
+
+    monkeypatch.setattr(generation_estimate, "estimate", too_low)
+    g2 = await _start(api, llm_deps, ws, "model-b", max_cost_usd=0.000001)  # any one call costs more
     await _drain(llm_deps)
     stopped = await _state(llm_deps, g2.pk)
     assert stopped.state == "failed" and stopped.error and "cost cap reached" in stopped.error
@@ -250,7 +261,7 @@ async def test_deleting_a_message_a_session_and_a_workspace_cascades_through_bot
     made = await _conversation(api, ws)
     await _conversation(api, ws, "t", start=10)
     await _drain(llm_deps)
-    g2 = await _start(llm_deps, ws, "model-b")
+    g2 = await _start(api, llm_deps, ws, "model-b")
     await _drain(llm_deps)
     g1 = await _active_pk(llm_deps, ws)
     assert len(await _contents(llm_deps, g1)) == len(await _contents(llm_deps, g2.pk)) == 20
@@ -313,7 +324,7 @@ async def test_an_apps_own_conclusion_is_in_every_generation_and_goes_from_every
     ws = "gen-app-written"
     await _conversation(api, ws)
     await _drain(llm_deps)
-    g2 = await _start(llm_deps, ws, "model-b")
+    g2 = await _start(api, llm_deps, ws, "model-b")
     made = expect(await api.post(ws_url(ws, "conclusions"), json={"conclusions": [
         {"content": "alice prefers tea", "observer_id": "alice", "observed_id": "alice"}]}), 201)
     await _drain(llm_deps)
