@@ -337,3 +337,11 @@ async def test_an_apps_own_conclusion_is_in_every_generation_and_goes_from_every
     for pk in (g1, g2.pk):
         assert "alice prefers tea" not in await _contents(llm_deps, pk)
         assert len(await _contents(llm_deps, pk)) == 10, "the derived ones stay"
+
+
+async def test_a_rederive_with_nothing_to_derive_is_ready_at_once(api: httpx.AsyncClient, llm_deps: Deps) -> None:
+    ws = "gen-empty"
+    await create_session(api, ws, "s", peers={"alice": {}})
+    made = expect(await api.post(ws_url(ws, "generations"), json={"model": "model-b"}), 201)
+    assert (made["state"], made["progress"]["total"]) == ("ready", 0)
+    assert made["ready_at"] is not None

@@ -23,6 +23,7 @@ from honcho_server.llm import recipes
 from honcho_server.queue import jobs
 from honcho_server.services import rederive, workspaces
 from honcho_server.services.deps import Deps
+from honcho_server.store.repos import generation_work as work_repo
 from honcho_server.store.repos import generations as repo
 from honcho_server.store.repos import peers as peer_repo
 from honcho_server.store.repos import sessions as session_repo
@@ -135,7 +136,9 @@ async def start(deps: Deps, workspace: str, request: StartRequest, prompts_diges
 
             await generation_copy.copy_outside_scope(conn, ws.pk, ws.generation_pk, made.pk, planned.scope)
         total = await rederive.enqueue(conn, deps, ws, made)
-        await repo.set_progress(conn, made.pk, {"total": total, "done": 0})
+        # nothing to derive (no message in scope): ready at once, with what the copy brought
+        await work_repo.set_progress(conn, made.pk, {"total": total, "done": 0}, None if total else "ready",
+                                     deps.now())
         return await _reload(conn, made.pk), planned.estimate
 
 

@@ -96,10 +96,6 @@ async def create(conn: AsyncConnection, workspace_pk: int, *, number: int, name:
     return to_generation((await conn.execute(stmt.returning(*t.c))).one())
 
 
-async def set_progress(conn: AsyncConnection, pk: int, progress: dict[str, Any]) -> None:
-    await conn.execute(update(t).where(t.c.id == pk).values(progress=progress))
-
-
 async def activate(conn: AsyncConnection, workspace_pk: int, pk: int, now: datetime) -> int | None:
     """Make generation `pk` the workspace's active one; the one active until now becomes `ready` (it keeps being
     derived into, for comparison) and is remembered as the new one's `previous_id`. Returns its key.
