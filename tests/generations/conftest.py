@@ -5,7 +5,7 @@ generation_helpers.Fakes), over the session's database."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,9 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # generation_helpers, whatever pytest's import mode
 
+import two_models
 from api_helpers import JWT_SECRET
 from generation_helpers import Fakes, install_fakes
 
+from fake_openai import FakeOpenAI
 from honcho_server.config import AuthSettings, LLMSettings
 from honcho_server.services.deps import Deps
 from support import api_client
@@ -34,6 +36,14 @@ def gen_deps(deps: Deps) -> Deps:
 async def gc(gen_deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(gen_deps) as c:
         yield c
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """The loopback server playing "model-a" and "model-b" (two_models.py)."""
+    with FakeOpenAI() as server:
+        server.responder = two_models.answer
+        yield server
 
 
 @pytest.fixture

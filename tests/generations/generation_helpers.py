@@ -4,6 +4,7 @@ cards, summaries, model calls, jobs), as the worker will once it derives into bu
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from honcho_server.services import rederive
 from honcho_server.services.deps import Deps
 from honcho_server.store import tables
 from honcho_server.store.repos import generations as repo
+from support import new_deps
 
 ADMIN = bearer(sign(ad=True))
 
@@ -204,3 +206,16 @@ async def states(deps: Deps, workspace_pk: int) -> dict[str, str]:
     """Public id -> state of every generation of the workspace."""
     async with deps.db.read() as conn:
         return {g.public_id: g.state for g in await repo.list_all(conn, workspace_pk)}
+
+
+def with_deps(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `use(deps)` on the database at `url` (settings from the environment, as a command reads them) in an event
+    loop of its own, for the command-line tests (typer runs each command's own loop)."""
+    async def run() -> Any:
+        deps = new_deps(url)
+        try:
+            return await use(deps)
+        finally:
+            await deps.aclose()
+
+    return asyncio.run(run())

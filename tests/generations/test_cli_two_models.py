@@ -8,30 +8,25 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_helpers import expect, ws_url
-from test_two_models import VOICE, _answer, _conversation, _reads, _voices
+from generation_helpers import with_deps as _with
+from test_two_models import _conversation, _reads, _voices
+from two_models import VOICE
 from typer.testing import CliRunner
 
 from fake_openai import FakeOpenAI
 from honcho_server.cli.main import app
 from honcho_server.store.migrate import upgrade
 from honcho_server.worker.runtime import Worker
-from support import api_client, fresh_database_url, new_deps
+from support import api_client, fresh_database_url
 
 runner = CliRunner()
 WS = "cli-two-models"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        server.responder = _answer
-        yield server
 
 
 @pytest.fixture
@@ -53,15 +48,6 @@ def url(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: Fak
     return found
 
 
-def _with(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        deps = new_deps(url)
-        try:
-            return await use(deps)
-        finally:
-            await deps.aclose()
-
-    return asyncio.run(run())
 
 
 def _api(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -4,7 +4,6 @@ commands that mirror the routes. The rederive jobs, the estimate and the copy ar
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from generation_helpers import (
     put_conclusion,
     states,
 )
+from generation_helpers import with_deps as _with
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -29,7 +29,7 @@ from honcho_server.cli.main import app
 from honcho_server.domain.generations import Generation
 from honcho_server.store import tables
 from honcho_server.store.migrate import upgrade
-from support import api_client, fresh_database_url, new_deps
+from support import api_client, fresh_database_url
 
 runner = CliRunner()
 
@@ -50,15 +50,6 @@ def url(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return found
 
 
-def _with(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        deps = new_deps(url)
-        try:
-            return await use(deps)
-        finally:
-            await deps.aclose()
-
-    return asyncio.run(run())
 
 
 def _world(url: str) -> str:

@@ -8,8 +8,7 @@ stops a rederive; deleting a message, a session and a peer cascades through both
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from api_helpers import add_messages, create_session, expect, msg, session_url, ws_url
 from sqlalchemy import func, select
+from two_models import VOICE
 
 from fake_openai import FakeOpenAI
 from honcho_server.domain.generations import Estimate, Generation
@@ -32,30 +32,7 @@ from honcho_server.store.tables import jobs as jobs_table
 from honcho_server.worker.runtime import Worker
 from support import api_client
 
-LINE = re.compile(r"^\[(\d+)\] \d{4}-\d\d-\d\d \d\d:\d\d ([\w-]+): (.*)$", re.MULTILINE)
 SENT = datetime(2024, 3, 10, 15, 30, tzinfo=UTC)
-VOICE = {"model-a": "A heard", "model-b": "B heard"}
-
-
-def _answer(body: dict[str, Any]) -> Any:
-    """The two models: the deriver gets one conclusion per message of its target (and a card entry), worded
-    by the model; a summary is the model's own line."""
-    voice = VOICE[body["model"]]
-    prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    target = re.search(r"Target peer: (\S+)", prompt)
-    if target is None:
-        return f"{voice} a summary of {prompt.count(chr(10))} lines."
-    found = [{"content": f"{voice} {target.group(1)}: {content}", "sources": [int(number)]}
-             for number, peer, content in LINE.findall(prompt) if peer == target.group(1)]
-    return json.dumps({"conclusions": found, "card": [f"ATTRIBUTE: {voice} {target.group(1)}"] if found else []})
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        server.responder = _answer
-        yield server
-
 
 @pytest.fixture
 def llm_deps(deps: Deps, fake: FakeOpenAI) -> Deps:
