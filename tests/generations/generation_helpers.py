@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +26,9 @@ from honcho_server.reasoning import prompts
 from honcho_server.services import rederive
 from honcho_server.services.deps import Deps
 from honcho_server.store import tables
+from honcho_server.store.migrate import upgrade
 from honcho_server.store.repos import generations as repo
-from support import new_deps
+from support import fresh_database_url, new_deps
 
 ADMIN = bearer(sign(ad=True))
 
@@ -219,3 +222,17 @@ def with_deps(url: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
             await deps.aclose()
 
     return asyncio.run(run())
+
+
+def command_database(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]) -> str:
+    """A migrated database of its own, in `tmp_path` (the working directory), and the settings a command reads
+    from the environment: `settings` as HONCHO_<name> variables, nothing else of the caller's environment."""
+    for name in list(os.environ):
+        if name.startswith("HONCHO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    found = fresh_database_url(backend, tmp_path)
+    upgrade(found)
+    for name, value in settings.items():
+        monkeypatch.setenv(f"HONCHO_{name}", value)
+    return found

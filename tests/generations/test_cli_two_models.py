@@ -6,7 +6,6 @@ switch what the API serves."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 from api_helpers import expect, ws_url
+from generation_helpers import command_database
 from generation_helpers import with_deps as _with
 from test_two_models import _conversation, _reads, _voices
 from two_models import VOICE
@@ -21,9 +21,8 @@ from typer.testing import CliRunner
 
 from fake_openai import FakeOpenAI
 from honcho_server.cli.main import app
-from honcho_server.store.migrate import upgrade
 from honcho_server.worker.runtime import Worker
-from support import api_client, fresh_database_url
+from support import api_client
 
 runner = CliRunner()
 WS = "cli-two-models"
@@ -33,19 +32,11 @@ WS = "cli-two-models"
 def url(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeOpenAI) -> str:
     """A migrated database of its own; the settings (read from the environment by the commands and by `new_deps`)
     name model-a on the loopback server, priced, and the hashing embedder."""
-    for name in list(os.environ):
-        if name.startswith("HONCHO_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    found = fresh_database_url(backend, tmp_path)
-    upgrade(found)
-    for name, value in (("EMBEDDING__PROVIDER", "hash"), ("EMBEDDING__DIMENSIONS", "64"),
-                        ("LLM__PROVIDER", "openai-compatible"), ("LLM__MODEL", "model-a"),
-                        ("LLM__BASE_URL", fake.base_url), ("LLM__INPUT_PRICE_PER_MTOK", "1"),
-                        ("LLM__OUTPUT_PRICE_PER_MTOK", "2"), ("DERIVER__FLUSH_SECONDS", "0"),
-                        ("DEFAULTS__MESSAGES_PER_SHORT_SUMMARY", "10"), ("WORKER__POLL_INTERVAL_SECONDS", "0.05")):
-        monkeypatch.setenv(f"HONCHO_{name}", value)
-    return found
+    return command_database(backend, tmp_path, monkeypatch, {
+        "EMBEDDING__PROVIDER": "hash", "EMBEDDING__DIMENSIONS": "64", "LLM__PROVIDER": "openai-compatible",
+        "LLM__MODEL": "model-a", "LLM__BASE_URL": fake.base_url, "LLM__INPUT_PRICE_PER_MTOK": "1",
+        "LLM__OUTPUT_PRICE_PER_MTOK": "2", "DERIVER__FLUSH_SECONDS": "0", "DEFAULTS__MESSAGES_PER_SHORT_SUMMARY": "10",
+        "WORKER__POLL_INTERVAL_SECONDS": "0.05"})
 
 
 

@@ -4,7 +4,6 @@ commands that mirror the routes. The rederive jobs, the estimate and the copy ar
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from generation_helpers import (
     Fakes,
     add_generation,
+    command_database,
     keys,
     make_world,
     new_ws,
@@ -28,8 +28,7 @@ from typer.testing import CliRunner
 from honcho_server.cli.main import app
 from honcho_server.domain.generations import Generation
 from honcho_server.store import tables
-from honcho_server.store.migrate import upgrade
-from support import api_client, fresh_database_url
+from support import api_client
 
 runner = CliRunner()
 
@@ -38,16 +37,9 @@ runner = CliRunner()
 def url(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A migrated database of its own, and the settings a command reads from the environment: an OpenAI model
     (never called) and the hashing embedder (no model to load)."""
-    for name in list(os.environ):
-        if name.startswith("HONCHO_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    found = fresh_database_url(backend, tmp_path)
-    upgrade(found)
-    for name, value in (("EMBEDDING__PROVIDER", "hash"), ("EMBEDDING__DIMENSIONS", "64"), ("LLM__PROVIDER", "openai"),
-                        ("LLM__MODEL", "gpt-4o-mini"), ("LLM__API_KEY", "test-key")):
-        monkeypatch.setenv(f"HONCHO_{name}", value)
-    return found
+    return command_database(backend, tmp_path, monkeypatch, {
+        "EMBEDDING__PROVIDER": "hash", "EMBEDDING__DIMENSIONS": "64", "LLM__PROVIDER": "openai",
+        "LLM__MODEL": "gpt-4o-mini", "LLM__API_KEY": "test-key"})
 
 
 
