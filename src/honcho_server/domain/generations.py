@@ -14,6 +14,14 @@ _PUBLIC = re.compile(r"^g([1-9][0-9]{0,8})$")
 
 
 @dataclass(frozen=True, slots=True)
+class GenerationKey:
+    """What work queued for a generation names it by: its key, and its number (the first one's keys stay bare)."""
+
+    pk: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class Generation:
     pk: int
     workspace_pk: int

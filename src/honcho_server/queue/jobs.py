@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from honcho_server.domain.generations import Generation
+from honcho_server.domain.generations import Generation, GenerationKey
 from honcho_server.domain.models import QueueCounts, QueueStatus
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.engine import mark_jobs_queued
@@ -32,7 +32,7 @@ _DONE_LITERAL = t.c.status == literal_column("'done'")
 Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 
 
-def in_generation(key: str, generation: Generation) -> str:
+def in_generation(key: str, generation: Generation | GenerationKey) -> str:
     """A unit, merge or dedupe key of work that derives into `generation`. A workspace's first generation keeps the
     keys work had before generations existed (jobs queued then stay in order with those queued now); any other's
     are its own, so its work neither waits behind nor merges with another generation's."""

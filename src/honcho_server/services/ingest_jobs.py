@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.config import DeriverSettings
 from honcho_server.domain.configuration import MessageConfiguration, ResolvedConfig, resolve
-from honcho_server.domain.generations import Generation
+from honcho_server.domain.generations import Generation, GenerationKey
 from honcho_server.domain.models import Membership
 from honcho_server.queue import jobs
 from honcho_server.queue.jobs import NewJob
@@ -39,7 +39,7 @@ class SessionContext:
     session_configuration: dict[str, Any]
     members: dict[str, Membership]
     # The generations new messages are derived into (the active one first; docs/generations.md).
-    generations: list[Generation] = field(default_factory=list)
+    generations: list[Generation | GenerationKey] = field(default_factory=list)
 
 
 def observers_of(sender: str, members: dict[str, Membership]) -> list[str]:
@@ -75,7 +75,7 @@ def plan_jobs(
     return [*(in_generation(job, g) for g in ctx.generations for job in derived), embed]
 
 
-def in_generation(job: NewJob, generation: Generation) -> NewJob:
+def in_generation(job: NewJob, generation: Generation | GenerationKey) -> NewJob:
     """A copy of a planned job that derives into `generation` (its keys are the generation's own)."""
     def key(value: str | None) -> str | None:
         return jobs.in_generation(value, generation) if value is not None else None

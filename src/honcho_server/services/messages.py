@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.configuration import MessageConfiguration
 from honcho_server.domain.credentials import Principal
+from honcho_server.domain.generations import Generation, GenerationKey
 from honcho_server.domain.ids import SCOPE_PREFIX, new_id
 from honcho_server.domain.models import Message, Page
 from honcho_server.domain.tokens import count_tokens_many
@@ -107,7 +108,15 @@ async def _session_context(
     return SessionContext(workspace_pk=target.workspace_pk, session_pk=target.session_pk,
                           workspace_configuration=target.workspace_configuration,
                           session_configuration=target.session_configuration, members={**target.members, **scopes},
-                          generations=await generation_repo.live(conn, target.workspace_pk))
+                          generations=await _derived_into(conn, target))
+
+
+async def _derived_into(conn: AsyncConnection, target: session_repo.AppendTarget) -> list[Generation | GenerationKey]:
+    """The generations the session's new messages are derived into: usually the active one alone, known from the
+    session's own read; a workspace building or comparing others reads them (one more statement)."""
+    if not target.other_live_generations:
+        return [target.active_generation]
+    return list(await generation_repo.live(conn, target.workspace_pk))
 
 
 async def _join_authors(

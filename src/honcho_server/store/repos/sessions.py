@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from honcho_server.domain.generations import GenerationKey
 from honcho_server.domain.ids import new_id
 from honcho_server.domain.models import Membership, Page, Session
 from honcho_server.store.dialect import Dialect
 from honcho_server.store.filters import Field, compile_filter
 from honcho_server.store.repos.common import paginate
+from honcho_server.store.tables import generations as g
 from honcho_server.store.tables import peers
 from honcho_server.store.tables import session_peers as sp
 from honcho_server.store.tables import sessions as t
@@ -75,6 +77,8 @@ class AppendTarget:
     session_configuration: dict[str, Any]
     workspace_configuration: dict[str, Any]
     members: dict[str, Membership]
+    active_generation: GenerationKey
+    other_live_generations: int  # building or ready ones (usually none): new messages reach them too
 
 
 _MEMBER_COLUMNS = (sp.c.peer_id, sp.c.observe_me, sp.c.observe_others, sp.c.left_at,
@@ -88,7 +92,13 @@ def _membership(row: Any) -> Membership:
 
 _APPEND_TARGET = (
     select(t.c.id, t.c.is_active, t.c.configuration, t.c.workspace_id,
-           ws.c.configuration.label("workspace_configuration"), *_MEMBER_COLUMNS)
+           ws.c.configuration.label("workspace_configuration"), *_MEMBER_COLUMNS,
+           select(g.c.id).where(g.c.workspace_id == ws.c.id, g.c.state == "active").scalar_subquery()
+           .label("generation_pk"),
+           select(g.c.number).where(g.c.workspace_id == ws.c.id, g.c.state == "active").scalar_subquery()
+           .label("generation_number"),
+           select(func.count()).select_from(g).where(g.c.workspace_id == ws.c.id, g.c.state.in_(("building", "ready")))
+           .scalar_subquery().label("other_generations"))
     .select_from(t.join(ws, ws.c.id == t.c.workspace_id)
                  .outerjoin(sp, sp.c.session_id == t.c.id)
                  .outerjoin(peers, peers.c.id == sp.c.peer_id))
@@ -105,7 +115,9 @@ async def append_target(conn: AsyncConnection, workspace_name: str, name: str) -
     members = {r.peer_name: _membership(r) for r in rows if r.peer_id is not None}
     return AppendTarget(session_pk=first.id, workspace_pk=first.workspace_id, is_active=first.is_active,
                         session_configuration=first.configuration,
-                        workspace_configuration=first.workspace_configuration, members=members)
+                        workspace_configuration=first.workspace_configuration, members=members,
+                        active_generation=GenerationKey(first.generation_pk, first.generation_number),
+                        other_live_generations=int(first.other_generations))
 
 
 async def update_fields(conn: AsyncConnection, pk: int, **values: Any) -> None:
