@@ -322,3 +322,34 @@ async def test_a_rederive_with_nothing_to_derive_is_ready_at_once(api: httpx.Asy
     made = expect(await api.post(ws_url(ws, "generations"), json={"model": "model-b"}), 201)
     assert (made["state"], made["progress"]["total"]) == ("ready", 0)
     assert made["ready_at"] is not None
+
+
+async def test_every_read_and_chat_can_name_a_generation(api: httpx.AsyncClient, llm_deps: Deps,
+                                                         fake: FakeOpenAI) -> None:
+    ws = "gen-ab-reads"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    await _start(api, llm_deps, ws, "model-b")
+    await _drain(llm_deps)
+    for generation, voice in ((None, "A heard"), ("g1", "A heard"), ("g2", "B heard")):
+        params = {"generation": generation} if generation else {}
+        found = expect(await api.post(ws_url(ws, "conclusions", "query"), params=params, json={
+            "query": "fact number 2", "top_k": 3, "filters": {"observer_id": "alice", "observed_id": "alice"}}), 200)
+        assert found and all(c["content"].startswith(voice) for c in found)
+        one = expect(await api.get(ws_url(ws, "conclusions", found[0]["id"]), params=params), 200)
+        assert one["content"] == found[0]["content"]
+        context = expect(await api.get(session_url(ws, "s", "context"), params={
+            **params, "peer_target": "alice", "summary": "true"}), 200)
+        assert _voices(context) == {voice}, "session context: representation, card and summary of that generation"
+        asked = len(fake.chat_requests)
+        body = {"query": "what does alice say?", **({"generation": generation} if generation else {})}
+        expect(await api.post(ws_url(ws, "peers", "alice", "chat"), json=body), 200)
+        shown = json.dumps(fake.chat_requests[asked:])
+        assert voice in shown and ({"A heard", "B heard"} - {voice}).pop() not in shown, \
+            "the chat read the memory of the generation it was asked about"
+    other = expect(await api.get(ws_url(ws, "conclusions", found[0]["id"])), 404)  # g2's conclusion, read in g1
+    assert "not found" in other["detail"].lower()
+    assert "Generation g9 not found" in expect(await api.get(ws_url(ws, "peers", "alice", "card"),
+                                                             params={"generation": "g9"}), 404)["detail"]
+    assert "Generation g9 not found" in expect(await api.post(ws_url(ws, "peers", "alice", "chat"), json={
+        "query": "x", "generation": "g9"}), 404)["detail"]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from honcho_server.config import LLMSettings, LLMTaskSettings
+from honcho_server.config import LLMSettings, LLMTaskSettings, Settings
 
 # The tasks that write derived memory; the dialectic levels only read it (chat names its own generation).
 DERIVING_TASKS = ("deriver", "summary", "dream")
@@ -47,6 +47,18 @@ def describe(llm: LLMSettings, overrides: Mapping[str, Mapping[str, Any]] | None
     if custom_instructions is not None:
         recipe["custom_instructions"] = custom_instructions
     return recipe
+
+
+def reasoning_of(settings: Settings) -> dict[str, Any]:
+    """The server's settings that shape what derivation writes (windows, dedup, dreams, cards, summary cadence):
+    part of a recipe and of its fingerprint, so two generations derived under different ones never look alike."""
+    d, dream, defaults = settings.deriver, settings.dream, settings.defaults
+    return {"deriver": {"max_input_tokens": d.max_input_tokens, "dedup_similarity": d.dedup_similarity},
+            "dream": {"threshold": dream.threshold, "max_conclusions": dream.max_conclusions,
+                      "enabled": defaults.dream_enabled},
+            "peer_card": defaults.peer_card_enabled,
+            "summaries": {"enabled": defaults.summary_enabled, "short_every": defaults.messages_per_short_summary,
+                          "long_every": defaults.messages_per_long_summary}}
 
 
 def apply(llm: LLMSettings, recipe: Mapping[str, Any]) -> LLMSettings:

@@ -159,6 +159,7 @@ def _recipe(deps: Deps, request: StartRequest) -> dict[str, Any]:
         recipe = recipes.describe(deps.settings.llm, request.models, request.custom_instructions)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+    recipe["reasoning"] = recipes.reasoning_of(deps.settings)
     runs_with = recipes.apply(deps.settings.llm, recipe)
     for task in recipes.DERIVING_TASKS:
         if (problem := runs_with.task_problem(task)) is not None:
