@@ -402,3 +402,76 @@ worker_beats = Table(
     Column("beat_at", UTCDateTime(), nullable=False),
     Index(None, "beat_at"),
 )
+
+
+# ---- Honcho's first API, v1 (issue 17, docs/v1-api.md): its own data on the same memory ---------------------------
+
+# A v1 app is a workspace; this row exists only when it has a v1 name that is not its id (an alias: a name v3 ids
+# cannot be) or its assistant peer (the author of its `is_user=false` messages).
+v1_apps = Table(
+    "v1_apps", metadata,
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(NAME_LEN), nullable=True),
+    Column("assistant_peer_id", BigId, ForeignKey("peers.id", ondelete="SET NULL"), nullable=True),
+    Index("uq_v1_apps_name", "name", unique=True, postgresql_where=text("name IS NOT NULL"),
+          sqlite_where=text("name IS NOT NULL")),
+)
+
+# A v1 user is a peer; this row exists only when its v1 name is an alias (not its id).
+v1_users = Table(
+    "v1_users", metadata,
+    Column("peer_id", BigId, primary_key=True),
+    Column("workspace_id", BigId, nullable=False),
+    Column("name", String(NAME_LEN), nullable=False),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+# Intermediate reasoning or logs an app keeps about a user, optionally tied to a session and a message.
+v1_metamessages = Table(
+    "v1_metamessages", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, nullable=False),
+    Column("peer_id", BigId, nullable=False),
+    Column("session_id", BigId, nullable=True),
+    Column("message_id", BigId, ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("metamessage_type", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("metadata", Json, nullable=False),
+    _created_at(),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "session_id"], ["sessions.workspace_id", "sessions.id"],
+                         ondelete="CASCADE"),
+    Index(None, "peer_id", "created_at"),
+    Index(None, "session_id"),
+    Index(None, "message_id"),
+)
+
+# A user's named collections of embedded documents: the app's own RAG store (the reserved collection `honcho` is
+# not stored here: it is the user's derived conclusions).
+v1_collections = Table(
+    "v1_collections", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, nullable=False),
+    Column("peer_id", BigId, nullable=False),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("metadata", Json, nullable=False),
+    _created_at(),
+    ForeignKeyConstraint(["workspace_id", "peer_id"], ["peers.workspace_id", "peers.id"], ondelete="CASCADE"),
+    UniqueConstraint("peer_id", "name"),
+)
+
+v1_documents = Table(
+    "v1_documents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _uid(),
+    Column("workspace_id", BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("collection_id", BigId, ForeignKey("v1_collections.id", ondelete="CASCADE"), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("embedding", LargeBinary, nullable=True),  # float32 unit vector of the configured embedder
+    _created_at(),
+    Index(None, "collection_id", "created_at"),
+)
