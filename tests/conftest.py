@@ -25,8 +25,9 @@ from honcho_server.worker.runtime import Worker  # noqa: E402
 from support import BACKENDS, api_client, fresh_database_url, new_deps  # noqa: E402
 
 # Starts mypy in the background when tests/test_typecheck.py is selected (it overlaps with the other tests);
-# app_server: the live server the honcho-cli and examples/ tests share.
-pytest_plugins = ["typecheck_support", "app_server"]
+# app_server: the live server the honcho-cli and examples/ tests share; live_servers: the live servers the SDK suites
+# (tests/sdk, tests/v1sdk) share.
+pytest_plugins = ["typecheck_support", "app_server", "live_servers"]
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

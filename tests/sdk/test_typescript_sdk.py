@@ -15,20 +15,17 @@ servers on both databases, through Node's built-in test runner.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from file_lock import file_lock
 from provider_fakes import BENCH_FAKE_OPENAI
 
 pytestmark = pytest.mark.sdk
@@ -60,7 +57,7 @@ def _apt_install(packages: list[str]) -> str:
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         return "cannot install them here (needs root and apt-get)"
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    with _file_lock("apt", per_checkout=False):  # apt-get is one per machine
+    with file_lock("apt", per_checkout=False):  # apt-get is one per machine
         update = _run(["apt-get", "update", "-q"], timeout=INSTALL_TIMEOUT, env=env)
         install = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
                        timeout=INSTALL_TIMEOUT, env=env)
@@ -96,25 +93,12 @@ def _lock_digest() -> str:
     return h.hexdigest()
 
 
-@contextlib.contextmanager
-def _file_lock(name: str, *, per_checkout: bool = True) -> Iterator[None]:
-    """An exclusive lock named `name` (per checkout unless told otherwise) outside the tree, shared by every process
-    of the suite."""
-    key = "-" + hashlib.sha256(str(TS_DIR).encode()).hexdigest()[:16] if per_checkout else ""
-    with open(Path(tempfile.gettempdir()) / f"honcho-server-{name}{key}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def node() -> tuple[str, int]:
     """The node executable and its major version, once tests/ts/node_modules holds exactly what the lock file says."""
     node, npm, major = _node_tools()
     digest = _lock_digest()
-    with _file_lock("ts"):  # held while node_modules is checked or installed
+    with file_lock("ts"):  # held while node_modules is checked or installed
         installed = STAMP.is_file() and STAMP.read_text().strip() == digest and SDK_MANIFEST.is_file()
         if not installed:
             env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
