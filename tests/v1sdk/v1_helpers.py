@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +187,14 @@ class DriverProcess:
         self._stderr.close()
 
 
+def unique(prefix: str) -> str:
+    """A fresh id that is also a valid v3 name (`^[a-zA-Z0-9_-]+$`)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+V3_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
 def dt(value: str) -> dict[str, str]:
     """A `datetime` argument for the driver (JSON has none)."""
     return {"$datetime": value}
@@ -259,6 +269,61 @@ class V1:
     def raw(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """`with_raw_response.<method>`: {status, headers, body}."""
         return self._run("raw", method, args, kwargs)
+
+    # -- the calls whose form differs between the versions (docs/v1-api.md §1.10) --------------------------------
+    def get_app(self, app_id: str | None = None) -> Any:
+        if self.v019:
+            return self.call("apps.get", app_id)
+        return self.call("apps.get") if app_id is None else self.call("apps.get", app_id=app_id)
+
+    def get_user(self, app_id: str, user_id: str | None = None) -> Any:
+        if self.v019:
+            return self.call("apps.users.get", user_id, app_id=app_id)
+        return self.call("apps.users.get", app_id) if user_id is None else self.call("apps.users.get", app_id,
+                                                                                     user_id=user_id)
+
+    def get_session(self, app_id: str, user_id: str, session_id: str | None = None) -> Any:
+        if self.v019:
+            return self.call("apps.users.sessions.get", session_id, app_id=app_id, user_id=user_id)
+        extra = {} if session_id is None else {"session_id": session_id}
+        return self.call("apps.users.sessions.get", user_id, app_id=app_id, **extra)
+
+    def get_collection(self, app_id: str, user_id: str, collection_id: str) -> Any:
+        if self.v019:
+            return self.call("apps.users.collections.get", collection_id, app_id=app_id, user_id=user_id)
+        return self.call("apps.users.collections.get", user_id, app_id=app_id, collection_id=collection_id)
+
+    def chat_stream(self, app_id: str, user_id: str, session_id: str, queries: Any, *, text: bool = True) -> Any:
+        """The streamed chat of this version (0.0.19 `sessions.stream`, 0.2.0 `sessions.chat(stream=True)`), through
+        `with_streaming_response` + `iter_text()` (`text`) or the plain call on a lenient client."""
+        method = "apps.users.sessions.stream" if self.v019 else "apps.users.sessions.chat"
+        extra = {} if self.v019 else {"stream": True}
+        lenient = self.with_options(lenient=True)
+        run = lenient.stream_text if text else lenient.call
+        result = run(method, session_id, app_id=app_id, user_id=user_id, queries=queries, **extra)
+        self.last = lenient.last
+        return result
+
+    # -- a fresh app, user and session --------------------------------------------------------------------------
+    def new_app(self, **kwargs: Any) -> Any:
+        return self.call("apps.create", name=unique("app"), **kwargs)
+
+    def new_user(self, app_id: str, **kwargs: Any) -> Any:
+        return self.call("apps.users.create", app_id, name=unique("user"), **kwargs)
+
+    def new_session(self, app_id: str, user_id: str, **kwargs: Any) -> Any:
+        return self.call("apps.users.sessions.create", user_id, app_id=app_id, **kwargs)
+
+    def world(self) -> tuple[Any, Any, Any]:
+        """A new app, a user in it, and a session of that user."""
+        app = self.new_app()
+        user = self.new_user(app.id)
+        return app, user, self.new_session(app.id, user.id)
+
+    def say(self, app_id: str, user_id: str, session_id: str, content: str, *, is_user: bool = True,
+            **kwargs: Any) -> Any:
+        return self.call("apps.users.sessions.messages.create", session_id, app_id=app_id, user_id=user_id,
+                         content=content, is_user=is_user, **kwargs)
 
 
 def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1,
