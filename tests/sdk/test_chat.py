@@ -6,8 +6,6 @@ stream."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import pytest
@@ -17,51 +15,13 @@ from honcho.http.exceptions import NotFoundError
 from pydantic import BaseModel
 from sdk_helpers import eventually
 
-from fake_openai import FakeOpenAI, ToolCalls
-
-LINE = re.compile(r"^\[(\d+)\] \S+ \S+ ([\w-]+): (.*)$", re.MULTILINE)
-FACT = re.compile(r"^- id:[\w-]{21} \|.* \| ([^|\n]+?)(?: \(seen \d+ times\))?(?: \[messages: [^\]]*\])?$",
-                  re.MULTILINE)
+from fake_openai import FakeOpenAI
+from stand_in_model import stand_in_model, tools_of
 
 
 class Where(BaseModel):
     summary: str
     mentions_lisbon: bool
-
-
-def _text(body: dict[str, Any], role: str) -> str:
-    return "\n".join(str(m.get("content") or "") for m in body["messages"] if m["role"] == role)
-
-
-def _tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["function"]["name"]: t["function"] for t in body.get("tools") or []}
-
-
-def dialectic(body: dict[str, Any]) -> Any:
-    """Turn 1: search conclusions and messages at once. Then: answer with the first fact memory showed."""
-    tools, results = _tools(body), _text(body, "tool")
-    question = _text(body, "user").rpartition("Question: ")[2]
-    if "search_conclusions" in tools and not results:
-        return ToolCalls([("search_conclusions", {"query": question}), ("search_messages", {"query": question})])
-    facts = FACT.findall(results + "\n" + _text(body, "user"))
-    fact = facts[0] if facts else "I don't have any information about that."
-    fields = (tools.get("answer") or {}).get("parameters", {}).get("properties", {})
-    if "answer" in fields:
-        return ToolCalls([("answer", {"answer": f"From memory: {fact}"})])
-    structured = {"summary": fact, "mentions_lisbon": "Lisbon" in fact}
-    return ToolCalls([("answer", structured)]) if "answer" in tools else json.dumps(structured)
-
-
-def stand_in_model(body: dict[str, Any]) -> Any:
-    """Deriver: one fact per message of the target. Summaries: a line. The chat: `dialectic`."""
-    system, user = _text(body, "system"), _text(body, "user")
-    if system.startswith("You read part of a conversation"):
-        target = re.search(r"Target peer: (\S+)", user).group(1)  # type: ignore[union-attr]
-        return {"conclusions": [{"content": f"{target} said: {text}", "sources": [int(n)]}
-                                for n, peer, text in LINE.findall(user) if peer == target], "card": []}
-    if "answer" in _tools(body) or "Question: " in user:
-        return dialectic(body)
-    return "Summary: " + user[:200]
 
 
 @pytest.fixture
@@ -102,7 +62,7 @@ def test_peer_chat_answers_from_derived_memory_with_evidence(memory: Honcho, mod
     assert cited.observer_id == "alice" and cited.observed_id == "alice" and cited.level == "explicit"
     assert alice.conclusions.get(cited.id).content == cited.content
     assert {m.peer_id for m in reply.evidence.messages} <= {"alice", "bob"}
-    chat_requests = [b for b in model.chat_requests if "answer" in _tools(b)]
+    chat_requests = [b for b in model.chat_requests if "answer" in tools_of(b)]
     assert chat_requests[-1]["messages"][0]["role"] == "system"
 
 
