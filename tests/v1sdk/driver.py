@@ -1,9 +1,9 @@
 """Drives one published v1 SDK (`honcho-ai==0.0.19` or `==0.2.0`) for the tests in tests/v1sdk.
 
-Runs under that SDK's own virtualenv (tests/v1sdk/conftest.py makes it), with the standard library and `honcho` only:
-the v1 packages and the v3 SDK the suite itself uses are all the top-level package `honcho`, so they cannot share an
-interpreter. One process serves a whole test module: it reads one JSON command per line on stdin and writes one
-JSON answer per line on stdout.
+Runs under that SDK's own virtualenv (made by `ensure_venv` in tests/v1sdk/v1_helpers.py), with the standard library
+and `honcho` only: the v1 packages and the v3 SDK the suite itself uses are all the top-level package `honcho`, so
+they cannot share an interpreter. One process serves a whole test module: it reads one JSON command per line on stdin
+and writes one JSON answer per line on stdout.
 
 Command: {"op": "call" | "iterate" | "stream_text" | "raw", "method": "apps.users.sessions.messages.create",
           "args": [...], "kwargs": {...}, "options": {...}}
