@@ -4,11 +4,16 @@ itself in the active generation, read and written through the v3 conclusion serv
 from __future__ import annotations
 
 import httpx
-from api_helpers import bearer, create_peer, expect, sign, ws_url
-from memory_helpers import hash_client
+from api_helpers import bearer, create_peer, create_session, expect, sign, workspace_pk, ws_url
+from memory_helpers import hash_client, store_conclusion
+from sqlalchemy import select
 from v1_data_helpers import assert_document, contents, page, user_url, v3_conclusions
 
+from honcho_server.domain.conclusions import NewConclusion
 from honcho_server.services.deps import Deps
+from honcho_server.store import tables
+from honcho_server.store.repos import conclusions as conclusion_repo
+from honcho_server.store.repos import generations as generation_repo
 
 
 async def test_documents_are_the_users_own_conclusions(client: httpx.AsyncClient, ws: str) -> None:
@@ -106,3 +111,28 @@ async def test_workspace_keys_only(client: httpx.AsyncClient, v1_auth_client: ht
     expect(await v1_auth_client.post(user_url(ws, "alice", "collections", stored, "documents"),
                                      json={"content": "x"}, headers=own), 200)
     expect(await v1_auth_client.get(ws_url(ws, "conclusions", uid)), 401)  # (no key at all)
+
+
+async def test_derived_levels_and_the_active_generation_only(client: httpx.AsyncClient, deps: Deps, ws: str) -> None:
+    await create_session(client, ws, "s1", peers={"alice": {}})
+    derived = await store_conclusion(deps, ws, "alice", "alice", "alice is a morning person", level="deductive",
+                                     session="s1", times_derived=3)
+    (explicit,) = await v3_conclusions(client, ws, ("alice likes tea", "alice", "alice"))
+    # A conclusion of another (not active) generation of the workspace is not hers to see here.
+    pk = await workspace_pk(deps, ws)
+    assert pk is not None
+    async with deps.db.write() as conn:
+        other = await generation_repo.create(conn, pk, number=2, name=None, recipe={}, fingerprint="", scope={},
+                                             started_by="test", estimate=None, max_cost_usd=None, now=deps.now())
+        peer = (await conn.execute(select(tables.peers.c.id).where(tables.peers.c.workspace_id == pk))).scalar_one()
+        await conclusion_repo.insert(conn, pk, other.pk, [NewConclusion(
+            observer_pk=peer, observed_pk=peer, session_pk=None, content="from g2", observed_at=deps.now())],
+            deps.now())
+    base = user_url(ws, "alice", "collections", "honcho", "documents")
+    listed = (await page(client, f"{base}/list"))["items"]
+    assert [d["id"] for d in listed] == [derived, explicit]
+    assert listed[0]["metadata"] == {"level": "deductive", "session_id": "s1", "times_derived": 3}
+    chosen = await page(client, f"{base}/list", {"filter": {"session_id": "s1", "times_derived": {"gte": 2}}})
+    assert [d["id"] for d in chosen["items"]] == [derived]
+    assert [d["id"] for d in (await page(client, f"{base}/list", {"filter": {"level": "explicit"}}))["items"]] == [
+        explicit]

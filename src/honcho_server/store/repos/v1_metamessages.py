@@ -125,16 +125,3 @@ async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, 
     order = [t.c.created_at.desc(), t.c.id.desc()] if reverse else [t.c.created_at, t.c.id]
     return await paginate(conn, query, order, page, size, _to_metamessage)
 
-
-async def copy_to_session(conn: AsyncConnection, source_session_pk: int, target_session_pk: int,
-                          message_map: dict[int, int], now: datetime) -> int:
-    """Copy a session's metamessages into its clone, re-pointed at the copied messages (those whose message was
-    not copied are left out); returns how many were copied. For the v1 deep clone."""
-    rows = list(await conn.execute(select(t).where(t.c.session_id == source_session_pk).order_by(t.c.id)))
-    copies = [dict(uid=new_id(), workspace_id=r.workspace_id, peer_id=r.peer_id, session_id=target_session_pk,
-                   message_id=message_map[r.message_id] if r.message_id is not None else None,
-                   metamessage_type=r.metamessage_type, content=r.content, metadata=r.metadata, created_at=now)
-              for r in rows if r.message_id is None or r.message_id in message_map]
-    if copies:
-        await conn.execute(t.insert(), copies)
-    return len(copies)
