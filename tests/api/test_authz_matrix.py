@@ -54,6 +54,10 @@ NOT_PERMITTED = "JWT not permissioned for this resource"
 W = "/v3/workspaces/{workspace_id}"
 S = W + "/sessions/{session_id}"
 P = W + "/peers/{peer_id}"
+U = "/v1/apps/{app_id}/users/{user_id}"  # a v1 user: the peer {user_id} of workspace {app_id} (docs/v1-api.md §3.2)
+SM = U + "/sessions/{session_id}/metamessages"
+C = U + "/collections"
+D = C + "/{collection_id}/documents"
 
 # ---- the one table -----------------------------------------------------------------------------------------------
 
@@ -130,6 +134,29 @@ EXPECTATIONS: dict[tuple[str, str], str] = {
     ("POST", W + "/generations/{generation_id}/activate"): "ws",
     ("POST", W + "/generations/{generation_id}/retire"): "ws",
     ("DELETE", W + "/generations/{generation_id}"): "ws",
+    # v1 metamessages, user collections and documents: the app's key or the user's own (docs/v1-api.md §3.9); the
+    # reserved collection `honcho` (conclusions) takes workspace keys only: see the body-level probes.
+    ("POST", SM): "ws+peer",
+    ("POST", SM + "/list"): "ws+peer",
+    ("GET", SM + "/{metamessage_id}"): "ws+peer",
+    ("PUT", SM + "/{metamessage_id}"): "ws+peer",
+    ("POST", U + "/metamessages"): "ws+peer",
+    ("POST", U + "/metamessages/list"): "ws+peer",
+    ("GET", U + "/metamessages/{metamessage_id}"): "ws+peer",
+    ("PUT", U + "/metamessages/{metamessage_id}"): "ws+peer",
+    ("POST", C): "ws+peer",
+    ("GET", C): "ws+peer",
+    ("POST", C + "/list"): "ws+peer",
+    ("GET", C + "/name/{name}"): "ws+peer",
+    ("GET", C + "/{collection_id}"): "ws+peer",
+    ("PUT", C + "/{collection_id}"): "ws+peer",
+    ("DELETE", C + "/{collection_id}"): "ws+peer",
+    ("POST", D): "ws+peer",
+    ("POST", D + "/list"): "ws+peer",
+    ("POST", D + "/query"): "ws+peer",
+    ("GET", D + "/{document_id}"): "ws+peer",
+    ("PUT", D + "/{document_id}"): "ws+peer",
+    ("DELETE", D + "/{document_id}"): "ws+peer",
 }
 
 # Allowed probes of these run on a throwaway world: they delete, copy, or change who is a member of what.
@@ -139,6 +166,7 @@ DESTRUCTIVE = {
     ("DELETE", W + "/scopes/{scope_id}/sessions/{session_id}"), ("DELETE", W + "/webhooks/{endpoint_id}"),
     ("POST", W + "/generations/rollback"), ("POST", W + "/generations/{generation_id}/activate"),
     ("POST", W + "/generations/{generation_id}/retire"), ("DELETE", W + "/generations/{generation_id}"),
+    ("DELETE", C + "/{collection_id}"), ("DELETE", D + "/{document_id}"),
 }
 
 TOKENS = ["admin", "ws_A", "ws_B", "alice_A", "bob_A", "s1_A", "expired", "wrong_secret", "none"]
@@ -169,6 +197,10 @@ class World:
     messages: dict[str, list[str]] = field(default_factory=dict)  # session -> message ids
     conclusions: list[str] = field(default_factory=list)
     endpoint: str = ""
+    # v1 data of each user (alice's tied to s1, bob's to s2): a metamessage, a collection `notes`, a document in it
+    metamessages: dict[str, str] = field(default_factory=dict)
+    collections: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
 
 
 ADMIN = bearer(sign(ad=True))
@@ -208,6 +240,14 @@ async def build_world(c: httpx.AsyncClient, ws: str, *, carol: bool = False) -> 
     await do("POST", "/scopes", json={"id": "team"})
     await do("POST", "/scopes/team/sessions", 204, json={"session_ids": ["s1", "s2"]})
     world.endpoint = (await do("POST", "/webhooks", json={"url": WEBHOOK_URL}))["id"]
+    for session, peer in PEER_OF.items():
+        user = f"/v1/apps/{ws}/users/{peer}"
+        world.metamessages[peer] = expect(await c.post(f"{user}/metamessages", headers=ADMIN, json={
+            "content": "note", "metamessage_type": "t", "message_id": world.messages[session][0]}), 200)["id"]
+        world.collections[peer] = expect(await c.post(f"{user}/collections", headers=ADMIN,
+                                                      json={"name": "notes"}), 200)["id"]
+        world.documents[peer] = expect(await c.post(f"{user}/collections/{world.collections[peer]}/documents",
+                                                    headers=ADMIN, json={"content": "a note"}), 200)["id"]
     return world
 
 
@@ -360,7 +400,7 @@ def bindings(path: str, rule: str) -> list[dict[str, str]]:
     routes (in the path, or in the body of a self-authorising route)."""
     if "{session_id}" in path or rule == "self:session":
         return [{"session_id": s, "peer_id": PEER_OF[s]} for s in ("s1", "s2")]
-    if "{peer_id}" in path or rule == "self:peer":
+    if "{peer_id}" in path or "{user_id}" in path or rule == "self:peer":
         return [{"peer_id": p} for p in ("alice", "bob")]
     return [{}]
 
@@ -370,7 +410,9 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
     session, peer = binding.get("session_id", "s1"), binding.get("peer_id", "alice")
     values = {"workspace_id": world.ws, "session_id": session, "peer_id": peer, "scope_id": "team",
               "message_id": world.messages[session][0], "conclusion_id": world.conclusions[0],
-              "endpoint_id": world.endpoint, "generation_id": "g2"}
+              "endpoint_id": world.endpoint, "generation_id": "g2", "app_id": world.ws, "user_id": peer,
+              "metamessage_id": world.metamessages.get(peer, "-"), "collection_id": world.collections.get(peer, "-"),
+              "document_id": world.documents.get(peer, "-"), "name": "notes"}
     url = path.format(**values)
     route = (method, path)
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -408,6 +450,17 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
         ("POST", W + "/generations/rollback"): {},
         ("POST", W + "/generations/{generation_id}/activate"): {},
         ("POST", W + "/generations/{generation_id}/retire"): {},
+        ("POST", SM): {"json": {"content": "probe", "metamessage_type": "t", "message_id": values["message_id"]}},
+        ("GET", SM + "/{metamessage_id}"): {"params": {"message_id": values["message_id"]}},
+        ("PUT", SM + "/{metamessage_id}"): {"json": {"message_id": values["message_id"]}},
+        ("POST", U + "/metamessages"): {"json": {"content": "probe", "metamessage_type": "t"}},
+        ("PUT", U + "/metamessages/{metamessage_id}"): {"json": {"metadata": {"probed": True}}},
+        ("POST", C): {"json": {"name": f"probe-{uuid.uuid4().hex[:12]}"}},  # names are unique per user
+        ("GET", C): {"params": {"collection_id": values["collection_id"]}},
+        ("PUT", C + "/{collection_id}"): {"json": {"metadata": {"probed": True}}},
+        ("POST", D): {"json": {"content": "probe"}},
+        ("POST", D + "/query"): {"json": {"query": "probe"}},
+        ("PUT", D + "/{document_id}"): {"json": {"metadata": {"probed": True}}},
     }
     if route in bodies:
         return url, bodies[route]
@@ -513,6 +566,9 @@ class Probe:
     sees: tuple[str, ...] = ()  # markers a confined answer must hold (the probe reaches what it may see)
 
 
+HONCHO = "/v1/apps/{a}/users/alice/collections/honcho/documents"
+
+
 def _probes() -> list[Probe]:
     ctx = "/sessions/s1/context"
     return [
@@ -608,6 +664,11 @@ def _probes() -> list[Probe]:
         *[Probe(t, "POST", "/scopes/team/sessions", REFUSED, {"session_ids": ["s1"]}) for t in ("alice_A", "s1_A")],
         Probe("alice_A", "GET", "/queue/status", REFUSED, params={"session_id": "s1"}),
         Probe("alice_A", "POST", "/schedule_dream", REFUSED, {"observer": "alice", "dream_type": "omni"}),
+        # v1: the reserved collection `honcho` is the user's conclusions about itself: workspace keys only
+        *[Probe("alice_A", method, HONCHO + path, REFUSED, body) for method, path, body in (
+            ("POST", "/list", {}), ("POST", "/query", {"query": "secret"}), ("GET", "/{alice_self}", None),
+            ("POST", "", {"content": "x"}), ("DELETE", "/{alice_self}", None), ("PUT", "/{alice_self}", {}))],
+        Probe("ws_A", "POST", HONCHO + "/list", CONFINED, {}, sees=("c~alice~alice~all",)),
     ]
 
 
@@ -639,12 +700,13 @@ async def test_body_level_probes(matrix: Matrix) -> None:
     from outside the key's reach: no marker it may not see, no object of another workspace, no message of a
     session it may not read)."""
     m = matrix
-    names = {"a": m.a.ws, "b": m.b.ws}
+    names = {"a": m.a.ws, "b": m.b.ws, "alice_self": m.a.conclusions[1]}  # c~alice~alice~all
     readable = {"alice_A": {"s1"}, "bob_A": {"s1", "s2"}, "s1_A": {"s1"}, "ws_A": {"s1", "s2"}}
     failures: list[str] = []
     probes = _probes()
     for probe in probes:
-        url = probe.path if probe.path.startswith("/v3/") else f"/v3/workspaces/{m.a.ws}{probe.path}"
+        url = _fill(probe.path, names) if probe.path.startswith(("/v3/", "/v1/")) else \
+            f"/v3/workspaces/{m.a.ws}{probe.path}"
         request: dict[str, Any] = {"params": probe.params, "data": probe.data}
         if probe.json is not None:
             request["json"] = _fill(probe.json, names)
@@ -669,7 +731,9 @@ async def test_body_level_probes(matrix: Matrix) -> None:
             for item in _returned(response.json()):
                 if item.get("workspace_id") not in (None, m.a.ws):
                     failures.append(f"{where}: returned an object of workspace {item['workspace_id']}")
-                if "session_id" in item and "content" in item and item["session_id"] not in readable[probe.token] \
+                # (a message always has a session; the reserved collection's documents may have none)
+                if item.get("session_id") is not None and "content" in item \
+                        and item["session_id"] not in readable[probe.token] \
                         and item.get("peer_id") != probe.token.removesuffix("_A"):
                     failures.append(f"{where}: returned a message of session {item['session_id']}")
     assert not failures, f"{len(failures)} of {len(probes)} probes:\n" + "\n".join(failures)

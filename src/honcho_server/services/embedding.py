@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.tokens import get_encoding
 from honcho_server.embeddings.base import Embedder, EmbeddingError
@@ -21,6 +22,7 @@ from honcho_server.search.terms import query_terms
 from honcho_server.services.deps import Deps
 from honcho_server.store.repos import conclusions as conclusion_repo
 from honcho_server.store.repos import embeddings as repo
+from honcho_server.store.repos import v1_collections as v1_document_repo
 from honcho_server.store.repos.embeddings import EmbeddingSpace, SourceMessage
 
 log = logging.getLogger("honcho_server.embedding")
@@ -123,22 +125,26 @@ async def reembed_all(deps: Deps, progress: Callable[[int, int], None] | None = 
             progress(done, max(total, done))
     async with deps.db.write() as conn:
         await dialect.build_vector_index(conn)
-    await _reembed_conclusions(deps, embedder)
+    await _reembed_rows(deps, embedder, conclusion_repo.page_after, conclusion_repo.set_embeddings)
+    await _reembed_rows(deps, embedder, v1_document_repo.page_after, v1_document_repo.set_embeddings)
     deps.vectors_ready = True
     return done
 
 
-async def _reembed_conclusions(deps: Deps, embedder: Embedder) -> None:
-    """Conclusions carry their vector on their row: replace each with the new model's."""
+async def _reembed_rows(deps: Deps, embedder: Embedder,
+                        page_after: Callable[[AsyncConnection, int, int], Awaitable[list[tuple[int, str]]]],
+                        set_embeddings: Callable[[AsyncConnection, Sequence[tuple[int, bytes]]], Awaitable[None]],
+                        ) -> None:
+    """Rows that carry their vector (conclusions, v1 documents): replace each with the new model's."""
     after = 0
     while True:
         async with deps.db.read() as conn:
-            page = await conclusion_repo.page_after(conn, after, REEMBED_PAGE)
+            page = await page_after(conn, after, REEMBED_PAGE)
         if not page:
             return
         blobs = await conclusion_blobs(embedder, [content for _, content in page])
         async with deps.db.write() as conn:
-            await conclusion_repo.set_embeddings(conn, [(pk, blob) for (pk, _), blob in zip(page, blobs, strict=True)])
+            await set_embeddings(conn, [(pk, blob) for (pk, _), blob in zip(page, blobs, strict=True)])
         after = page[-1][0]
 
 

@@ -1,0 +1,58 @@
+"""Resolving the ids of a v1 path: app, user and session ids are v3 workspace, peer and session names
+(docs/v1-api.md §3.2). Anything missing is a NotFound (404)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from honcho_server.domain.ids import SCOPE_PREFIX
+from honcho_server.domain.models import Peer, Session, Workspace
+from honcho_server.errors import NotFound
+from honcho_server.store.repos import peers as peer_repo
+from honcho_server.store.repos import sessions as session_repo
+from honcho_server.store.repos import workspaces as workspace_repo
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The app and user a v1 path names."""
+
+    workspace: Workspace
+    peer: Peer
+
+    @property
+    def app_id(self) -> str:
+        return self.workspace.name
+
+    @property
+    def user_id(self) -> str:
+        return self.peer.name
+
+
+async def user(conn: AsyncConnection, app_id: str, user_id: str) -> Owner:
+    """The app and user of the path; a scope's hidden peer is no user."""
+    ws = await workspace_repo.find(conn, app_id)
+    if ws is None:
+        raise NotFound(f"App {app_id} not found")
+    peer = None if user_id.startswith(SCOPE_PREFIX) else await peer_repo.find(conn, ws.pk, user_id, ws.name)
+    if peer is None:
+        raise NotFound(f"User {user_id} not found in app {app_id}")
+    return Owner(ws, peer)
+
+
+async def member_session(conn: AsyncConnection, owner: Owner, session_id: str) -> Session:
+    """An active session the user is (or was) a member of."""
+    found = await session_repo.find(conn, owner.workspace.pk, session_id, owner.workspace.name)
+    if found is None or not found.is_active or owner.peer.name not in await session_repo.memberships(conn, found.pk):
+        raise NotFound(f"Session {session_id} not found for user {owner.user_id}")
+    return found
+
+
+async def member_session_by_pk(conn: AsyncConnection, owner: Owner, session_pk: int) -> Session:
+    """The same check for a session known by its key (the one a message is in)."""
+    name = await session_repo.name_of(conn, session_pk)
+    if name is None:
+        raise NotFound("Session not found")
+    return await member_session(conn, owner, name)
