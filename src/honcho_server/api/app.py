@@ -30,6 +30,7 @@ from honcho_server.api.routes import (
     webhooks,
     workspaces,
 )
+from honcho_server.api.routes import v1 as v1_routes
 from honcho_server.config import Settings, load_settings
 from honcho_server.domain.tokens import check_vocabulary
 from honcho_server.hosts import is_loopback
@@ -110,6 +111,8 @@ def create_app(
     for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, generations,
                    keys, health, metrics, explorer):
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
+    for router in v1_routes.ROUTERS:  # the v1 API over the same memory (docs/v1-api.md)
+        app.include_router(router)
     docs.install(app, settings)
     ui.install(app)  # the memory explorer's pages; their data comes through the routes above
     served_mcp = mcp_route.install(app, deps)  # /mcp: the MCP server, with the same authentication

@@ -6,7 +6,7 @@
 * 404 when its path names a resource, 422 when it takes any input (path, query or body);
 * 400 (an unreadable body, or a request that cannot be honoured) and 408 (a body not sent in time, see
   api/deadlines.py) when it reads a body;
-* 503 on every `/v3` route: the database is unavailable (see Dialect.fault), with Retry-After;
+* 503 on every `/v3` and `/v1` route: the database is unavailable (see Dialect.fault), with Retry-After;
 * what the route declares itself with `responses=` on top: `LLM_ERRORS` for the routes that call a model while
   the client waits (400 reasoning off, 502 provider failure, 503 provider unreachable), and its own statuses
   (413 and 415 for uploads, 409, 405).
@@ -63,7 +63,7 @@ def documented_errors(rule: _Rule, path: str, endpoint: Callable[..., Any],
         codes.add(422)
     if _reads_body(dependant):
         codes |= {400, 408, 422}
-    if path.startswith("/v3/"):  # every API route reads or writes the database (api/errors.py answers its faults)
+    if path.startswith(("/v3/", "/v1/")):  # every API route reads or writes the database (api/errors.py: faults)
         codes.add(503)
     return {**{code: ERRORS[code] for code in sorted(codes)}, **(declared or {})}
 
