@@ -39,6 +39,10 @@ async def test_minted_keys_reach_what_the_policy_says(auth_client: httpx.AsyncCl
     expect(await c.get(users_url(app_name, "ada"), headers=ada), 200)
     expect(await c.get(users_url(app_name, "bob"), headers=ada), 401)
     expect(await c.get(users_url(app_name, "name", "bob"), headers=ada), 401)
+    expect(await c.post(users_url(app_name), json={"name": "bob"}, headers=ada), 401)  # not a 409: no peeking
+    expect(await c.post(users_url(app_name), json={"name": "ada"}, headers=ada), 409)
+    expect(await c.get(users_url(app_name, "get_or_create", "ada"), headers=ada), 200)
+    expect(await c.get(users_url(app_name, "get_or_create", "cy"), headers=ada), 401)
     assert [s["id"] for s in (await page_with(c, sessions_url(app_name, "ada", "list"), ada))] == [ada_s]
     expect(await c.post(sessions_url(app_name, "bob", "list"), json={}, headers=ada), 401)
     expect(await c.get(sessions_url(app_name, "ada", ada_s), headers=ada), 200)

@@ -21,9 +21,9 @@ async def create(deps: Deps, name: str, metadata: dict[str, Any] | None, *, call
     async with deps.db.write() as conn:
         found = await names.app_by_name(conn, name)
         if found is not None:
+            access.require_claims(caller, workspace=found.name)  # before saying it exists
             if not exist_ok:
                 raise Conflict(f"An app named {name[:100]!r} already exists")
-            access.require_claims(caller, workspace=found.name)
             return await names.app(conn, found)
 
         async def taken(candidate: str) -> bool:

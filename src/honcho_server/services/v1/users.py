@@ -23,9 +23,9 @@ async def create(deps: Deps, app_id: str, name: str, metadata: dict[str, Any] | 
         ws = await names.require_app(conn, app_id)
         found = await names.user_by_name(conn, ws, name)
         if found is not None:
+            access.require_claims(caller, workspace=app_id, peer=found.name)  # before saying it exists
             if not exist_ok:
                 raise Conflict(f"A user named {name[:100]!r} already exists in app {app_id}")
-            access.require_claims(caller, workspace=app_id, peer=found.name)
             return await names.user(conn, found)
 
         async def taken(candidate: str) -> bool:
