@@ -54,7 +54,10 @@ NOT_PERMITTED = "JWT not permissioned for this resource"
 W = "/v3/workspaces/{workspace_id}"
 S = W + "/sessions/{session_id}"
 P = W + "/peers/{peer_id}"
-U = "/v1/apps/{app_id}/users/{user_id}"  # a v1 user: the peer {user_id} of workspace {app_id} (docs/v1-api.md §3.2)
+V1 = "/v1/apps"  # the v1 API (docs/v1-api.md §3.9): an app is a workspace, a user a peer
+A = V1 + "/{app_id}"
+U = A + "/users/{user_id}"
+VS = U + "/sessions/{session_id}"
 SM = U + "/sessions/{session_id}/metamessages"
 C = U + "/collections"
 D = C + "/{collection_id}/documents"
@@ -157,7 +160,39 @@ EXPECTATIONS: dict[tuple[str, str], str] = {
     ("GET", D + "/{document_id}"): "ws+peer",
     ("PUT", D + "/{document_id}"): "ws+peer",
     ("DELETE", D + "/{document_id}"): "ws+peer",
+    ("POST", "/v1/keys"): "admin",
+    ("POST", V1): "admin",  # the probe names a new app: only its own workspace's key could create it
+    ("GET", V1): "ws",  # the app in the query
+    ("POST", V1 + "/list"): "admin",
+    ("GET", V1 + "/name/{name}"): "ws",
+    ("GET", V1 + "/get_or_create/{name}"): "self:workspace",
+    ("GET", A): "ws",
+    ("PUT", A): "ws",
+    ("POST", A + "/users"): "ws",  # the probe names a new user: a peer key creates no other peer
+    ("GET", A + "/users"): "ws+peer",  # the user in the query
+    ("POST", A + "/users/list"): "ws",
+    ("GET", A + "/users/name/{name}"): "ws+peer",
+    ("GET", A + "/users/get_or_create/{name}"): "self:peer",
+    ("GET", U): "ws+peer",
+    ("PUT", U): "ws+peer",
+    ("POST", U + "/sessions"): "ws+peer",
+    ("GET", U + "/sessions"): "ws+sess+member",  # the session in the query
+    ("POST", U + "/sessions/list"): "ws+peer",
+    ("GET", VS): "ws+sess+member",
+    ("PUT", VS): "ws+sess",
+    ("DELETE", VS): "ws+sess",
+    ("GET", VS + "/clone"): "ws+sess",
+    ("POST", VS + "/chat"): "ws+peer|sess",  # the user's key, or the session's (then confined to it)
+    ("POST", VS + "/chat/stream"): "ws+peer|sess",
+    ("POST", VS + "/messages"): "ws+sess",
+    ("POST", VS + "/messages/batch"): "ws+sess",
+    ("POST", VS + "/messages/list"): "ws+sess+member",
+    ("GET", VS + "/messages/{message_id}"): "ws+sess+member",
+    ("PUT", VS + "/messages/{message_id}"): "ws+sess",
 }
+# v1 routes whose ids arrive in the query or as a name: probed per session or per peer like path-bound routes.
+BOUND_BY_SESSION = {("GET", U + "/sessions")}
+BOUND_BY_PEER = {("GET", A + "/users"), ("GET", A + "/users/name/{name}")}
 
 # Allowed probes of these run on a throwaway world: they delete, copy, or change who is a member of what.
 DESTRUCTIVE = {
@@ -167,6 +202,7 @@ DESTRUCTIVE = {
     ("POST", W + "/generations/rollback"), ("POST", W + "/generations/{generation_id}/activate"),
     ("POST", W + "/generations/{generation_id}/retire"), ("DELETE", W + "/generations/{generation_id}"),
     ("DELETE", C + "/{collection_id}"), ("DELETE", D + "/{document_id}"),
+    ("DELETE", VS), ("GET", VS + "/clone"),
 }
 
 TOKENS = ["admin", "ws_A", "ws_B", "alice_A", "bob_A", "s1_A", "expired", "wrong_secret", "none"]
@@ -343,6 +379,7 @@ def allowed(rule: str, role: str | None, binding: dict[str, str]) -> bool:
         "ws+peer": role == peer,
         "ws+sess": role == session,
         "ws+sess+member": role == session or member,
+        "ws+peer|sess": role in (peer, session),
         "own-config": role == session or (member and role == peer),
         "self:workspace": True,
         "self:peer": role in (peer, "s1"),
@@ -395,12 +432,12 @@ def operations(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
 
 
-def bindings(path: str, rule: str) -> list[dict[str, str]]:
+def bindings(path: str, rule: str, method: str = "") -> list[dict[str, str]]:
     """The identifiers each probe of the operation names: both sessions for session routes, both peers for peer
-    routes (in the path, or in the body of a self-authorising route)."""
-    if "{session_id}" in path or rule == "self:session":
+    routes (in the path, or in the body of a self-authorising route; v1: also in the query or as a name)."""
+    if "{session_id}" in path or rule == "self:session" or (method, path) in BOUND_BY_SESSION:
         return [{"session_id": s, "peer_id": PEER_OF[s]} for s in ("s1", "s2")]
-    if "{peer_id}" in path or "{user_id}" in path or rule == "self:peer":
+    if "{peer_id}" in path or "{user_id}" in path or rule == "self:peer" or (method, path) in BOUND_BY_PEER:
         return [{"peer_id": p} for p in ("alice", "bob")]
     return [{}]
 
@@ -412,7 +449,8 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
               "message_id": world.messages[session][0], "conclusion_id": world.conclusions[0],
               "endpoint_id": world.endpoint, "generation_id": "g2", "app_id": world.ws, "user_id": peer,
               "metamessage_id": world.metamessages.get(peer, "-"), "collection_id": world.collections.get(peer, "-"),
-              "document_id": world.documents.get(peer, "-"), "name": "notes"}
+              "document_id": world.documents.get(peer, "-"),
+              "name": "notes" if "/collections/" in path else peer if "/users/" in path else world.ws}
     url = path.format(**values)
     route = (method, path)
     bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -461,6 +499,20 @@ def _request(method: str, path: str, world: World, binding: dict[str, str]) -> t
         ("POST", D): {"json": {"content": "probe"}},
         ("POST", D + "/query"): {"json": {"query": "probe"}},
         ("PUT", D + "/{document_id}"): {"json": {"metadata": {"probed": True}}},
+        ("POST", "/v1/keys"): {"params": {"app_id": world.ws}},
+        ("POST", V1): {"json": {"name": f"mxp-{uuid.uuid4().hex[:12]}"}},
+        ("GET", V1): {"params": {"app_id": world.ws}},
+        ("PUT", A): {"json": {"metadata": {"probed": True}}},
+        ("POST", A + "/users"): {"json": {"name": f"probe-{uuid.uuid4().hex[:12]}"}},
+        ("GET", A + "/users"): {"params": {"user_id": peer}},
+        ("PUT", U): {"json": {"metadata": {"probed": True}}},
+        ("GET", U + "/sessions"): {"params": {"session_id": session}},
+        ("PUT", VS): {"json": {"metadata": {"probed": True}}},
+        ("POST", VS + "/chat"): {"json": {"queries": "secret?"}},
+        ("POST", VS + "/chat/stream"): {"json": {"queries": "secret?"}},
+        ("POST", VS + "/messages"): {"json": {"content": "probe", "is_user": True}},
+        ("POST", VS + "/messages/batch"): {"json": {"messages": [{"content": "probe", "is_user": True}]}},
+        ("PUT", VS + "/messages/{message_id}"): {"json": {"metadata": {"probed": True}}},
     }
     if route in bodies:
         return url, bodies[route]
@@ -504,7 +556,7 @@ async def test_the_authorization_matrix(matrix: Matrix) -> None:
             failures.append(f"{method} {path}: no expectation")
             continue
         for owner in (m.a, m.b):
-            for binding in bindings(path, rule):
+            for binding in bindings(path, rule, method):
                 where = f"{method} {path} [{'A' if owner is m.a else 'B'} {binding}]"
                 grant = {k: allowed(rule, _role(k, owner.ws, m.a.ws, m.b.ws), binding) for k in TOKENS}
                 # Refused first, on the shared world, inside one fingerprint.

@@ -13,7 +13,9 @@ from honcho_server.api.app import create_app
 from honcho_server.api.policy import PolicyRoute
 from honcho_server.services.deps import Deps
 
-CHATS = ("/v3/workspaces/{workspace_id}/peers/{peer_id}/chat", "/v3/workspaces/{workspace_id}/chat")
+CHATS = ("/v3/workspaces/{workspace_id}/peers/{peer_id}/chat", "/v3/workspaces/{workspace_id}/chat",
+         "/v1/apps/{app_id}/users/{user_id}/sessions/{session_id}/chat",
+         "/v1/apps/{app_id}/users/{user_id}/sessions/{session_id}/chat/stream")
 UPLOAD = "/v3/workspaces/{workspace_id}/sessions/{session_id}/messages/upload"
 
 

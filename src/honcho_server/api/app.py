@@ -30,7 +30,8 @@ from honcho_server.api.routes import (
     webhooks,
     workspaces,
 )
-from honcho_server.api.routes.v1_data import ROUTERS as V1_DATA_ROUTERS
+from honcho_server.api.routes import v1 as v1_routes
+from honcho_server.api.routes import v1_data as v1_data_routes
 from honcho_server.config import Settings, load_settings
 from honcho_server.domain.tokens import check_vocabulary
 from honcho_server.hosts import is_loopback
@@ -111,7 +112,7 @@ def create_app(
     for module in (workspaces, peers, sessions, messages, conclusions, reasoning, scopes, webhooks, generations,
                    keys, health, metrics, explorer):
         app.include_router(module.router)  # each route documents its error statuses (api/statuses.py)
-    for router in V1_DATA_ROUTERS:  # the v1 API's metamessages, collections and documents (docs/v1-api.md)
+    for router in [*v1_routes.ROUTERS, *v1_data_routes.ROUTERS]:  # the v1 API over the same memory (docs/v1-api.md)
         app.include_router(router)
     docs.install(app, settings)
     ui.install(app)  # the memory explorer's pages; their data comes through the routes above

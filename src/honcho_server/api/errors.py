@@ -60,7 +60,9 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: HonchoError) -> Response:
         if isinstance(exc, DatabaseUnavailable):
             return _unavailable(request, exc)
-        return _detail(exc.status_code, exc.message)
+        # The v1 SDKs retry a 409 unless told not to; a conflict there is deterministic (a taken name).
+        v1_conflict = exc.status_code == 409 and request.url.path.startswith("/v1/")
+        return _detail(exc.status_code, exc.message, {"x-should-retry": "false"} if v1_conflict else None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:

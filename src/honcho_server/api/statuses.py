@@ -63,8 +63,7 @@ def documented_errors(rule: _Rule, path: str, endpoint: Callable[..., Any],
         codes.add(422)
     if _reads_body(dependant):
         codes |= {400, 408, 422}
-    # Every API route reads or writes the database (api/errors.py answers its faults).
-    if path.startswith(("/v3/", "/v1/")):
+    if path.startswith(("/v3/", "/v1/")):  # every API route reads or writes the database (api/errors.py: faults)
         codes.add(503)
     return {**{code: ERRORS[code] for code in sorted(codes)}, **(declared or {})}
 
