@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # v1_helpers, whatever pytest's import mode
+sys.path.insert(0, str(Path(__file__).parent))  # v1_route_helpers, whatever pytest's import mode
 
 from api_helpers import JWT_SECRET
 

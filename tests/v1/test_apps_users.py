@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 from api_helpers import expect
-from v1_helpers import APP_KEYS, USER_KEYS, new_app, new_user, page, shaped, users_url
+from v1_route_helpers import APP_KEYS, USER_KEYS, new_app, new_user, page, shaped, users_url
 
 from honcho_server.services.v1.names import derived_id
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import JWT_SECRET, bearer, expect, sign
-from v1_helpers import new_app, new_session, new_user, send, sessions_url
+from v1_route_helpers import new_app, new_session, new_user, send, sessions_url
 
 from agent_fakes import ScriptedModel, Turn, answer, call, with_model
 from honcho_server.config import AuthSettings

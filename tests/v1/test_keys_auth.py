@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 from api_helpers import bearer, expect, sign
-from v1_helpers import messages_url, sessions_url, users_url
+from v1_route_helpers import messages_url, sessions_url, users_url
 
 ADMIN = bearer(sign(ad=True))
 

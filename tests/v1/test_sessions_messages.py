@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 from api_helpers import add_messages, create_session, expect, msg
-from v1_helpers import (
+from v1_route_helpers import (
     MESSAGE_KEYS,
     SESSION_KEYS,
     messages_url,

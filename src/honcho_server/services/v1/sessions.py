@@ -12,6 +12,7 @@ from honcho_server.services import peers, sessions
 from honcho_server.services.deps import Deps
 from honcho_server.services.v1 import names
 from honcho_server.services.v1.filters import metadata_filter
+from honcho_server.store.repos import v1_metamessages as metamessage_repo
 
 
 async def require(deps: Deps, app_id: str, user_id: str, session_id: str) -> Session:
@@ -50,6 +51,13 @@ async def delete(deps: Deps, app_id: str, user_id: str, session_id: str) -> None
     await sessions.delete(deps, app_id, session_id)
 
 
-async def clone(deps: Deps, app_id: str, user_id: str, session_id: str, message_id: str | None) -> Session:
-    await require(deps, app_id, user_id, session_id)
-    return await sessions.clone(deps, app_id, session_id, message_id)
+async def clone(deps: Deps, app_id: str, user_id: str, session_id: str, message_id: str | None,
+                deep_copy: bool = False) -> Session:
+    """The v3 clone (up to `message_id`); `deep_copy` also copies the session's metamessages, tied to the clone's
+    messages (a second transaction: a clone interrupted between the two has its messages and no metamessages)."""
+    original = await require(deps, app_id, user_id, session_id)
+    copy = await sessions.clone(deps, app_id, session_id, message_id)
+    if deep_copy:
+        async with deps.db.write() as conn:
+            await metamessage_repo.copy_to_clone(conn, original.pk, copy.pk, deps.now())
+    return copy

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.domain.ids import new_id
@@ -22,6 +22,9 @@ MESSAGE_UID = select(messages.c.uid).where(messages.c.id == t.c.message_id).scal
 _COLUMNS = (t.c.id, t.c.uid, t.c.session_id, t.c.message_id, t.c.metamessage_type, t.c.content, t.c.metadata,
             t.c.created_at, SESSION_NAME.label("session_name"), MESSAGE_UID.label("message_uid"))
 FIELDS = {"metadata": Field(t.c.metadata, "json")}  # v1 filters reach metadata only (docs/v1-api.md §3.10)
+# Not of a session being deleted: it is gone for every read at once, before its purge removes the rows.
+_LIVE = or_(t.c.session_id.is_(None),
+            t.c.session_id.in_(select(sessions.c.id).where(sessions.c.id == t.c.session_id, sessions.c.is_active)))
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ async def insert(conn: AsyncConnection, workspace_pk: int, peer_pk: int, session
 
 async def get(conn: AsyncConnection, peer_pk: int, uid: str) -> Metamessage | None:
     """One of the user's metamessages."""
-    row = (await conn.execute(select(*_COLUMNS).where(t.c.peer_id == peer_pk, t.c.uid == uid))).first()
+    row = (await conn.execute(select(*_COLUMNS).where(t.c.peer_id == peer_pk, t.c.uid == uid, _LIVE))).first()
     return _to_metamessage(row) if row else None
 
 
@@ -94,7 +97,7 @@ class Selection:
 
 
 def _where(workspace_pk: int, peer_pk: int, chosen: Selection) -> list[ColumnElement[bool]]:
-    where = [t.c.peer_id == peer_pk]
+    where = [t.c.peer_id == peer_pk, _LIVE]
     if chosen.session_pk is not None:
         where.append(t.c.session_id == chosen.session_pk)
     if chosen.session_name is not None:
@@ -125,3 +128,19 @@ async def list_page(conn: AsyncConnection, dialect: Dialect, workspace_pk: int, 
     order = [t.c.created_at.desc(), t.c.id.desc()] if reverse else [t.c.created_at, t.c.id]
     return await paginate(conn, query, order, page, size, _to_metamessage)
 
+
+
+async def copy_to_clone(conn: AsyncConnection, original_pk: int, copy_pk: int, now: datetime) -> int:
+    """Copy a session's metamessages into its clone, each tied to the clone's message at the same position
+    (those tied to a message the clone stops before are left out); returns how many were copied."""
+    at = {r.seq: r.id for r in await conn.execute(select(messages.c.seq, messages.c.id)
+                                                   .where(messages.c.session_id == copy_pk))}
+    source = (select(t, messages.c.seq).select_from(t.outerjoin(messages, messages.c.id == t.c.message_id))
+              .where(t.c.session_id == original_pk).order_by(t.c.id))
+    rows = [dict(uid=new_id(), workspace_id=r.workspace_id, peer_id=r.peer_id, session_id=copy_pk,
+                 message_id=at[r.seq] if r.message_id is not None else None, metamessage_type=r.metamessage_type,
+                 content=r.content, metadata=r.metadata, created_at=r.created_at)
+            for r in await conn.execute(source) if r.message_id is None or r.seq in at]
+    if rows:
+        await conn.execute(t.insert(), rows)
+    return len(rows)

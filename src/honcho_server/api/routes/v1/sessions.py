@@ -76,7 +76,6 @@ async def delete_session(app_id: str, user_id: str, session_id: str, deps: DepsD
 async def clone_session(app_id: str, user_id: str, session_id: str, deps: DepsDep,
                         message_id: Annotated[str | None, Query()] = None,
                         deep_copy: Annotated[bool, Query()] = False) -> Response:
-    """A copy (up to `message_id`) with the same members. `deep_copy`: metamessages are v1's own (not copied
-    here yet)."""
-    copy = await sessions.clone(deps, app_id, user_id, session_id, message_id)
+    """A copy (up to `message_id`) with the same members; `deep_copy` copies the metamessages too."""
+    copy = await sessions.clone(deps, app_id, user_id, session_id, message_id, deep_copy)
     return render.respond(v1.session(copy, user_id))
