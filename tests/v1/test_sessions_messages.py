@@ -90,6 +90,8 @@ async def test_messages_and_the_assistant(client: httpx.AsyncClient, app_name: s
     assert [u["id"] for u in users["items"]] == ["ada"]
     expect(await client.get(users_url(app_name, "assistant")), 404)
     expect(await client.get(users_url(app_name, "name", "assistant")), 404)
+    for data in ("collections/list", "metamessages/list"):  # nor does it own v1 data
+        expect(await client.post(users_url(app_name, "assistant", *data.split("/")), json={}), 404)
     # v3 sees the messages with their authors, and the assistant as a member
     v3 = expect(await client.post(f"/v3/workspaces/{app_name}/sessions/{sid}/messages/list", json={}), 200)
     assert [m["peer_id"] for m in v3["items"]] == ["ada", "assistant", "ada", "assistant", "ada"]

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from honcho_server.domain.ids import SCOPE_PREFIX
 from honcho_server.domain.models import Peer, Session, Workspace
 from honcho_server.errors import NotFound
-from honcho_server.store.repos import peers as peer_repo
+from honcho_server.services.v1 import names
 from honcho_server.store.repos import sessions as session_repo
-from honcho_server.store.repos import workspaces as workspace_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +30,9 @@ class Owner:
 
 
 async def user(conn: AsyncConnection, app_id: str, user_id: str) -> Owner:
-    """The app and user of the path; a scope's hidden peer is no user."""
-    ws = await workspace_repo.find(conn, app_id)
-    if ws is None:
-        raise NotFound(f"App {app_id} not found")
-    peer = None if user_id.startswith(SCOPE_PREFIX) else await peer_repo.find(conn, ws.pk, user_id, ws.name)
-    if peer is None:
-        raise NotFound(f"User {user_id} not found in app {app_id}")
-    return Owner(ws, peer)
+    """The app and user of the path (neither a scope's hidden peer nor the app's assistant is a user)."""
+    ws = await names.require_app(conn, app_id)
+    return Owner(ws, await names.require_user(conn, ws, user_id))
 
 
 async def member_session(conn: AsyncConnection, owner: Owner, session_id: str) -> Session:
