@@ -85,6 +85,21 @@ def test_the_honcho_collection_is_the_users_derived_memory(v1: V1, v3: httpx.Cli
     assert got.content == lisbon["content"]
 
 
+def test_v1_messages_are_summarised_for_v3(v1: V1, v3: httpx.Client) -> None:
+    """A v1 batch crossing the short summary's cadence (20 messages) is summarised like any v3 session."""
+    app, user, session = v1.world()
+    v1.call("apps.users.sessions.messages.batch", session.id, app_id=app.id, user_id=user.id,
+            messages=[{"content": f"note {i}", "is_user": i % 2 == 0} for i in range(20)])
+
+    def summary() -> Any:
+        found = v3.get(f"/v3/workspaces/{app.id}/sessions/{session.id}/summaries")
+        assert found.status_code == 200, found.text
+        return found.json()["short_summary"]
+
+    eventually(lambda: summary() is not None, what="a short summary of the v1 session")
+    assert summary()["content"].startswith("Summary: ")
+
+
 def test_the_honcho_collection_and_v3_conclusions_write_through(v1: V1, v3: httpx.Client) -> None:
     app, user, _session = v1.world()
     where = {"app_id": app.id, "user_id": user.id}
