@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -60,3 +61,27 @@ def new_deps(url: str, **overrides: object) -> Any:
 
     settings = make_settings(url, **overrides)
     return Deps(db=Database(settings.db.url, settings.db), settings=settings)
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.1,
+               what: str = "condition") -> T:
+    """Call ``check`` until it returns a truthy value (returned) or raise AssertionError at timeout.
+
+    Exceptions raised by ``check`` count as "not yet"; the last one is reported.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except Exception as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+        time.sleep(interval)

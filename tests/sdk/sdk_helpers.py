@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import jwt
 from honcho.http.exceptions import BadRequestError, UnprocessableEntityError
+
+from support import eventually  # noqa: F401  (tests import it from here)
 
 T = TypeVar("T")
 
@@ -23,25 +23,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.1,
-               what: str = "condition") -> T:
-    """Call ``check`` until it returns a truthy value (returned) or raise AssertionError at timeout.
-
-    Exceptions raised by ``check`` count as "not yet"; the last one is reported.
-    """
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            last = result
-        except Exception as e:
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
-        time.sleep(interval)
 
 
 def ids(items) -> list[str]:

@@ -11,16 +11,15 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+import support
 from file_lock import file_lock
 
 V1_DIR = Path(__file__).resolve().parent
@@ -328,17 +327,5 @@ class V1:
 
 def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1,
                what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (returned); exceptions count as "not yet"."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            last = result
-        except (AssertionError, V1Error, httpx.HTTPError) as e:
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
-        time.sleep(interval)
+    """support.eventually with the longer wait a live server's worker may need here."""
+    return support.eventually(check, timeout=timeout, interval=interval, what=what)

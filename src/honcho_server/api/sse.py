@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import StreamingResponse
@@ -26,9 +27,20 @@ def event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-async def respond(deltas: AsyncGenerator[str, None], final: Callable[[], dict[str, Any]]) -> StreamingResponse:
-    """Stream `deltas` (an async generator); `final()` gives the extra fields of the terminal event once they are
-    exhausted."""
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How a stream of text deltas is written: each delta, the error that ends it early (None: just end), the
+    closing bytes (None: none), and the media type."""
+
+    media_type: str
+    delta: Callable[[str], bytes]
+    error: Callable[[str], bytes | None]
+    done: Callable[[], bytes | None]
+
+
+async def stream(deltas: AsyncGenerator[str, None], framing: Framing) -> StreamingResponse:
+    """Stream `deltas` (an async generator) once the first one is there: a failure before it raises here (an
+    ordinary JSON error); a failure after it ends the body early, as the framing writes errors."""
     first: str | None = None
     try:
         first = await anext(deltas)
@@ -41,20 +53,33 @@ async def respond(deltas: AsyncGenerator[str, None], final: Callable[[], dict[st
     async def body() -> AsyncIterator[bytes]:
         try:
             if first:
-                yield event({"delta": {"content": first}, "done": False})
+                yield framing.delta(first)
             async for delta in deltas:
                 if delta:
-                    yield event({"delta": {"content": delta}, "done": False})
+                    yield framing.delta(delta)
         except HonchoError as exc:
-            yield event({"error": exc.message, "done": False})
+            log.warning("a streamed chat ended early: %s", exc.message)
+            if (said := framing.error(exc.message)) is not None:
+                yield said
             return
         except Exception:
             log.exception("a streamed chat failed")
-            yield event({"error": "The answer failed", "done": False})
+            if (said := framing.error("The answer failed")) is not None:
+                yield said
             return
         finally:
             await deltas.aclose()
-        yield event({"done": True, **final()})
+        if (closing := framing.done()) is not None:
+            yield closing
 
-    return StreamingResponse(body(), media_type="text/event-stream",
+    return StreamingResponse(body(), media_type=framing.media_type,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def respond(deltas: AsyncGenerator[str, None], final: Callable[[], dict[str, Any]]) -> StreamingResponse:
+    """The v3 chat's events: `final()` gives the extra fields of the terminal event once the deltas are exhausted."""
+    return await stream(deltas, Framing(
+        media_type="text/event-stream",
+        delta=lambda text: event({"delta": {"content": text}, "done": False}),
+        error=lambda message: event({"error": message, "done": False}),
+        done=lambda: event({"done": True, **final()})))

@@ -7,26 +7,21 @@ Everything that can be refused is refused as JSON before the first byte, as in v
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-
 from fastapi import APIRouter, Response
-from fastapi.responses import StreamingResponse
 
-from honcho_server.api import render
+from honcho_server.api import render, sse
 from honcho_server.api import v1_schemas as v1
 from honcho_server.api.deps import DepsDep, PrincipalDep
 from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.routes.v1.common import PREFIX, TAGS
 from honcho_server.api.statuses import LLM_ERRORS
 from honcho_server.domain.credentials import Principal
-from honcho_server.errors import HonchoError, ReasoningOff, ValidationError
+from honcho_server.errors import ReasoningOff, ValidationError
 from honcho_server.reasoning import dialectic
 from honcho_server.reasoning.dialectic import ChatRequest
 from honcho_server.services.deps import Deps
 from honcho_server.services.v1 import sessions
 
-log = logging.getLogger("honcho_server.api")
 router = APIRouter(prefix=PREFIX + "/{app_id}/users/{user_id}/sessions/{session_id}", tags=TAGS,
                    route_class=PolicyRoute)
 # The user's key, a key of the session (then confined to it), or a workspace or admin key.
@@ -49,34 +44,9 @@ def question(queries: str | list[str]) -> str:
     return text
 
 
-async def raw_text(deltas: AsyncGenerator[str, None]) -> StreamingResponse:
-    """Stream the deltas as plain UTF-8 text once the first one is there (a failure before it is a JSON error);
-    a failure after it can only end the body early."""
-    first: str | None = None
-    try:
-        first = await anext(deltas)
-    except StopAsyncIteration:
-        pass
-    except BaseException:
-        await deltas.aclose()
-        raise
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first.encode()
-            async for delta in deltas:
-                if delta:
-                    yield delta.encode()
-        except HonchoError as exc:
-            log.warning("a streamed v1 chat ended early: %s", exc.message)
-        except Exception:
-            log.exception("a streamed v1 chat failed")
-        finally:
-            await deltas.aclose()
-
-    return StreamingResponse(body(), media_type=MEDIA_TYPE,
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+# Raw text: the v1 SDKs read the body as it comes (`iter_text()`) or whole; they parse no events, so SSE framing
+# would reach the app as text. A failure after the first chunk can only end the body early.
+RAW_TEXT = sse.Framing(media_type=MEDIA_TYPE, delta=str.encode, error=lambda _message: None, done=lambda: None)
 
 
 async def _chat(deps: Deps, principal: Principal, app_id: str, user_id: str, session_id: str, body: v1.ChatBody,
@@ -89,7 +59,7 @@ async def _chat(deps: Deps, principal: Principal, app_id: str, user_id: str, ses
     chat = await dialectic.prepare(deps, ChatRequest(workspace=app_id, query=query, peer=user_id,
                                                      session=session_id, sessions=confined))
     if stream:
-        return await raw_text(chat.stream())
+        return await sse.stream(chat.stream(), RAW_TEXT)
     reply = await chat.answer()
     return render.respond({"content": reply.content or ""})  # both SDKs type it as a string
 
