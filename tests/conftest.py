@@ -60,6 +60,20 @@ async def client(deps: Deps) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture(scope="session")
+async def auth_client(deps: Deps, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a second app with JWT auth enabled, sharing the database (and engine) of `client`."""
+    from api_helpers import JWT_SECRET
+
+    from honcho_server.api.app import create_app
+    from honcho_server.config import Settings
+
+    settings = Settings(db={"url": database_url}, auth={"enabled": True, "jwt_secret": JWT_SECRET})
+    app = create_app(settings, deps=Deps(db=deps.db, settings=settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
 @pytest.fixture
 def worker(deps: Deps) -> Worker:
     return Worker(deps)

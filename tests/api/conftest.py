@@ -1,28 +1,9 @@
-"""Fixtures of the API suite: an auth-enabled app over the same database."""
+"""The API suite imports its helpers by name (its clients, `client` and `auth_client`, are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import httpx
-import pytest
 
 # The test modules import `api_helpers` from this directory (whatever pytest's import mode).
 sys.path.insert(0, str(Path(__file__).parent))
-
-from api_helpers import JWT_SECRET
-
-from honcho_server.api.app import create_app
-from honcho_server.config import Settings
-from honcho_server.services.deps import Deps
-
-
-@pytest.fixture(scope="session")
-async def auth_client(deps: Deps, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a second app with JWT auth enabled, sharing the database (and engine) of `client`."""
-    settings = Settings(db={"url": database_url}, auth={"enabled": True, "jwt_secret": JWT_SECRET})
-    app = create_app(settings, deps=Deps(db=deps.db, settings=settings))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
