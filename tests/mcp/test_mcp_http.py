@@ -16,8 +16,15 @@ from api_helpers import bearer
 from mcp_helpers import ADMIN, BASE, build_world, call, http_client, mcp_app, mcp_client, prompt, read
 
 from honcho_server.api.app import create_app
+from honcho_server.domain.conclusions import NewConclusion
 from honcho_server.mcp import INSTALL_HINT, budget
 from honcho_server.services.deps import Deps
+from honcho_server.services.embedding import conclusion_blobs
+from honcho_server.store.repos import conclusions as conclusion_repo
+from honcho_server.store.repos import generations as generation_repo
+from honcho_server.store.repos import peer_cards as card_repo
+from honcho_server.store.repos import peers as peer_repo
+from honcho_server.store.repos import workspaces as workspace_repo
 
 EXPECTED_TOOLS = {
     "workspace_list", "workspace_inspect", "workspace_search", "workspace_metadata_get", "workspace_metadata_set",
@@ -267,3 +274,40 @@ async def test_hostile_input_is_bad_input(app: Any) -> None:
     async with mcp_client(app, ADMIN) as c:
         is_error, text = await call(c, "session_messages", {"workspace": world.ws, "session": "s1"})
         assert not is_error and "half" not in text  # nothing of the refused batch was stored
+
+
+async def test_derived_reads_can_name_a_generation(app: Any, deps: Deps) -> None:
+    """conclusion_list, conclusion_query, peer_card_get, peer_context and peer_representation read the generation
+    `generation` names (docs/generations.md), the active one by default."""
+    async with http_client(app) as http:
+        world = await build_world(http)
+    ws = world.ws
+    [vector] = await conclusion_blobs(deps.embedder, ["g2 says alice sails"])
+    async with deps.db.write() as conn:
+        workspace = await workspace_repo.find(conn, ws)
+        assert workspace is not None
+        alice = (await peer_repo.find(conn, workspace.pk, "alice", ws)).pk  # type: ignore[union-attr]
+        other = await generation_repo.create(conn, workspace.pk, number=2, name="trial", recipe={}, fingerprint="",
+                                             scope={}, started_by="test", estimate=None, max_cost_usd=None,
+                                             now=deps.now())
+        await conclusion_repo.insert(conn, workspace.pk, other.pk, [NewConclusion(
+            observer_pk=alice, observed_pk=alice, session_pk=None, content="g2 says alice sails",
+            observed_at=deps.now(), embedding=vector)], deps.now())
+        await card_repo.put(conn, deps.db.dialect, workspace.pk, other.pk, alice, alice, ["g2 card"], deps.now())
+    async with mcp_client(app, ADMIN) as c:
+        for generation, seen, unseen in ((None, world.marker("conclusion"), "g2 says"),
+                                         ("g2", "g2 says", world.marker("conclusion")),
+                                         ("trial", "g2 says", world.marker("conclusion"))):
+            args = {"generation": generation} if generation else {}
+            listed = json.dumps(await ok(c, "conclusion_list", workspace=ws, **args))
+            assert seen in listed and unseen not in listed
+            context = json.dumps(await ok(c, "peer_context", workspace=ws, peer="alice", **args))
+            assert seen in context and unseen not in context
+            assert seen in await ok(c, "peer_representation", workspace=ws, peer="alice", **args)
+            card = (await ok(c, "peer_card_get", workspace=ws, peer="alice", **args))["card"]
+            assert (card == ["g2 card"]) == (generation is not None)
+        found = json.dumps(await ok(c, "conclusion_query", workspace=ws, observer="alice", observed="alice",
+                                    query="alice sails", generation="g2"))
+        assert "g2 says" in found and world.marker("conclusion") not in found
+        is_error, text = await call(c, "peer_card_get", {"workspace": ws, "peer": "alice", "generation": "g9"})
+        assert is_error and "Generation g9 not found" in text

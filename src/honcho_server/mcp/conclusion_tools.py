@@ -13,7 +13,17 @@ from honcho_server.domain.metadata import strip_nul
 from honcho_server.mcp import budget
 from honcho_server.mcp.errors import tool_errors
 from honcho_server.mcp.kit import Kit
-from honcho_server.mcp.params import FIRST_PAGE, PAGE_SIZE, Id, PageNumber, PageSize, Query, Workspace, unicode_text
+from honcho_server.mcp.params import (
+    FIRST_PAGE,
+    PAGE_SIZE,
+    Generation,
+    Id,
+    PageNumber,
+    PageSize,
+    Query,
+    Workspace,
+    unicode_text,
+)
 from honcho_server.services import conclusions, dreams
 from honcho_server.services.conclusions import ConclusionInput, ConclusionQuery
 
@@ -34,14 +44,15 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
         observer: Annotated[Id | None, Field(description="Only conclusions held by this peer.")] = None,
         observed: Annotated[Id | None, Field(description="Only conclusions about this peer.")] = None,
         session: Annotated[Id | None, Field(description="Only conclusions drawn in this session.")] = None,
-        page: PageNumber = FIRST_PAGE, size: PageSize = PAGE_SIZE,
+        page: PageNumber = FIRST_PAGE, size: PageSize = PAGE_SIZE, generation: Generation = None,
     ) -> str:
         """List conclusions, newest first, each with its level (explicit, deductive, inductive...), its sources and
         how often it was derived."""
         await kit.reach(ctx, workspace=workspace)
         filters = {key: value for key, value in
                    (("observer_id", observer), ("observed_id", observed), ("session_id", session)) if value}
-        found = await conclusions.list_page(deps, workspace, filters or None, page, budget.page_size(size), False)
+        found = await conclusions.list_page(deps, workspace, filters or None, page, budget.page_size(size), False,
+                                            generation)
         return budget.page(found, [budget.conclusion(c) for c in found.items], "conclusions")
 
     @server.tool(annotations=READ)
@@ -50,11 +61,12 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
         ctx: Context[Any, Any], workspace: Workspace, observer: Observer, observed: Observed,
         query: Annotated[Query, Field(description="What to look for, in plain words.")],
         top_k: Annotated[int, Field(ge=1, le=50, description="Most conclusions to return.")] = 10,
+        generation: Generation = None,
     ) -> str:
         """The conclusions `observer` holds about `observed` closest in meaning to `query`, most similar first."""
         await kit.reach(ctx, workspace=workspace)
         found = await conclusions.query(deps, workspace, ConclusionQuery(
-            query, top_k, None, {"observer_id": observer, "observed_id": observed}))
+            query, top_k, None, {"observer_id": observer, "observed_id": observed}), generation)
         return budget.fit({"conclusions": [budget.conclusion(c) for c in found]}, "conclusions")
 
     @server.tool()

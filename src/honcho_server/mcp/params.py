@@ -43,6 +43,10 @@ Workspace = Annotated[Id, Field(description="The workspace id (a memory space: o
 Peer = Annotated[Id, Field(description="A peer id: a participant (a user, an agent, a character).")]
 Session = Annotated[Id, Field(description="A session id: one conversation between peers.")]
 Target = Annotated[Id | None, Field(description="The peer the question is about; default: the peer itself.")]
+Generation = Annotated[str | None, Field(
+    min_length=1, max_length=512,
+    description="The generation of derived memory to read ('g2', or its name), to compare one with another; "
+    "default: the workspace's active one.")]
 PageNumber = Annotated[int, Field(ge=1, description="Page to return, from 1.")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (at most {MAX_PAGE_SIZE}).")]
 Metadata = Annotated[dict[str, Any], BeforeValidator(_json), BeforeValidator(check_size),

@@ -15,6 +15,7 @@ from honcho_server.mcp.kit import Kit
 from honcho_server.mcp.params import (
     FIRST_PAGE,
     PAGE_SIZE,
+    Generation,
     Id,
     MaxConclusions,
     Metadata,
@@ -73,6 +74,7 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
         target: Target = None,
         session: Annotated[Id | None, Field(description="Only use what was said in this session.")] = None,
         reasoning_level: Annotated[Level, Field(description="How hard to think; higher is slower.")] = "low",
+        generation: Generation = None,
     ) -> str:
         """Ask the memory a question in natural language and get a reasoned answer: what `peer` knows about
         `target` (itself by default), drawn from its conclusions and messages. Needs reasoning (an LLM) on the
@@ -88,17 +90,18 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
             raise Unauthorized(access.NOT_PERMITTED)
         chat = await dialectic.prepare(deps, ChatRequest(
             workspace=workspace, query=query.replace("\x00", ""), level=reasoning_level, peer=peer, target=target,
-            session=session, sessions=[session] if session else None))
+            session=session, sessions=[session] if session else None, generation=generation))
         reply = await chat.answer()
         return budget.clip(reply.content or "", budget.TEXT_CHARS, "ask a narrower question")
 
     @server.tool(annotations=READ)
     @tool_errors
-    async def peer_card_get(ctx: Context[Any, Any], workspace: Workspace, peer: Peer, target: Target = None) -> str:
+    async def peer_card_get(ctx: Context[Any, Any], workspace: Workspace, peer: Peer, target: Target = None,
+                            generation: Generation = None) -> str:
         """The peer card: short stable facts `peer` holds about `target` (itself by default), such as name, job
         and preferences. Empty until reasoning has written one or someone set it."""
         await kit.reach(ctx, workspace=workspace, peer=peer)
-        card = await peer_cards.get(deps, workspace, peer, target)
+        card = await peer_cards.get(deps, workspace, peer, target, generation)
         return budget.fit({"peer": peer, "target": target or peer, "card": card or []})
 
     @server.tool()
@@ -113,12 +116,13 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     @server.tool(annotations=READ)
     @tool_errors
     async def peer_context(ctx: Context[Any, Any], workspace: Workspace, peer: Peer, target: Target = None,
-                           search_query: SearchQuery = None, max_conclusions: MaxConclusions = None) -> str:
+                           search_query: SearchQuery = None, max_conclusions: MaxConclusions = None,
+                           generation: Generation = None) -> str:
         """Everything memory holds about `target` (itself by default) as `peer` sees it, in one call: its peer card
         and its representation (the conclusions drawn from conversations). The best call before answering a user."""
         await kit.reach(ctx, workspace=workspace, peer=peer)
         found = await representation.peer_context(deps, workspace, peer, target or peer,
-                                                  recall(search_query, max_conclusions))
+                                                  recall(search_query, max_conclusions), generation)
         return budget.fit({"peer": peer, "target": target or peer, "card": found.card or [],
                            "representation": budget.clip(found.representation, budget.TEXT_CHARS,
                                                          "pass a smaller max_conclusions or a search_query")})
@@ -128,13 +132,13 @@ def register(server: MCPServer[Any], kit: Kit) -> None:
     async def peer_representation(
         ctx: Context[Any, Any], workspace: Workspace, peer: Peer, target: Target = None,
         session: Annotated[Id | None, Field(description="Only conclusions learned in this session.")] = None,
-        search_query: SearchQuery = None, max_conclusions: MaxConclusions = None,
+        search_query: SearchQuery = None, max_conclusions: MaxConclusions = None, generation: Generation = None,
     ) -> str:
         """`peer`'s representation of `target` (itself by default): the conclusions reasoning drew about it, as
         markdown. Empty when nothing is known yet."""
         await kit.reach(ctx, workspace=workspace, peer=peer)
         text = await representation.representation(deps, workspace, peer, target or peer,
                                                    representation.allowlist(session, None),
-                                                   recall(search_query, max_conclusions))
+                                                   recall(search_query, max_conclusions), generation=generation)
         return budget.clip(text, budget.TEXT_CHARS, "pass a smaller max_conclusions or a search_query") or \
             "(nothing known yet)"
