@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -147,8 +148,10 @@ async def delete(deps: Deps, workspace_name: str, name: str) -> None:
             deps.now())
 
 
-async def clone(deps: Deps, workspace_name: str, name: str, message_uid: str | None) -> Session:
-    """Copy a session (optionally up to a message): metadata, configuration, messages, memberships."""
+async def clone(deps: Deps, workspace_name: str, name: str, message_uid: str | None,
+                also: Callable[[AsyncConnection, int, int], Awaitable[None]] | None = None) -> Session:
+    """Copy a session (optionally up to a message): metadata, configuration, messages, memberships; `also(conn,
+    original key, copy key)` copies more in the same transaction (v1's metamessages)."""
     async with deps.db.write() as conn:
         original = await find_active(conn, workspace_name, name)
         if original is None:
@@ -171,6 +174,8 @@ async def clone(deps: Deps, workspace_name: str, name: str, message_uid: str | N
         await repo.add_members(conn, deps.db.dialect, copy.workspace_pk, copy.pk,
                                {m.peer_pk: (m.observe_me, m.observe_others) for m in members.values() if m.active},
                                deps.now())
+        if also is not None:
+            await also(conn, original.pk, copy.pk)
         return copy
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from honcho_server.domain.configuration import SessionPeerConfig
 from honcho_server.domain.credentials import Principal
 from honcho_server.domain.ids import new_id
@@ -54,10 +56,10 @@ async def delete(deps: Deps, app_id: str, user_id: str, session_id: str) -> None
 async def clone(deps: Deps, app_id: str, user_id: str, session_id: str, message_id: str | None,
                 deep_copy: bool = False) -> Session:
     """The v3 clone (up to `message_id`); `deep_copy` also copies the session's metamessages, tied to the clone's
-    messages (a second transaction: a clone interrupted between the two has its messages and no metamessages)."""
-    original = await require(deps, app_id, user_id, session_id)
-    copy = await sessions.clone(deps, app_id, session_id, message_id)
-    if deep_copy:
-        async with deps.db.write() as conn:
-            await metamessage_repo.copy_to_clone(conn, original.pk, copy.pk, deps.now())
-    return copy
+    messages, in the same transaction."""
+    await require(deps, app_id, user_id, session_id)
+
+    async def metamessages(conn: AsyncConnection, original_pk: int, copy_pk: int) -> None:
+        await metamessage_repo.copy_to_clone(conn, original_pk, copy_pk, deps.now())
+
+    return await sessions.clone(deps, app_id, session_id, message_id, metamessages if deep_copy else None)
