@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep
-from honcho_server.api.policy import policy
-from honcho_server.api.routes.v1_data.common import CONFLICT, USER, V1Route, collection, deleted
+from honcho_server.api.policy import PolicyRoute, policy
+from honcho_server.api.routes.v1_data.common import CONFLICT, USER, collection, deleted
 from honcho_server.api.schemas import PageOut
 from honcho_server.api.v1_data_schemas import (
     CollectionCreate,
@@ -22,7 +22,7 @@ from honcho_server.api.v1_data_schemas import (
 from honcho_server.errors import ValidationError
 from honcho_server.services.v1_data import collections as service
 
-router = APIRouter(prefix=USER + "/collections", tags=["v1 collections"], route_class=V1Route)
+router = APIRouter(prefix=USER + "/collections", tags=["v1 collections"], route_class=PolicyRoute)
 USER_POLICY = {"workspace": "app_id", "peer": "user_id"}
 
 

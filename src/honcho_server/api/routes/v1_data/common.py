@@ -1,18 +1,17 @@
-"""What the v1 data routes share: the route class that marks conflicts final, the user prefix, the shapes."""
+"""What the v1 data routes share: the user prefix and the shapes (a 409 under /v1 says `x-should-retry: false`:
+api/errors.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
 
 from honcho_server.api import render
-from honcho_server.api.policy import PolicyRoute
 from honcho_server.api.schemas import ErrorOut
 from honcho_server.domain.conclusions import Conclusion
 from honcho_server.domain.credentials import Principal
-from honcho_server.errors import Conflict, Unauthorized
+from honcho_server.errors import Unauthorized
 from honcho_server.services.access import NOT_PERMITTED
 from honcho_server.services.v1_data.honcho_collection import metadata_of
 from honcho_server.services.v1_data.paths import Owner
@@ -20,24 +19,7 @@ from honcho_server.store.repos.v1_collections import Collection, Document
 from honcho_server.store.repos.v1_metamessages import Metamessage
 
 USER = "/v1/apps/{app_id}/users/{user_id}"
-NO_RETRY = {"x-should-retry": "false"}  # the v1 SDKs retry a 409 unless told not to (docs/v1-api.md §1.9)
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "The name is taken"}}
-
-
-class V1Route(PolicyRoute):
-    """A PolicyRoute whose 409s say `x-should-retry: false`: a conflict is final, and the SDK would otherwise
-    send the same request three times."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        inner = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            try:
-                return await inner(request)
-            except Conflict as exc:
-                return render.JSON({"detail": exc.message}, status_code=409, headers=NO_RETRY)
-
-        return handler
 
 
 def require_workspace_key(principal: Principal) -> None:

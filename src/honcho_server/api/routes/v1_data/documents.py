@@ -9,9 +9,9 @@ from fastapi import APIRouter, Body, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep, PrincipalDep
-from honcho_server.api.policy import policy
+from honcho_server.api.policy import PolicyRoute, policy
 from honcho_server.api.render import RECEIPT_HEADER
-from honcho_server.api.routes.v1_data.common import USER, V1Route, deleted, document, require_workspace_key
+from honcho_server.api.routes.v1_data.common import USER, deleted, document, require_workspace_key
 from honcho_server.api.schemas import PageOut
 from honcho_server.api.v1_data_schemas import (
     DeletedOut,
@@ -26,7 +26,7 @@ from honcho_server.services.v1_data import documents as service
 from honcho_server.services.v1_data.collections import HONCHO
 
 router = APIRouter(prefix=USER + "/collections/{collection_id}/documents", tags=["v1 documents"],
-                   route_class=V1Route)
+                   route_class=PolicyRoute)
 USER_POLICY = {"workspace": "app_id", "peer": "user_id"}
 
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Query, Response
 
 from honcho_server.api import render
 from honcho_server.api.deps import DepsDep, PagingDep
-from honcho_server.api.policy import policy
-from honcho_server.api.routes.v1_data.common import USER, V1Route, metamessage
+from honcho_server.api.policy import PolicyRoute, policy
+from honcho_server.api.routes.v1_data.common import USER, metamessage
 from honcho_server.api.schemas import PageOut
 from honcho_server.api.v1_data_schemas import (
     MetamessageCreate,
@@ -24,7 +24,7 @@ from honcho_server.api.v1_data_schemas import (
 from honcho_server.services.v1_data import metamessages as service
 from honcho_server.store.repos.v1_metamessages import Selection
 
-router = APIRouter(prefix=USER, tags=["v1 metamessages"], route_class=V1Route)
+router = APIRouter(prefix=USER, tags=["v1 metamessages"], route_class=PolicyRoute)
 SESSION = "/sessions/{session_id}/metamessages"
 USER_POLICY = {"workspace": "app_id", "peer": "user_id"}
 
