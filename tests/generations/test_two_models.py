@@ -353,3 +353,18 @@ async def test_every_read_and_chat_can_name_a_generation(api: httpx.AsyncClient,
                                                              params={"generation": "g9"}), 404)["detail"]
     assert "Generation g9 not found" in expect(await api.post(ws_url(ws, "peers", "alice", "chat"), json={
         "query": "x", "generation": "g9"}), 404)["detail"]
+
+
+async def test_a_rederive_scoped_to_a_peer_derives_only_what_that_peer_said(api: httpx.AsyncClient,
+                                                                           llm_deps: Deps) -> None:
+    ws = "gen-peer-scope"
+    await _conversation(api, ws)
+    await _drain(llm_deps)
+    made = expect(await api.post(ws_url(ws, "generations"), json={"model": "model-b", "peer": "alice"}), 201)
+    assert made["estimate"]["messages"] == 5, "alice's five messages, as the planner counts them"
+    await _drain(llm_deps)
+    b = await _listed(api, ws, "g2")
+    assert sorted(c for c in b if c.startswith("B heard")) == \
+        [f"B heard alice: fact number {n}" for n in (0, 2, 4, 6, 8)]
+    assert sorted(c for c in b if not c.startswith("B heard")) == \
+        [f"A heard bob: fact number {n}" for n in (1, 3, 5, 7, 9)], "what bob said is carried over from g1"

@@ -27,6 +27,7 @@ from honcho_server.services.deps import Deps
 from honcho_server.services.ingest_jobs import MERGE_LIMIT, SessionContext, plan_jobs
 from honcho_server.store.repos import generation_work as repo
 from honcho_server.store.repos import generations as generation_repo
+from honcho_server.store.repos import rederive_scope
 from honcho_server.store.repos import scopes as scope_repo
 from honcho_server.store.repos import sessions as session_repo
 
@@ -37,12 +38,18 @@ KIND = "rederive"
 async def enqueue(conn: AsyncConnection, deps: Deps, ws: Workspace, generation: Generation) -> int:
     """Queue, in the caller's transaction, the jobs that derive `generation` from the messages in its scope;
     returns how many were queued (its progress counts them down)."""
-    scope, now = generation.scope, deps.now()
-    since = datetime.fromisoformat(scope["since"]) if scope.get("since") else None
+    now = deps.now()
+    # The scope read the way the estimate reads it (store/repos/rederive_scope.py), so both count the same messages.
+    scope = await rederive_scope.resolve(conn, ws.pk, generation.scope)
+    senders = await rederive_scope.peer_names(conn, ws.pk)
+    in_scope: dict[int, list[rederive_scope.ScopedMessage]] = {}
+    for message in await rederive_scope.messages_in(conn, ws.pk, scope):
+        in_scope.setdefault(message.session_pk, []).append(message)
     planned: list[NewJob] = []
-    for session_name in await repo.sessions_in_scope(conn, ws.pk, scope.get("sessions")):
-        target = await session_repo.append_target(conn, ws.name, session_name)
-        if target is None or not target.is_active:
+    for session in await rederive_scope.sessions_in(conn, ws.pk, scope):
+        rows = in_scope.get(session.pk)
+        target = await session_repo.append_target(conn, ws.name, session.name) if rows else None
+        if target is None or not rows:
             continue
         ctx = SessionContext(workspace_pk=ws.pk, session_pk=target.session_pk,
                              workspace_configuration=target.workspace_configuration,
@@ -50,12 +57,11 @@ async def enqueue(conn: AsyncConnection, deps: Deps, ws: Workspace, generation: 
                              members={**target.members,
                                       **await scope_repo.observers_of_session(conn, target.session_pk)},
                              generations=[generation])
-        rows = await repo.messages_in_scope(conn, target.session_pk, since, scope.get("peer"))
         for start in range(0, len(rows), MERGE_LIMIT):
             chunk = rows[start:start + MERGE_LIMIT]
-            for job in plan_jobs(ctx, [(r.seq, r.sender, None) for r in chunk], deps.defaults_layer(),
+            for job in plan_jobs(ctx, [(r.seq, senders[r.sender_pk], None) for r in chunk], deps.defaults_layer(),
                                  {r.seq: r.tokens for r in chunk}):
-                if job.kind == "embed" or (job.kind == "summary" and scope.get("peer")):
+                if job.kind == "embed" or (job.kind == "summary" and scope.peer is not None):
                     continue  # messages are embedded once for all generations; a peer's rederive keeps summaries
                 planned.append(_as_rederive(job, now))
     await jobs.enqueue(conn, deps.db.dialect, planned, now)

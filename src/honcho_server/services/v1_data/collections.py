@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Page
 from honcho_server.errors import Conflict, NotFound, ValidationError
 from honcho_server.services.deps import Deps
+from honcho_server.services.v1.filters import metadata_filter
 from honcho_server.services.v1_data import paths
-from honcho_server.services.v1_data.filters import on_metadata
 from honcho_server.services.v1_data.paths import Owner
 from honcho_server.store.repos import v1_collections as repo
 from honcho_server.store.repos.v1_collections import Collection
@@ -119,12 +119,12 @@ async def list_page(deps: Deps, app_id: str, user_id: str, filters: dict[str, An
     async with deps.db.read() as conn:
         owner = await paths.user(conn, app_id, user_id)
         if reverse:
-            rows, total = await repo.collection_rows(conn, deps.db.dialect, owner.peer.pk, on_metadata(filters),
+            rows, total = await repo.collection_rows(conn, deps.db.dialect, owner.peer.pk, metadata_filter(filters),
                                                      start, size, True)
             items = rows + ([honcho_of(owner)] if virtual and len(rows) < size and start <= total else [])
         else:
             lead = virtual and start == 0
-            rows, total = await repo.collection_rows(conn, deps.db.dialect, owner.peer.pk, on_metadata(filters),
+            rows, total = await repo.collection_rows(conn, deps.db.dialect, owner.peer.pk, metadata_filter(filters),
                                                      max(0, start - virtual), size - lead, False)
             items = ([honcho_of(owner)] if lead else []) + rows
     return owner, Page(items=items, total=total + virtual, page=page, size=size)

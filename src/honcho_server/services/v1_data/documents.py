@@ -15,9 +15,9 @@ from honcho_server.search.terms import query_terms
 from honcho_server.services.conclusions import check_embeddable
 from honcho_server.services.deps import Deps
 from honcho_server.services.embedding import conclusion_blobs, query_vector
+from honcho_server.services.v1.filters import metadata_filter
 from honcho_server.services.v1_data import honcho_collection, paths
 from honcho_server.services.v1_data.collections import HONCHO, resolve
-from honcho_server.services.v1_data.filters import on_metadata
 from honcho_server.services.v1_data.paths import Owner
 from honcho_server.store.repos import v1_collections as repo
 from honcho_server.store.repos.v1_collections import Collection, Document
@@ -127,7 +127,7 @@ async def list_page(deps: Deps, app_id: str, user_id: str, collection_id: str, f
     if collection_id == HONCHO:
         return at, await honcho_collection.list_page(deps, at.owner, filters, page, size, reverse)
     async with deps.db.read() as conn:
-        return at, await repo.list_documents(conn, deps.db.dialect, at.collection.pk, on_metadata(filters), page,
+        return at, await repo.list_documents(conn, deps.db.dialect, at.collection.pk, metadata_filter(filters), page,
                                              size, reverse)
 
 
@@ -141,7 +141,7 @@ async def query(deps: Deps, app_id: str, user_id: str, collection_id: str, text:
         return at, await honcho_collection.query(deps, at.owner, text, top_k, filters)
     vector = await query_vector(deps, text, stop_words_only=True)  # before any connection is taken
     async with deps.db.read() as conn:
-        where = repo.document_condition(deps.db.dialect, on_metadata(filters))
+        where = repo.document_condition(deps.db.dialect, metadata_filter(filters))
         if vector is not None:
             return at, await repo.nearest(conn, at.collection.pk, vector, top_k, where)
         words = query_terms(text)

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from honcho_server.domain.models import Page
 from honcho_server.errors import NotFound, ValidationError
 from honcho_server.services.deps import Deps
+from honcho_server.services.v1.filters import metadata_filter
 from honcho_server.services.v1_data import paths
-from honcho_server.services.v1_data.filters import on_metadata
 from honcho_server.services.v1_data.paths import Owner
 from honcho_server.store.repos import v1_metamessages as repo
 from honcho_server.store.repos.v1_metamessages import MessageRef, Metamessage, Selection
@@ -136,7 +136,7 @@ async def list_page(deps: Deps, app_id: str, user_id: str, chosen: Selection, fi
                     page: int, size: int, reverse: bool, *, in_session: str | None = None) -> tuple[Owner,
                                                                                                      Page[Metamessage]]:
     """The user's metamessages, oldest first; `in_session` (0.0.19) lists that session's linked ones."""
-    v3_filter = on_metadata(filters)
+    v3_filter = metadata_filter(filters)
     async with deps.db.read() as conn:
         owner = await paths.user(conn, app_id, user_id)
         if in_session is not None:

@@ -37,10 +37,7 @@ async def user(conn: AsyncConnection, app_id: str, user_id: str) -> Owner:
 
 async def member_session(conn: AsyncConnection, owner: Owner, session_id: str) -> Session:
     """An active session the user is (or was) a member of."""
-    found = await session_repo.find(conn, owner.workspace.pk, session_id, owner.workspace.name)
-    if found is None or not found.is_active or owner.peer.name not in await session_repo.memberships(conn, found.pk):
-        raise NotFound(f"Session {session_id} not found for user {owner.user_id}")
-    return found
+    return await names.require_session(conn, owner.workspace, owner.user_id, session_id)
 
 
 async def member_session_by_pk(conn: AsyncConnection, owner: Owner, session_pk: int) -> Session:

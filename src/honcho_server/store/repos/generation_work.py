@@ -1,10 +1,8 @@
-"""What re-derivation reads and writes besides the derived rows themselves: the messages in a generation's scope,
-its open work in the queue, its cost so far, its progress and state (services/rederive.py)."""
+"""What re-derivation reads and writes besides the derived rows and the scope (store/repos/rederive_scope.py): its
+open work in the queue, its cost so far, its progress and state (services/rederive.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,37 +10,9 @@ from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from honcho_server.store.dialect import Dialect
-from honcho_server.store.tables import conclusions, generations, jobs, llm_calls, messages, peers, sessions
+from honcho_server.store.tables import conclusions, generations, jobs, llm_calls, peers
 
 _OPEN = jobs.c.status.in_([literal_column("'pending'"), literal_column("'running'")])
-
-
-@dataclass(frozen=True, slots=True)
-class ScopedMessage:
-    seq: int
-    sender: str
-    tokens: int
-
-
-async def sessions_in_scope(conn: AsyncConnection, workspace_pk: int, names: Sequence[str] | None) -> list[str]:
-    """The workspace's active sessions (those named, when `names` is given), oldest first."""
-    query = select(sessions.c.name).where(sessions.c.workspace_id == workspace_pk, sessions.c.is_active)
-    if names is not None:
-        query = query.where(sessions.c.name.in_(list(names)))
-    return list((await conn.execute(query.order_by(sessions.c.id))).scalars())
-
-
-async def messages_in_scope(conn: AsyncConnection, session_pk: int, since: datetime | None, sender: str | None
-                            ) -> list[ScopedMessage]:
-    """The session's messages a rederive replays, in order: those sent since `since`, by `sender`, when given."""
-    query = (select(messages.c.seq, peers.c.name, messages.c.token_count)
-             .join(peers, peers.c.id == messages.c.peer_id).where(messages.c.session_id == session_pk))
-    if since is not None:
-        query = query.where(messages.c.created_at >= since)
-    if sender is not None:
-        query = query.where(peers.c.name == sender)
-    return [ScopedMessage(int(r.seq), r.name, int(r.token_count))
-            for r in await conn.execute(query.order_by(messages.c.seq))]
 
 
 async def open_work(conn: AsyncConnection, dialect: Dialect, generation_pk: int, besides: int,
