@@ -35,8 +35,10 @@ async def test_start_creates_a_building_generation_with_its_recipe_and_estimate(
     assert made["estimate"] == priced().as_json() and made["estimate"]["cost_usd"] == 0.065
     assert made["usage"] == {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
     assert made["previous"] is None and made["activated_at"] is None
-    # the jobs were queued for this generation of this workspace, and nothing was copied (no scope)
-    assert [(pk, g.public_id) for pk, g in fakes.enqueued] == [(k.ws, "g2")] and fakes.copied == []
+    # the jobs were queued for this generation of this workspace; the carry-over ran with the whole-workspace scope
+    # (it copies only the app's own conclusions then: store/repos/generation_copy.py)
+    assert [(pk, g.public_id) for pk, g in fakes.enqueued] == [(k.ws, "g2")]
+    assert fakes.copied == [(k.ws, k.active, fakes.enqueued[0][1].pk, {})]
     assert fakes.estimated[0]["recipe"] == made["recipe"] and fakes.estimated[0]["scope"] == {}
     assert await states(gen_deps, k.ws) == {"g1": "active", "g2": "building"}
     listed = expect(await gc.get(gen_url(ws), headers=ADMIN), 200)["items"]

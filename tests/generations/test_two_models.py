@@ -301,7 +301,10 @@ async def test_an_apps_own_conclusion_is_in_every_generation_and_goes_from_every
     ws = "gen-app-written"
     await _conversation(api, ws)
     await _drain(llm_deps)
+    expect(await api.post(ws_url(ws, "conclusions"), json={"conclusions": [
+        {"content": "alice wrote this before", "observer_id": "alice", "observed_id": "alice"}]}), 201)
     g2 = await _start(api, llm_deps, ws, "model-b")
+    assert "alice wrote this before" in await _contents(llm_deps, g2.pk), "carried into the new generation"
     made = expect(await api.post(ws_url(ws, "conclusions"), json={"conclusions": [
         {"content": "alice prefers tea", "observer_id": "alice", "observed_id": "alice"}]}), 201)
     await _drain(llm_deps)
@@ -313,7 +316,7 @@ async def test_an_apps_own_conclusion_is_in_every_generation_and_goes_from_every
     assert len(receipt["conclusions_removed"]) == 2
     for pk in (g1, g2.pk):
         assert "alice prefers tea" not in await _contents(llm_deps, pk)
-        assert len(await _contents(llm_deps, pk)) == 10, "the derived ones stay"
+        assert len(await _contents(llm_deps, pk)) == 11, "the derived ones stay, and the one written before"
 
 
 async def test_a_rederive_with_nothing_to_derive_is_ready_at_once(api: httpx.AsyncClient, llm_deps: Deps) -> None:

@@ -131,10 +131,10 @@ async def start(deps: Deps, workspace: str, request: StartRequest, prompts_diges
             conn, ws.pk, number=await repo.next_number(conn, ws.pk), name=request.name, recipe=planned.recipe,
             fingerprint=planned.fingerprint, scope=planned.scope, started_by=started_by,
             estimate=planned.estimate.as_json(), max_cost_usd=request.max_cost_usd, now=deps.now())
-        if planned.scope:
-            from honcho_server.store.repos import generation_copy
+        from honcho_server.store.repos import generation_copy
 
-            await generation_copy.copy_outside_scope(conn, ws.pk, ws.generation_pk, made.pk, planned.scope)
+        # What the rederive will not make again: everything outside its scope, and the app's own conclusions.
+        await generation_copy.copy_outside_scope(conn, ws.pk, ws.generation_pk, made.pk, planned.scope)
         total = await rederive.enqueue(conn, deps, ws, made)
         # nothing to derive (no message in scope): ready at once, with what the copy brought
         await work_repo.set_progress(conn, made.pk, {"total": total, "done": 0}, None if total else "ready",
